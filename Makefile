@@ -1,0 +1,46 @@
+# The two commands that matter: `make dev` runs the checkout locally, `make test` proves it.
+# Both install what they need first, so they work on a fresh clone.
+
+VENV := functions/venv
+PY := $(VENV)/bin/python
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: dev test check lint typecheck pytest install bench clean
+
+dev: install
+	$(PY) dev/stack.py dev
+
+test: install lint typecheck
+	$(PY) dev/stack.py test -- $(PY) -m pytest tests
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/run.py
+
+install: $(VENV)/.installed node_modules/.installed /usr/bin/chromium
+
+# One virtual environment, at the path firebase-tools requires, serves the emulator, the
+# tests and the tools. The stamp re-runs the install whenever a requirements file changes.
+$(VENV)/.installed: requirements.txt functions/requirements.txt
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install $(PIP_QUIET) -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import firebase_functions, stripe, google.cloud.firestore, pytest, playwright"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the end-to-end tests (Playwright's own browser download cannot work offline).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+clean:
+	rm -rf .run test-artifacts .mypy_cache .ruff_cache .pytest_cache

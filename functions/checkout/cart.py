@@ -1,0 +1,90 @@
+"""Validating the cart a page sends: untrusted JSON in, a well-formed CartRequest out.
+
+Anything the client says about money (amounts, prices) is not read at all.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from checkout.catalog import PRODUCTS
+from checkout.errors import ApiError
+
+MAX_LINES = 20
+MIN_QUANTITY = 1
+MAX_QUANTITY = 99
+MAX_EMAIL_LENGTH = 254
+# Deliberately loose: Stripe and the mail server are the real judges of an address.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class CartLine:
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CartRequest:
+    checkout_id: str
+    lines: tuple[CartLine, ...]
+    email: str | None
+
+
+def _invalid(code: str, message: str) -> ApiError:
+    return ApiError(400, code, message)
+
+
+def parse_checkout_id(value: Any) -> str:
+    """A client-generated UUID, in canonical lower-case form."""
+    if not isinstance(value, str) or len(value) != 36:
+        raise _invalid("invalid_checkout_id", "checkoutId must be a UUID string.")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise _invalid("invalid_checkout_id", "checkoutId must be a UUID string.") from None
+
+
+def _parse_line(index: int, raw: Any) -> CartLine:
+    if not isinstance(raw, dict):
+        raise _invalid("invalid_item", f"items[{index}] must be an object.")
+    product_id = raw.get("productId")
+    if not isinstance(product_id, str) or product_id not in PRODUCTS:
+        raise _invalid("unknown_product", f"items[{index}].productId is not in the catalog.")
+    quantity = raw.get("quantity")
+    # bool is an int subclass in Python; `true` is not a quantity.
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not MIN_QUANTITY <= quantity <= MAX_QUANTITY
+    ):
+        raise _invalid(
+            "invalid_quantity",
+            f"items[{index}].quantity must be a whole number from {MIN_QUANTITY} to {MAX_QUANTITY}.",
+        )
+    return CartLine(product_id, quantity)
+
+
+def _parse_email(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_EMAIL_LENGTH or not _EMAIL.match(value):
+        raise _invalid("invalid_email", "email must be a valid email address.")
+    return value
+
+
+def parse_cart_request(body: Any) -> CartRequest:
+    """Validate a POST /api/payment-intents body; raise ApiError(400) on the first problem."""
+    if not isinstance(body, dict):
+        raise _invalid("invalid_body", "The body must be a JSON object.")
+    checkout_id = parse_checkout_id(body.get("checkoutId"))
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise _invalid("empty_cart", "items must be a non-empty list.")
+    if len(items) > MAX_LINES:
+        raise _invalid("too_many_items", f"A cart holds at most {MAX_LINES} lines.")
+    lines = tuple(_parse_line(i, raw) for i, raw in enumerate(items))
+    if len({line.product_id for line in lines}) != len(lines):
+        raise _invalid("duplicate_product", "Each product may appear only once in items.")
+    return CartRequest(checkout_id, lines, _parse_email(body.get("email")))

@@ -1,0 +1,17 @@
+"""The one error type the HTTP layer turns into a JSON response."""
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable machine-readable code.
+
+    `message` is shown to the caller, so it must never hold a secret or a stack trace.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}

@@ -1,0 +1,102 @@
+"""The JSON-over-HTTP conventions both functions share: body limits, errors, CORS, responses."""
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from firebase_functions import logger
+from flask import Request, Response
+from google.api_core.exceptions import DeadlineExceeded, RetryError, ServerError
+
+from checkout.errors import ApiError
+from checkout.settings import MissingSetting, allowed_origins
+
+MAX_BODY_BYTES = 16 * 1024
+_CORS_ALLOWED_HEADERS = "Content-Type, X-Client-Secret"
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    response = Response(
+        json.dumps(body, separators=(",", ":")), status, mimetype="application/json"
+    )
+    # Responses carry client secrets and order state: no shared cache may keep them.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(headers or {})
+    return response
+
+
+def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(error.status, error.body(), headers)
+
+
+def require_method(request: Request, allowed: Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    if request.method not in allowed:
+        raise MethodNotAllowed(allowed)
+
+
+class MethodNotAllowed(ApiError):
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__(405, "method_not_allowed", f"Use {' or '.join(allowed)}.")
+        self.allow_header = ", ".join(allowed)
+
+
+def read_raw_body(request: Request) -> bytes:
+    """The raw body, refusing more than MAX_BODY_BYTES without reading it all."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    data = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    return data
+
+
+def read_json_body(request: Request) -> Any:
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send Content-Type: application/json.")
+    data = read_raw_body(request)
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+
+
+def cors_headers(request: Request, methods: str) -> dict[str, str]:
+    """CORS headers for an allowlisted Origin; none otherwise (same-origin needs none)."""
+    origin = request.headers.get("Origin")
+    if not origin or origin not in allowed_origins():
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": methods,
+        "Access-Control-Allow-Headers": _CORS_ALLOWED_HEADERS,
+        "Access-Control-Max-Age": "3600",
+        "Vary": "Origin",
+    }
+
+
+def guarded(handler: Callable[[], Response], headers: dict[str, str]) -> Response:
+    """Run a handler and turn every failure into a JSON error response: never a bare 500 page."""
+    try:
+        return handler()
+    except MethodNotAllowed as error:
+        return error_response(error, {**headers, "Allow": error.allow_header})
+    except ApiError as error:
+        return error_response(error, headers)
+    except MissingSetting as missing:
+        logger.error("missing configuration", setting=missing.name)
+        return error_response(
+            ApiError(500, "server_misconfigured", f"The server is missing {missing.name}."), headers
+        )
+    except (ServerError, DeadlineExceeded, RetryError) as error:
+        logger.error("firestore unavailable", errorType=type(error).__name__)
+        return error_response(
+            ApiError(503, "storage_unavailable", "Order storage is unavailable; try again."),
+            headers,
+        )
+    except Exception as error:  # noqa: BLE001 - the last line of defence must catch everything
+        # The type only: messages of unexpected errors may quote data we must not log.
+        logger.error("unhandled error", errorType=type(error).__name__)
+        return error_response(
+            ApiError(500, "internal_error", "Something went wrong on our side."), headers
+        )

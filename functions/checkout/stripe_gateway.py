@@ -1,0 +1,112 @@
+"""The Stripe calls the checkout makes, and what their failures mean to our callers.
+
+One StripeClient per (key, base), created on first use and reused across requests.
+"""
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+
+import stripe
+
+from checkout.errors import ApiError
+from checkout.pricing import PricedCart, items_metadata
+from checkout.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
+
+# PaymentIntent statuses in which Stripe still accepts a new amount.
+UPDATABLE_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})
+
+# A serverless request should fail fast rather than hang for the SDK's default 80 s.
+_TIMEOUT_SECONDS = (5.0, 20.0)  # (connect, read)
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    client_secret: str
+    amount: int
+    currency: str
+    status: str
+    items: str  # the "items" metadata value
+
+
+@cache
+def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base} if api_base else None,
+        http_client=stripe.RequestsClient(timeout=_TIMEOUT_SECONDS),
+        # The SDK retries connection errors and 409/5xx with the same idempotency key.
+        max_network_retries=2,
+    )
+
+
+def client() -> stripe.StripeClient:
+    return _client(require(STRIPE_SECRET_KEY), optional(STRIPE_API_BASE))
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn Stripe's exceptions into ApiErrors a caller can act on, with no secret in them."""
+    try:
+        yield
+    except (stripe.InvalidRequestError, stripe.IdempotencyError, stripe.CardError) as e:
+        raise ApiError(
+            400, "stripe_invalid_request", e.user_message or "Stripe rejected the request."
+        ) from None
+    except stripe.AuthenticationError:
+        # Our key is wrong: the caller can do nothing about it, so say so without detail.
+        raise ApiError(
+            500, "stripe_auth_failed", "The payment provider rejected our credentials."
+        ) from None
+    except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError, stripe.StripeError):
+        raise ApiError(
+            502, "stripe_unavailable", "The payment provider is unavailable; try again."
+        ) from None
+
+
+def _intent(obj: stripe.PaymentIntent) -> Intent:
+    return Intent(
+        id=obj.id,
+        client_secret=obj.client_secret or "",
+        amount=obj.amount,
+        currency=obj.currency,
+        status=obj.status,
+        items=obj.metadata.to_dict().get("items", "") if obj.metadata else "",
+    )
+
+
+def idempotency_key(checkout_id: str, cart: PricedCart) -> str:
+    # Derived from the checkout and its cart: a retry of the same create returns the same
+    # PaymentIntent, while a changed cart is not refused as a mismatched replay.
+    cart_digest = hashlib.sha256(f"{cart.currency}|{items_metadata(cart)}".encode()).hexdigest()
+    return f"checkout-{checkout_id}-{cart_digest[:32]}"
+
+
+def create_intent(checkout_id: str, cart: PricedCart) -> Intent:
+    with translated_errors():
+        obj = client().v1.payment_intents.create(
+            params={
+                "amount": cart.amount,
+                "currency": cart.currency,
+                "metadata": {"checkoutId": checkout_id, "items": items_metadata(cart)},
+            },
+            options={"idempotency_key": idempotency_key(checkout_id, cart)},
+        )
+    return _intent(obj)
+
+
+def retrieve_intent(payment_intent_id: str) -> Intent:
+    with translated_errors():
+        return _intent(client().v1.payment_intents.retrieve(payment_intent_id))
+
+
+def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> Intent:
+    with translated_errors():
+        obj = client().v1.payment_intents.update(
+            payment_intent_id,
+            params={"amount": cart.amount, "metadata": {"items": items_metadata(cart)}},
+        )
+    return _intent(obj)
