@@ -1,0 +1,78 @@
+"""Fixtures for tests against the real local servers: the Firestore emulator and localstripe.
+
+`make test` (dev/stack.py) starts both and sets FIRESTORE_EMULATOR_HOST, STRIPE_API_BASE and the
+offline STRIPE_* settings; running pytest any other way fails here with that advice.
+"""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import stripe
+from flask.testing import FlaskClient
+from functions_framework import create_app
+from google.cloud import firestore
+
+from checkout.firestore_client import db
+from tests.conftest import FUNCTIONS_DIR
+
+REQUIRED_ENV = ("FIRESTORE_EMULATOR_HOST", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GCLOUD_PROJECT")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_servers() -> None:
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not set: run integration tests through `make test` "
+            "(or `functions/venv/bin/python dev/stack.py test -- functions/venv/bin/python -m pytest ...`).",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def empty_firestore() -> None:
+    """Every test starts with an empty database."""
+    host, project = os.environ["FIRESTORE_EMULATOR_HOST"], os.environ["GCLOUD_PROJECT"]
+    url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
+    requests.delete(url, timeout=10).raise_for_status()
+
+
+@pytest.fixture
+def firestore_db() -> firestore.Client:
+    return db()
+
+
+def function_client(target: str) -> FlaskClient:
+    return create_app(target, str(FUNCTIONS_DIR / "main.py")).test_client()
+
+
+@pytest.fixture(scope="session")
+def checkout_api() -> FlaskClient:
+    """The checkout function, in-process, exactly as functions-framework serves it."""
+    return function_client("checkout_api")
+
+
+@pytest.fixture(scope="session")
+def stripe_client() -> stripe.StripeClient:
+    """A direct client to localstripe, to check and drive what the function did there."""
+    return stripe.StripeClient(
+        os.environ["STRIPE_SECRET_KEY"], base_addresses={"api": os.environ["STRIPE_API_BASE"]}
+    )
+
+
+def intents_for_checkout(client: stripe.StripeClient, checkout_id: str) -> list[Any]:
+    listed = client.v1.payment_intents.list(params={"limit": 100})
+    return [
+        pi for pi in listed.auto_paging_iter() if pi.metadata.to_dict().get("checkoutId") == checkout_id
+    ]
+
+
+@pytest.fixture
+def restore_env() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

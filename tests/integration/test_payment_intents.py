@@ -1,0 +1,170 @@
+"""POST /api/payment-intents against localstripe and the Firestore emulator."""
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import stripe
+from flask.testing import FlaskClient
+from google.cloud import firestore
+
+from checkout import payment_intents
+from checkout.catalog import PRODUCTS
+from checkout.order_store import CHECKOUTS, ORDERS, client_secret_hash
+from tests.integration.conftest import function_client, intents_for_checkout
+
+TEE = PRODUCTS["tee-classic"].unit_amount
+MUG = PRODUCTS["mug-enamel"].unit_amount
+
+
+def cart(checkout_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "checkoutId": checkout_id,
+        "items": [{"productId": "tee-classic", "quantity": 2}, {"productId": "mug-enamel", "quantity": 1}],
+        **extra,
+    }
+
+
+def post(client: FlaskClient, body: Any) -> Any:
+    return client.post("/api/payment-intents", json=body)
+
+
+@pytest.fixture
+def checkout_id() -> str:
+    return str(uuid.uuid4())
+
+
+def test_server_prices_the_cart_and_ignores_client_amounts(
+    checkout_api: FlaskClient, stripe_client: stripe.StripeClient, checkout_id: str
+) -> None:
+    response = post(checkout_api, cart(checkout_id, amount=1, unitAmount=1, email="ada@example.com"))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["amount"] == 2 * TEE + MUG
+    assert body["currency"] == "usd"
+    assert body["clientSecret"].startswith(body["paymentIntentId"])
+
+    intent = stripe_client.v1.payment_intents.retrieve(body["paymentIntentId"])
+    assert int(intent.amount) == 2 * TEE + MUG
+    assert intent.metadata.to_dict() == {"checkoutId": checkout_id, "items": "tee-classic:2,mug-enamel:1"}
+
+
+def test_pending_order_is_written(
+    checkout_api: FlaskClient, firestore_db: firestore.Client, checkout_id: str
+) -> None:
+    body = post(checkout_api, cart(checkout_id, email="ada@example.com")).get_json()
+    order = firestore_db.collection(ORDERS).document(body["paymentIntentId"]).get().to_dict()
+    assert order is not None
+    assert order["status"] == "pending"
+    assert order["items"] == [
+        {"productId": "tee-classic", "name": "Classic tee", "unitAmount": TEE, "quantity": 2},
+        {"productId": "mug-enamel", "name": "Enamel mug", "unitAmount": MUG, "quantity": 1},
+    ]
+    assert order["amount"] == 2 * TEE + MUG
+    assert order["currency"] == "usd"
+    assert order["checkoutId"] == checkout_id
+    assert order["email"] == "ada@example.com"
+    assert order["createdAt"] is not None and order["updatedAt"] is not None
+    assert order["clientSecretHash"] == client_secret_hash(body["clientSecret"])
+    assert body["clientSecret"] not in json.dumps(order, default=str)
+
+
+def test_repeated_posts_reuse_the_payment_intent(
+    checkout_api: FlaskClient, stripe_client: stripe.StripeClient, checkout_id: str
+) -> None:
+    first = post(checkout_api, cart(checkout_id)).get_json()
+    second = post(checkout_api, cart(checkout_id)).get_json()
+    assert second == first
+    assert len(intents_for_checkout(stripe_client, checkout_id)) == 1
+
+
+def test_changed_cart_updates_the_amount(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    checkout_id: str,
+) -> None:
+    first = post(checkout_api, cart(checkout_id)).get_json()
+    changed = post(
+        checkout_api, {"checkoutId": checkout_id, "items": [{"productId": "tee-classic", "quantity": 5}]}
+    )
+    assert changed.status_code == 200, changed.get_json()
+    body = changed.get_json()
+    assert body["paymentIntentId"] == first["paymentIntentId"]
+    assert body["amount"] == 5 * TEE
+
+    intent = stripe_client.v1.payment_intents.retrieve(first["paymentIntentId"])
+    assert int(intent.amount) == 5 * TEE  # int(): localstripe stores an updated amount as a string
+    assert intent.metadata["items"] == "tee-classic:5"
+    order = firestore_db.collection(ORDERS).document(first["paymentIntentId"]).get().to_dict()
+    assert order is not None
+    assert (order["amount"], order["items"][0]["quantity"]) == (5 * TEE, 5)
+    assert len(intents_for_checkout(stripe_client, checkout_id)) == 1
+
+
+def test_cart_cannot_change_once_paid(
+    checkout_api: FlaskClient, stripe_client: stripe.StripeClient, checkout_id: str
+) -> None:
+    first = post(checkout_api, cart(checkout_id)).get_json()
+    stripe_client.v1.payment_intents.update(
+        first["paymentIntentId"], params={"payment_method": "pm_card_visa"}
+    )
+    stripe_client.v1.payment_intents.confirm(first["paymentIntentId"])
+
+    unchanged = post(checkout_api, cart(checkout_id))
+    assert unchanged.status_code == 200  # the same cart still answers with the intent
+    changed = post(
+        checkout_api, {"checkoutId": checkout_id, "items": [{"productId": "mug-enamel", "quantity": 1}]}
+    )
+    assert changed.status_code == 409
+    assert changed.get_json()["error"]["code"] == "checkout_locked"
+
+
+def test_concurrent_duplicate_posts_create_one_intent(
+    stripe_client: stripe.StripeClient, firestore_db: firestore.Client, checkout_id: str
+) -> None:
+    def post_once(_: int) -> Any:
+        # One Flask test client per thread: each is one independent browser request.
+        response = post(function_client("checkout_api"), cart(checkout_id))
+        return response.status_code, response.get_json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(post_once, range(8)))
+
+    assert [status for status, _ in results] == [200] * 8, results
+    assert len({body["paymentIntentId"] for _, body in results}) == 1
+    assert len(intents_for_checkout(stripe_client, checkout_id)) == 1
+    assert len(list(firestore_db.collection(ORDERS).stream())) == 1
+
+
+def test_a_crashed_claim_is_taken_over_after_its_lease(
+    checkout_api: FlaskClient, firestore_db: firestore.Client, checkout_id: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    stale = datetime.now(UTC) - timedelta(minutes=5)
+    firestore_db.collection(CHECKOUTS).document(checkout_id).set({"claimedAt": stale})
+    assert post(checkout_api, cart(checkout_id)).status_code == 200
+
+
+def test_a_fresh_claim_held_elsewhere_gives_409_busy(
+    checkout_api: FlaskClient,
+    firestore_db: firestore.Client,
+    checkout_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    monkeypatch.setattr(payment_intents, "_BUSY_WAIT_SECONDS", 0.3)
+    firestore_db.collection(CHECKOUTS).document(checkout_id).set({"claimedAt": datetime.now(UTC)})
+    response = post(checkout_api, cart(checkout_id))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "checkout_busy"
+
+
+def test_two_checkouts_get_two_intents(checkout_api: FlaskClient) -> None:
+    a = post(checkout_api, cart(str(uuid.uuid4()))).get_json()
+    b = post(checkout_api, cart(str(uuid.uuid4()))).get_json()
+    assert a["paymentIntentId"] != b["paymentIntentId"]

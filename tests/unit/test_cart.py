@@ -1,0 +1,135 @@
+"""Cart validation: every malformed body is a 400 with a specific code, never another error."""
+
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checkout.cart import MAX_LINES, CartLine, parse_cart_request
+from checkout.errors import ApiError
+
+CHECKOUT_ID = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {"checkoutId": CHECKOUT_ID, "items": [{"productId": "tee-classic", "quantity": 2}]} | (
+        overrides
+    )
+
+
+def error_code(raw: Any) -> str:
+    with pytest.raises(ApiError) as caught:
+        parse_cart_request(raw)
+    assert caught.value.status == 400
+    return caught.value.code
+
+
+def test_valid_cart_is_parsed() -> None:
+    parsed = parse_cart_request(body(email="ada@example.com"))
+    assert parsed.checkout_id == CHECKOUT_ID
+    assert parsed.lines == (CartLine("tee-classic", 2),)
+    assert parsed.email == "ada@example.com"
+
+
+def test_checkout_id_is_normalised_to_lower_case() -> None:
+    assert parse_cart_request(body(checkoutId=CHECKOUT_ID.upper())).checkout_id == CHECKOUT_ID
+
+
+def test_client_amounts_are_not_read() -> None:
+    parsed = parse_cart_request(
+        body(amount=1, items=[{"productId": "mug-enamel", "quantity": 1, "unitAmount": 1}])
+    )
+    assert parsed.lines == (CartLine("mug-enamel", 1),)
+
+
+@pytest.mark.parametrize("raw", [None, [], "cart", 3])
+def test_body_must_be_an_object(raw: Any) -> None:
+    assert error_code(raw) == "invalid_body"
+
+
+@pytest.mark.parametrize("checkout_id", [None, "", "not-a-uuid", 42, str(uuid.uuid4())[:-1] + "z"])
+def test_checkout_id_must_be_a_uuid(checkout_id: Any) -> None:
+    assert error_code(body(checkoutId=checkout_id)) == "invalid_checkout_id"
+
+
+@pytest.mark.parametrize("items", [None, [], {}, "tee-classic"])
+def test_empty_or_missing_cart(items: Any) -> None:
+    assert error_code(body(items=items)) == "empty_cart"
+
+
+def test_too_many_lines() -> None:
+    items = [{"productId": "tee-classic", "quantity": 1}] * (MAX_LINES + 1)
+    assert error_code(body(items=items)) == "too_many_items"
+
+
+@pytest.mark.parametrize("product_id", ["nope", None, 7, ""])
+def test_unknown_product(product_id: Any) -> None:
+    assert error_code(body(items=[{"productId": product_id, "quantity": 1}])) == "unknown_product"
+
+
+@pytest.mark.parametrize("quantity", [0, 100, -1, 1.5, "2", True, None])
+def test_quantity_must_be_whole_1_to_99(quantity: Any) -> None:
+    assert error_code(body(items=[{"productId": "tee-classic", "quantity": quantity}])) == (
+        "invalid_quantity"
+    )
+
+
+@pytest.mark.parametrize("quantity", [1, 99])
+def test_quantity_bounds_are_inclusive(quantity: int) -> None:
+    items = [{"productId": "tee-classic", "quantity": quantity}]
+    assert parse_cart_request(body(items=items)).lines[0].quantity == quantity
+
+
+def test_a_product_appears_once() -> None:
+    items = [{"productId": "tee-classic", "quantity": 1}, {"productId": "tee-classic", "quantity": 2}]
+    assert error_code(body(items=items)) == "duplicate_product"
+
+
+def test_item_must_be_an_object() -> None:
+    assert error_code(body(items=["tee-classic"])) == "invalid_item"
+
+
+@pytest.mark.parametrize("email", ["no-at-sign", "a@b", 5, "x" * 250 + "@example.com"])
+def test_invalid_email(email: Any) -> None:
+    assert error_code(body(email=email)) == "invalid_email"
+
+
+@pytest.mark.parametrize("email", [None, ""])
+def test_email_is_optional(email: Any) -> None:
+    assert parse_cart_request(body(email=email)).email is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+cart_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "checkoutId": st.just(CHECKOUT_ID) | json_values,
+        "items": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "productId": st.sampled_from(["tee-classic", "mug-enamel", "x"]) | json_values,
+                    "quantity": st.integers(-5, 120) | json_values,
+                },
+            )
+            | json_values,
+            max_size=25,
+        )
+        | json_values,
+        "email": json_values,
+    },
+)
+
+
+@given(json_values | cart_like)
+def test_fuzzed_bodies_raise_only_api_errors(raw: Any) -> None:
+    try:
+        parse_cart_request(raw)
+    except ApiError as error:
+        assert 400 <= error.status < 500

@@ -1,0 +1,43 @@
+"""The parts of the Stripe gateway that need no Stripe: keys and error translation."""
+
+import pytest
+import stripe
+
+from checkout.cart import CartLine
+from checkout.errors import ApiError
+from checkout.pricing import price_cart
+from checkout.stripe_gateway import idempotency_key, translated_errors
+
+CHECKOUT = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
+
+
+def test_idempotency_key_is_derived_from_checkout_and_cart() -> None:
+    cart = price_cart((CartLine("tee-classic", 1),))
+    other_cart = price_cart((CartLine("tee-classic", 2),))
+    assert idempotency_key(CHECKOUT, cart) == idempotency_key(CHECKOUT, cart)
+    assert idempotency_key(CHECKOUT, cart).startswith(f"checkout-{CHECKOUT}-")
+    assert idempotency_key(CHECKOUT, cart) != idempotency_key(CHECKOUT, other_cart)
+    assert len(idempotency_key(CHECKOUT, cart)) <= 255
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code"),
+    [
+        (stripe.InvalidRequestError("Amount too small", "amount"), 400, "stripe_invalid_request"),
+        (stripe.APIConnectionError("down"), 502, "stripe_unavailable"),
+        (stripe.APIError("boom"), 502, "stripe_unavailable"),
+        (stripe.RateLimitError("slow down"), 502, "stripe_unavailable"),
+        (stripe.AuthenticationError("Invalid API Key provided: sk_test_****"), 500, "stripe_auth_failed"),
+    ],
+)
+def test_stripe_errors_are_translated(raised: Exception, status: int, code: str) -> None:
+    with pytest.raises(ApiError) as caught, translated_errors():
+        raise raised
+    assert (caught.value.status, caught.value.code) == (status, code)
+    assert "sk_" not in caught.value.message
+
+
+def test_invalid_request_keeps_stripes_message() -> None:
+    with pytest.raises(ApiError) as caught, translated_errors():
+        raise stripe.InvalidRequestError("Amount must be at least 50 cents", "amount")
+    assert caught.value.message == "Amount must be at least 50 cents"
