@@ -12,6 +12,7 @@ from checkout.cart import parse_cart_request
 from checkout.errors import ApiError
 from checkout.http_json import (
     cors_headers,
+    error_response,
     guarded,
     json_response,
     read_json_body,
@@ -55,7 +56,11 @@ def get_order(request: Request, payment_intent_id: str) -> Response:
 def handle(request: Request) -> Response:
     headers = cors_headers(request, "GET, POST")
     if request.method == "OPTIONS":
-        return Response(status=204 if headers else 403, headers=headers)
+        if not headers:
+            return error_response(
+                ApiError(403, "origin_not_allowed", "This origin may not call the API.")
+            )
+        return Response(status=204, headers=headers)
 
     def route() -> Response:
         if request.path == "/api/config":

@@ -46,7 +46,8 @@ def firestore_db() -> firestore.Client:
 
 
 def function_client(target: str) -> FlaskClient:
-    return create_app(target, str(FUNCTIONS_DIR / "main.py")).test_client()
+    client: FlaskClient = create_app(target, str(FUNCTIONS_DIR / "main.py")).test_client()
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +67,9 @@ def stripe_client() -> stripe.StripeClient:
 def intents_for_checkout(client: stripe.StripeClient, checkout_id: str) -> list[Any]:
     listed = client.v1.payment_intents.list(params={"limit": 100})
     return [
-        pi for pi in listed.auto_paging_iter() if pi.metadata.to_dict().get("checkoutId") == checkout_id
+        pi
+        for pi in listed.auto_paging_iter()
+        if pi.metadata.to_dict().get("checkoutId") == checkout_id
     ]
 
 

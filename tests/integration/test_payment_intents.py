@@ -22,7 +22,10 @@ MUG = PRODUCTS["mug-enamel"].unit_amount
 def cart(checkout_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "checkoutId": checkout_id,
-        "items": [{"productId": "tee-classic", "quantity": 2}, {"productId": "mug-enamel", "quantity": 1}],
+        "items": [
+            {"productId": "tee-classic", "quantity": 2},
+            {"productId": "mug-enamel", "quantity": 1},
+        ],
         **extra,
     }
 
@@ -39,7 +42,9 @@ def checkout_id() -> str:
 def test_server_prices_the_cart_and_ignores_client_amounts(
     checkout_api: FlaskClient, stripe_client: stripe.StripeClient, checkout_id: str
 ) -> None:
-    response = post(checkout_api, cart(checkout_id, amount=1, unitAmount=1, email="ada@example.com"))
+    response = post(
+        checkout_api, cart(checkout_id, amount=1, unitAmount=1, email="ada@example.com")
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["amount"] == 2 * TEE + MUG
@@ -48,7 +53,10 @@ def test_server_prices_the_cart_and_ignores_client_amounts(
 
     intent = stripe_client.v1.payment_intents.retrieve(body["paymentIntentId"])
     assert int(intent.amount) == 2 * TEE + MUG
-    assert intent.metadata.to_dict() == {"checkoutId": checkout_id, "items": "tee-classic:2,mug-enamel:1"}
+    assert intent.metadata.to_dict() == {
+        "checkoutId": checkout_id,
+        "items": "tee-classic:2,mug-enamel:1",
+    }
 
 
 def test_pending_order_is_written(
@@ -88,7 +96,8 @@ def test_changed_cart_updates_the_amount(
 ) -> None:
     first = post(checkout_api, cart(checkout_id)).get_json()
     changed = post(
-        checkout_api, {"checkoutId": checkout_id, "items": [{"productId": "tee-classic", "quantity": 5}]}
+        checkout_api,
+        {"checkoutId": checkout_id, "items": [{"productId": "tee-classic", "quantity": 5}]},
     )
     assert changed.status_code == 200, changed.get_json()
     body = changed.get_json()
@@ -116,7 +125,8 @@ def test_cart_cannot_change_once_paid(
     unchanged = post(checkout_api, cart(checkout_id))
     assert unchanged.status_code == 200  # the same cart still answers with the intent
     changed = post(
-        checkout_api, {"checkoutId": checkout_id, "items": [{"productId": "mug-enamel", "quantity": 1}]}
+        checkout_api,
+        {"checkoutId": checkout_id, "items": [{"productId": "mug-enamel", "quantity": 1}]},
     )
     assert changed.status_code == 409
     assert changed.get_json()["error"]["code"] == "checkout_locked"

@@ -83,7 +83,10 @@ def test_quantity_bounds_are_inclusive(quantity: int) -> None:
 
 
 def test_a_product_appears_once() -> None:
-    items = [{"productId": "tee-classic", "quantity": 1}, {"productId": "tee-classic", "quantity": 2}]
+    items = [
+        {"productId": "tee-classic", "quantity": 1},
+        {"productId": "tee-classic", "quantity": 2},
+    ]
     assert error_code(body(items=items)) == "duplicate_product"
 
 

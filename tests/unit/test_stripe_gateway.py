@@ -27,7 +27,11 @@ def test_idempotency_key_is_derived_from_checkout_and_cart() -> None:
         (stripe.APIConnectionError("down"), 502, "stripe_unavailable"),
         (stripe.APIError("boom"), 502, "stripe_unavailable"),
         (stripe.RateLimitError("slow down"), 502, "stripe_unavailable"),
-        (stripe.AuthenticationError("Invalid API Key provided: sk_test_****"), 500, "stripe_auth_failed"),
+        (
+            stripe.AuthenticationError("Invalid API Key provided: sk_test_****"),
+            500,
+            "stripe_auth_failed",
+        ),
     ],
 )
 def test_stripe_errors_are_translated(raised: Exception, status: int, code: str) -> None:

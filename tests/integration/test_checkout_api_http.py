@@ -1,0 +1,151 @@
+"""The checkout function as a browser and an operator see it: order polling, CORS, logs, serving."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from tests.conftest import FUNCTIONS_DIR, ROOT
+
+CART = {"items": [{"productId": "mug-enamel", "quantity": 2}]}
+
+
+def new_intent(client: FlaskClient) -> dict[str, str]:
+    response = client.post("/api/payment-intents", json={"checkoutId": str(uuid.uuid4()), **CART})
+    assert response.status_code == 200, response.get_json()
+    body: dict[str, str] = response.get_json()
+    return body
+
+
+def test_order_status_for_the_holder_of_the_client_secret(checkout_api: FlaskClient) -> None:
+    intent = new_intent(checkout_api)
+    response = checkout_api.get(
+        f"/api/orders/{intent['paymentIntentId']}",
+        headers={"X-Client-Secret": intent["clientSecret"]},
+    )
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "paymentIntentId": intent["paymentIntentId"],
+        "status": "pending",
+        "amount": intent["amount"],
+        "currency": "usd",
+        "lastPaymentError": None,
+    }
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("secret", [None, "", "pi_x_secret_wrong"])
+def test_order_status_is_404_without_the_right_secret(
+    checkout_api: FlaskClient, secret: str | None
+) -> None:
+    intent = new_intent(checkout_api)
+    headers = {} if secret is None else {"X-Client-Secret": secret}
+    response = checkout_api.get(f"/api/orders/{intent['paymentIntentId']}", headers=headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "order_not_found"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/orders/not-an-intent", "/api/orders/pi_a/b", "/api/orders/"]
+)
+def test_malformed_order_ids_are_404(checkout_api: FlaskClient, path: str) -> None:
+    assert checkout_api.get(path, headers={"X-Client-Secret": "x"}).status_code == 404
+
+
+def test_cors_preflight_for_an_allowlisted_origin(
+    checkout_api: FlaskClient, restore_env: None
+) -> None:
+    os.environ["CORS_ALLOWED_ORIGINS"] = "https://shop.example"
+    preflight = checkout_api.options(
+        "/api/payment-intents",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+
+    response = checkout_api.get("/api/config", headers={"Origin": "https://shop.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+def test_cors_refuses_other_origins(checkout_api: FlaskClient, restore_env: None) -> None:
+    os.environ["CORS_ALLOWED_ORIGINS"] = "https://shop.example"
+    preflight = checkout_api.options(
+        "/api/payment-intents",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 403
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    response = checkout_api.get("/api/config", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_logs_are_structured_and_carry_ids_but_no_secrets(
+    checkout_api: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intent = new_intent(checkout_api)
+    captured = capsys.readouterr()
+    entries = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+    created = [e for e in entries if e.get("paymentIntentId") == intent["paymentIntentId"]]
+    assert created, entries
+    assert created[0]["severity"] == "INFO"
+    assert created[0]["message"] == "payment intent created"
+    assert uuid.UUID(created[0]["checkoutId"])
+    everything = captured.out + captured.err
+    assert intent["clientSecret"] not in everything
+    assert os.environ["STRIPE_SECRET_KEY"] not in everything
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served_checkout_api() -> Iterator[str]:
+    """The function under plain functions-framework, as `gcloud functions deploy --gen2` runs it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "functions_framework",
+            "--target", "checkout_api", "--source", str(FUNCTIONS_DIR / "main.py"),
+            "--port", str(port), "--host", "127.0.0.1",
+        ],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{base}/api/config", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_runs_under_plain_functions_framework(served_checkout_api: str) -> None:
+    config = requests.get(f"{served_checkout_api}/api/config", timeout=10)
+    assert config.status_code == 200
+    assert config.json()["publishableKey"].startswith("pk_")
+    created = requests.post(
+        f"{served_checkout_api}/api/payment-intents",
+        json={"checkoutId": str(uuid.uuid4()), **CART},
+        timeout=30,
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["amount"] == 2 * 1400
