@@ -1,0 +1,109 @@
+"""Cold start per function: process start to first 2xx under functions-framework, vs a baseline.
+
+Runs alternate ours/baseline so that machine noise hits both alike; the ratio is the result.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from bench.timing import median, ms
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ROOT / "functions" / "main.py"
+BASELINE = ROOT / "bench" / "baseline_functions.py"
+RUNS = 7
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def time_to_first_2xx(
+    source: Path, target: str, send: Callable[[str], requests.Response], env: dict[str, str]
+) -> float:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions_framework", "--target", target,
+         "--source", str(source), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=source.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        while time.perf_counter() - started < 60:
+            try:
+                if send(base).ok:
+                    return time.perf_counter() - started
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.005)
+        raise RuntimeError(f"{target} from {source.name} gave no 2xx within 60 s")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def measure(
+    target: str, send: Callable[[str], requests.Response], env: dict[str, str]
+) -> dict[str, float]:
+    ours, baseline = [], []
+    for _ in range(RUNS):
+        ours.append(time_to_first_2xx(OURS, target, send, env))
+        baseline.append(time_to_first_2xx(BASELINE, target, send, env))
+    return {"ours": median(ours), "baseline": median(baseline), "ratio": median(ours) / median(baseline)}
+
+
+def import_times(env: dict[str, str]) -> list[tuple[str, int, int]]:
+    """(module, self µs, cumulative µs) for our own modules, from `python -X importtime`."""
+    script = (
+        "import main\n"
+        "from checkout import checkout_routes, webhook_route\n"  # the lazily imported handlers
+    )
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", script],
+        cwd=OURS.parent, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = []
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|\s+(\S+)", line)
+        if match and (match[3] == "main" or match[3].startswith("checkout")):
+            rows.append((match[3], int(match[1]), int(match[2])))
+    return rows
+
+
+def run(env: dict[str, str], signed_event: Callable[[], tuple[bytes, str]]) -> dict[str, object]:
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "0"}
+
+    def config(base: str) -> requests.Response:
+        return requests.get(f"{base}/api/config", timeout=5)
+
+    def webhook(base: str) -> requests.Response:
+        payload, signature = signed_event()
+        return requests.post(
+            f"{base}/api/stripe-webhook",
+            data=payload,
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+            timeout=5,
+        )
+
+    return {
+        "checkout_api": measure("checkout_api", config, env),
+        "stripe_webhook": measure("stripe_webhook", webhook, env),
+        "imports": import_times(env),
+        "runs": RUNS,
+    }
+
+
+if __name__ == "__main__":
+    print(run(dict(os.environ), lambda: (b"{}", "")))

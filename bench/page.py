@@ -1,0 +1,60 @@
+"""The page: the bytes we ship, and how soon a shopper can pay (offline Stripe.js stand-in).
+
+Needs the local stack that `make dev` starts (Hosting emulator serving the offline site).
+"""
+
+import gzip
+import os
+import time
+from pathlib import Path
+
+from bench.timing import median
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 5
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def our_files() -> list[Path]:
+    return sorted(p for p in (ROOT / "web").rglob("*") if p.suffix in {".html", ".js", ".css"})
+
+
+def weight() -> dict[str, int]:
+    raw = b"".join(p.read_bytes() for p in our_files())
+    return {
+        "files": len(our_files()),
+        "bytes": len(raw),
+        # Each file is served compressed on its own, so sum the files' gzipped sizes.
+        "gzipped": sum(len(gzip.compress(p.read_bytes(), 9)) for p in our_files()),
+    }
+
+
+def time_to_payment_form(base_url: str) -> tuple[list[float], int]:
+    from playwright.sync_api import sync_playwright
+
+    durations, requests_seen = [], 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(RUNS):
+            context = browser.new_context()  # a new shopper: empty cache, new checkout
+            page = context.new_page()
+            seen: list[str] = []
+            page.on("request", lambda request, seen=seen: seen.append(request.url))
+            started = time.perf_counter()
+            page.goto(base_url)
+            # The pay button is enabled once the Payment Element reports `ready`.
+            page.wait_for_selector("#pay-button:not([disabled])", timeout=30_000)
+            durations.append(time.perf_counter() - started)
+            requests_seen = len(seen)
+            context.close()
+        browser.close()
+    return durations, requests_seen
+
+
+def run() -> dict[str, float | int]:
+    base_url = os.environ.get("CHECKOUT_BASE_URL", "http://127.0.0.1:5000")
+    durations, requests_seen = time_to_payment_form(base_url)
+    return {**weight(), "requests": requests_seen, "mount_median": median(durations), "runs": RUNS}

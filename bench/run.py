@@ -1,0 +1,143 @@
+"""`make bench`: run every benchmark, print one table, and write it to bench/RESULTS.md.
+
+Run under dev/stack.py (the Makefile does), which starts the Firestore emulator, localstripe and
+the Firebase emulators. Nothing here asserts a time: it measures and reports, and every figure
+that compares is a ratio against a baseline measured in the same run.
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
+
+from bench import cold_start, page, request_overhead, webhook_throughput  # noqa: E402
+from bench.timing import ms  # noqa: E402
+from tests.stripe_signing import sign  # noqa: E402
+
+
+def unknown_event() -> tuple[bytes, str]:
+    """A signed event of a type we ignore: the webhook answers 200 without touching orders."""
+    payload = json.dumps(
+        {
+            "id": f"evt_cold{time.time_ns()}",
+            "object": "event",
+            "type": "customer.created",
+            "created": int(time.time()),
+            "data": {"object": {"id": "cus_bench", "object": "customer"}},
+        }
+    ).encode()
+    return payload, sign(payload, os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0])
+
+
+def goal(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def table(cold: dict, overhead: dict, hooks: dict, web: dict) -> list[str]:  # type: ignore[type-arg]
+    rows = [
+        "| benchmark | measured | baseline (same run) | ratio | goal |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in ("checkout_api", "stripe_webhook"):
+        c = cold[name]
+        rows.append(
+            f"| cold start `{name}` (median of {cold['runs']}) | {ms(c['ours'])} | {ms(c['baseline'])} "
+            f"| {c['ratio']:.2f} | ≤ 1.15: {goal(c['ratio'] <= 1.15)} |"
+        )
+    rows.append(
+        f"| POST /api/payment-intents in-process, {overhead['requests']} requests: total median / p99 "
+        f"| {ms(overhead['total_median'])} / {ms(overhead['total_p99'])} | | | |"
+    )
+    rows.append(
+        f"| … of which Firestore (emulator) median / p99 | {ms(overhead['firestore_median'])} / "
+        f"{ms(overhead['firestore_p99'])} | | | |"
+    )
+    rows.append(
+        f"| … of which our own code median / p99 | {ms(overhead['own_median'])} / "
+        f"{ms(overhead['own_p99'])} | | | |"
+    )
+    ours, naive = hooks["ours"], hooks["naive"]
+    correct = ours["lost"] == 0 and ours["fulfilled_twice_or_more"] == 0
+    rows.append(
+        f"| webhook throughput, {ours['deliveries']} deliveries (20% duplicates), 8 senders "
+        f"| {ours['events_per_s']:.0f} events/s | naive handler {naive['events_per_s']:.0f} events/s "
+        f"| {hooks['ratio']:.2f} | ≥ 0.70: {goal(hooks['ratio'] >= 0.7)} |"
+    )
+    rows.append(
+        f"| webhook latency median / p99 | {ms(ours['latency_median'])} / {ms(ours['latency_p99'])} "
+        f"| {ms(naive['latency_median'])} / {ms(naive['latency_p99'])} | | |"
+    )
+    rows.append(
+        f"| webhook exactly-once: paid / lost / fulfilled once / fulfilled twice+ / ledger entries "
+        f"| {ours['paid']} / {ours['lost']} / {ours['fulfilled_once']} / "
+        f"{ours['fulfilled_twice_or_more']} / {ours['ledger_entries']} | | | zero lost, zero "
+        f"duplicated: {goal(correct)} |"
+    )
+    rows.append(
+        f"| page: our HTML+JS+CSS, uncompressed / gzipped | {web['bytes'] / 1000:.1f} KB / "
+        f"{web['gzipped'] / 1000:.1f} KB | | | ≤ 20 KB: {goal(web['bytes'] <= 20_000)} |"
+    )
+    rows.append(f"| page: requests until the payment form is mounted | {web['requests']} | | | |")
+    rows.append(
+        f"| page: navigation → payment form mounted (median of {web['runs']}, offline Stripe.js "
+        f"stand-in) | {ms(web['mount_median'])} | | | |"
+    )
+    return rows
+
+
+def import_rows(cold: dict) -> list[str]:  # type: ignore[type-arg]
+    rows = ["| module | self | cumulative |", "| --- | --- | --- |"]
+    for module, own_us, cumulative_us in cold["imports"]:
+        rows.append(f"| `{module}` | {own_us / 1000:.1f} ms | {cumulative_us / 1000:.1f} ms |")
+    return rows
+
+
+def main() -> None:
+    started = time.perf_counter()
+    env = dict(os.environ)
+    print("cold start…", flush=True)
+    cold = cold_start.run(env, unknown_event)
+    print("request overhead…", flush=True)
+    overhead = request_overhead.run()
+    print("webhook throughput…", flush=True)
+    hooks = webhook_throughput.run()
+    print("page…", flush=True)
+    web = page.run()
+
+    machine = f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench`, on {machine}.",
+        f"The whole run took {time.perf_counter() - started:.0f} s. Ratios compare figures measured "
+        "in this same run; absolute times vary between machines and runs.",
+        "",
+        *table(cold, overhead, hooks, web),
+        "",
+        "## Import time of our modules (`python -X importtime`)",
+        "",
+        "`main` includes firebase_functions and Flask; `checkout.checkout_routes` and "
+        "`checkout.webhook_route` are imported on each function's first request.",
+        "",
+        *import_rows(cold),
+        "",
+        "## Raw figures",
+        "",
+        "```json",
+        json.dumps({"cold": cold, "overhead": overhead, "webhook": hooks, "page": web}, indent=2),
+        "```",
+        "",
+    ]
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines[4 : 6 + len(table(cold, overhead, hooks, web))]))
+    print(f"\nwritten to {ROOT / 'bench' / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()
