@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from bench.timing import median, ms
+from bench.timing import median
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / "functions" / "main.py"
@@ -61,7 +61,11 @@ def measure(
     for _ in range(RUNS):
         ours.append(time_to_first_2xx(OURS, target, send, env))
         baseline.append(time_to_first_2xx(BASELINE, target, send, env))
-    return {"ours": median(ours), "baseline": median(baseline), "ratio": median(ours) / median(baseline)}
+    return {
+        "ours": median(ours),
+        "baseline": median(baseline),
+        "ratio": median(ours) / median(baseline),
+    }
 
 
 def import_times(env: dict[str, str]) -> list[tuple[str, int, int]]:

@@ -142,7 +142,9 @@ def log_entries(text: str) -> list[dict[str, Any]]:
 def check_exactly_once(order_ids: list[str], log_path: Path) -> dict[str, Any]:
     from checkout.firestore_client import db
 
-    orders = {doc.id: doc.to_dict() for doc in db().collection("orders").stream()}
+    orders: dict[str, dict[str, Any]] = {
+        doc.id: doc.to_dict() or {} for doc in db().collection("orders").stream()
+    }
     paid = sum(1 for pi in order_ids if orders.get(pi, {}).get("status") == "paid")
     ledger = sum(1 for _ in db().collection("stripe_events").stream())
     fulfilments: collections.Counter[str] = collections.Counter()
