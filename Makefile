@@ -5,13 +5,19 @@ VENV := functions/venv
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: dev test check lint typecheck pytest install bench clean
+.PHONY: dev test e2e lint typecheck install bench clean
 
 dev: install
 	$(PY) dev/stack.py dev
 
+# Two stacks, one after the other: the e2e stack's registered webhook writes orders into
+# Firestore, which the integration tests empty before each test.
 test: install lint typecheck
-	$(PY) dev/stack.py test -- $(PY) -m pytest tests
+	$(PY) dev/stack.py test -- $(PY) -m pytest tests --ignore=tests/e2e
+	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e
+
+e2e: install
+	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -21,7 +27,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) dev/stack.py e2e -- $(PY) bench/run.py
 
 install: $(VENV)/.installed node_modules/.installed /usr/bin/chromium
 

@@ -1,0 +1,273 @@
+/*
+ * Offline stand-in for the part of Stripe.js (https://js.stripe.com/v3/) that web/app.js uses.
+ * DEV/TEST ONLY: served by dev/stripe_standin/server.py, never deployed, blocked by the production CSP.
+ *
+ * Implemented: Stripe(pk) -> {elements, confirmPayment, retrievePaymentIntent};
+ * elements({clientSecret, appearance}) -> {create('payment'), fetchUpdates(), submit()};
+ * element.mount/unmount/on('ready'|'change').
+ *
+ * The real Payment Element is an iframe the page cannot read; this one is plain labelled inputs in
+ * the page so tests can fill them. Card data goes only to the stand-in server (which holds the
+ * secret key and drives localstripe), never to our own backend, as with real Stripe.
+ * Styles are set through element.style (CSSOM), which a CSP without 'unsafe-inline' allows.
+ */
+(function () {
+  'use strict';
+
+  // The helper server is wherever this script was loaded from.
+  const HELPER = new URL(document.currentScript.src).origin;
+
+  async function helper(path, body) {
+    let res;
+    try {
+      res = await fetch(HELPER + path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (e) {
+      return { error: { type: 'api_connection_error', message: 'Could not reach the Stripe stand-in server.' } };
+    }
+    return res.json();
+  }
+
+  function css(el, styles) { Object.assign(el.style, styles); return el; }
+
+  function make(tag, attrs, styles) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'text') el.textContent = v; else el.setAttribute(k, v);
+    }
+    return css(el, styles || {});
+  }
+
+  // ---- validation, with Stripe's codes and messages ----
+
+  function digits(s) { return s.replace(/\D/g, ''); }
+
+  function luhnOk(number) {
+    let sum = 0;
+    for (let i = 0; i < number.length; i++) {
+      let d = Number(number[number.length - 1 - i]);
+      if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+      sum += d;
+    }
+    return sum % 10 === 0;
+  }
+
+  function parseExpiry(value) {
+    const m = value.replace(/\s/g, '').match(/^(\d{1,2})\/?(\d{2})$/);
+    return m ? { month: Number(m[1]), year: 2000 + Number(m[2]) } : null;
+  }
+
+  function validationError(code, message) { return { type: 'validation_error', code, message }; }
+
+  // Returns [card, null] or [null, error]. Empty and partial fields are "incomplete", like Stripe.
+  function validate(values) {
+    const number = digits(values.number);
+    if (number.length < 16) return [null, validationError('incomplete_number', 'Your card number is incomplete.')];
+    if (number.length > 16 || !luhnOk(number)) return [null, validationError('invalid_number', 'Your card number is invalid.')];
+    const exp = parseExpiry(values.expiry);
+    if (!exp) return [null, validationError('incomplete_expiry', "Your card's expiration date is incomplete.")];
+    if (exp.month < 1 || exp.month > 12) return [null, validationError('invalid_expiry_month', "Your card's expiration date is invalid.")];
+    const now = new Date();
+    if (exp.year < now.getFullYear()) return [null, validationError('invalid_expiry_year_past', "Your card's expiration year is in the past.")];
+    if (exp.year === now.getFullYear() && exp.month < now.getMonth() + 1) {
+      return [null, validationError('invalid_expiry_month_past', "Your card's expiration date is in the past.")];
+    }
+    const cvc = digits(values.cvc);
+    if (cvc.length < 3) return [null, validationError('incomplete_cvc', "Your card's security code is incomplete.")];
+    return [{ number, exp_month: exp.month, exp_year: exp.year, cvc }, null];
+  }
+
+  // ---- the Payment Element ----
+
+  class PaymentElement {
+    constructor(elements) {
+      this._elements = elements;
+      this._handlers = {};
+      this._root = null;
+    }
+
+    on(event, handler) { (this._handlers[event] ||= []).push(handler); return this; }
+    off(event, handler) { this._handlers[event] = (this._handlers[event] || []).filter((h) => h !== handler); return this; }
+    _emit(event, payload) { for (const h of this._handlers[event] || []) h(payload); }
+
+    mount(target) {
+      const parent = typeof target === 'string' ? document.querySelector(target) : target;
+      if (!parent) throw new Error(`stand-in: mount target ${target} not found`);
+      const vars = (this._elements._appearance && this._elements._appearance.variables) || {};
+      const radius = vars.borderRadius || '4px';
+      const root = make('fieldset', { class: 'standin-payment-element' },
+        { border: '1px solid #8a94a3', borderRadius: radius, padding: '12px', margin: '0' });
+      root.append(make('legend', { text: 'Card (offline Stripe stand-in, test cards only)' },
+        { padding: '0 4px', fontSize: '0.9rem' }));
+      const field = (id, label, attrs) => {
+        const wrap = make('div', {}, { marginBottom: '8px' });
+        wrap.append(make('label', { for: id, text: label }, { display: 'block', fontSize: '0.9rem' }));
+        const input = make('input', { id, type: 'text', inputmode: 'numeric', ...attrs },
+          { width: '100%', minHeight: '44px', boxSizing: 'border-box', font: 'inherit', padding: '8px',
+            border: '1px solid #8a94a3', borderRadius: radius });
+        wrap.append(input);
+        root.append(wrap);
+        return input;
+      };
+      this._inputs = {
+        number: field('standin-card-number', 'Card number', { autocomplete: 'cc-number', placeholder: '1234 1234 1234 1234' }),
+        expiry: field('standin-card-expiry', 'Expiration date (MM / YY)', { autocomplete: 'cc-exp', placeholder: 'MM / YY' }),
+        cvc: field('standin-card-cvc', 'Security code (CVC)', { autocomplete: 'cc-csc', placeholder: 'CVC' }),
+      };
+      this._error = make('p', { id: 'standin-card-error', role: 'alert' },
+        { color: '#b3261e', margin: '4px 0 0', minHeight: '1.2em' });
+      root.append(this._error);
+      for (const input of Object.values(this._inputs)) {
+        input.addEventListener('input', () => {
+          this._error.textContent = '';
+          const [card] = validate(this._values());
+          const empty = Object.values(this._inputs).every((i) => !i.value);
+          this._emit('change', { elementType: 'payment', complete: Boolean(card), empty, collapsed: false, value: { type: 'card' } });
+        });
+      }
+      parent.replaceChildren(root);
+      this._root = root;
+      setTimeout(() => this._emit('ready', { elementType: 'payment' }), 0); // async, as with Stripe
+    }
+
+    unmount() { if (this._root) { this._root.remove(); this._root = null; } }
+
+    _values() {
+      const i = this._inputs;
+      return { number: i.number.value, expiry: i.expiry.value, cvc: i.cvc.value };
+    }
+
+    // Stripe shows validation errors inside the element as well as returning them.
+    _validate() {
+      if (!this._root) return [null, { type: 'integration_error', message: 'The Payment Element is not mounted.' }];
+      const [card, error] = validate(this._values());
+      this._error.textContent = error ? error.message : '';
+      return [card, error];
+    }
+  }
+
+  class Elements {
+    constructor(stripe, options) {
+      if (!options || !options.clientSecret) throw new Error('stand-in: elements() needs a clientSecret');
+      this._stripe = stripe;
+      this._clientSecret = options.clientSecret;
+      this._appearance = options.appearance; // only borderRadius is honoured
+      this._element = null;
+    }
+
+    create(type) {
+      if (type !== 'payment') throw new Error(`stand-in: only the 'payment' element exists, not '${type}'`);
+      this._element = new PaymentElement(this);
+      return this._element;
+    }
+
+    getElement(type) { return type === 'payment' ? this._element : null; }
+
+    async submit() {
+      const [, error] = this._element ? this._element._validate() : [null, { type: 'integration_error', message: 'No Payment Element.' }];
+      return error ? { error } : {};
+    }
+
+    // Stripe re-reads the PaymentIntent (amount, currency) after the server changed it.
+    async fetchUpdates() {
+      const result = await helper('/v1/retrieve', { key: this._stripe._key, client_secret: this._clientSecret });
+      return result.error ? { error: result.error } : {};
+    }
+  }
+
+  // ---- 3D Secure: an in-page challenge like Stripe's test page ----
+
+  function threeDSecureChallenge() {
+    return new Promise((resolve) => {
+      const previousFocus = document.activeElement;
+      const backdrop = make('div', { id: 'standin-3ds' },
+        { position: 'fixed', inset: '0', background: 'rgba(0,0,0,0.55)', display: 'flex',
+          alignItems: 'center', justifyContent: 'center', zIndex: '2147483647', padding: '16px' });
+      const dialog = make('div', { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'standin-3ds-title',
+        'aria-describedby': 'standin-3ds-text' },
+      { background: '#fff', color: '#1b1f24', borderRadius: '8px', padding: '20px', maxWidth: '24rem', width: '100%' });
+      dialog.append(
+        make('h2', { id: 'standin-3ds-title', text: '3D Secure test authentication' }, { fontSize: '1.2rem', marginTop: '0' }),
+        make('p', { id: 'standin-3ds-text', text: 'Offline stand-in for your bank’s check. Choose the outcome of this test payment.' }),
+      );
+      const button = (id, text, ok, primary) => {
+        const b = make('button', { id, type: 'button', text },
+          { font: 'inherit', fontWeight: '600', minHeight: '44px', width: '100%', marginTop: '8px', borderRadius: '6px',
+            border: '2px solid #0b57d0', background: primary ? '#0b57d0' : '#fff', color: primary ? '#fff' : '#0b57d0', cursor: 'pointer' });
+        b.addEventListener('click', () => finish(ok));
+        return b;
+      };
+      const complete = button('standin-3ds-complete', 'Complete authentication', true, true);
+      const fail = button('standin-3ds-fail', 'Fail authentication', false, false);
+      dialog.append(complete, fail);
+      backdrop.append(dialog);
+      // Keep the keyboard inside the dialog; Escape fails, as closing Stripe's modal does.
+      backdrop.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape') finish(false);
+        if (e.key === 'Tab') { e.preventDefault(); (document.activeElement === complete ? fail : complete).focus(); }
+      });
+      function finish(ok) {
+        backdrop.remove();
+        if (previousFocus && previousFocus.focus) previousFocus.focus();
+        resolve(ok);
+      }
+      document.body.append(backdrop);
+      complete.focus();
+    });
+  }
+
+  // ---- Stripe(pk) ----
+
+  class StripeStandIn {
+    constructor(key) {
+      if (typeof key !== 'string' || !key.startsWith('pk_')) {
+        throw new Error('IntegrationError: Stripe() needs a publishable key (pk_...).');
+      }
+      this._key = key;
+    }
+
+    elements(options) { return new Elements(this, options); }
+
+    async retrievePaymentIntent(clientSecret) {
+      return helper('/v1/retrieve', { key: this._key, client_secret: clientSecret });
+    }
+
+    async confirmPayment(options) {
+      const elements = options && options.elements;
+      if (!elements || !elements._element) {
+        return { error: { type: 'integration_error', message: 'confirmPayment needs the elements with a mounted Payment Element.' } };
+      }
+      const returnUrl = options.confirmParams && options.confirmParams.return_url;
+      if (!returnUrl) return { error: { type: 'integration_error', message: 'confirmParams.return_url is required.' } };
+
+      const [card, validation] = elements._element._validate();
+      if (validation) return { error: validation };
+
+      const secret = elements._clientSecret;
+      let result = await helper('/v1/confirm', { key: this._key, client_secret: secret, card });
+      if (!result.error && result.paymentIntent.status === 'requires_action') {
+        const ok = await threeDSecureChallenge();
+        result = await helper('/v1/authenticate', { key: this._key, client_secret: secret, success: ok });
+      }
+      if (result.error) return { error: result.error };
+
+      // Cards never need a redirect; with redirect 'always' Stripe still sends the shopper to return_url.
+      if (options.redirect !== 'if_required') {
+        const url = new URL(returnUrl);
+        url.searchParams.set('payment_intent', result.paymentIntent.id);
+        url.searchParams.set('payment_intent_client_secret', secret);
+        url.searchParams.set('redirect_status', result.paymentIntent.status === 'succeeded' ? 'succeeded' : 'failed');
+        window.location.assign(url.toString());
+        return new Promise(() => {}); // the page is going away
+      }
+      return { paymentIntent: result.paymentIntent };
+    }
+  }
+
+  window.Stripe = function Stripe(key) { return new StripeStandIn(key); };
+  window.Stripe.version = 3;
+  window.Stripe.standIn = true; // lets tests assert they are not talking to real Stripe
+}());
