@@ -7,7 +7,7 @@ functions-framework (`functions-framework --target checkout_api --source functio
 from firebase_functions import https_fn
 from flask import Request, Response
 
-from checkout.settings import STRIPE_SECRET_KEY
+from checkout.settings import STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET
 
 
 @https_fn.on_request(secrets=[STRIPE_SECRET_KEY])
@@ -17,3 +17,12 @@ def checkout_api(request: Request) -> Response:
     from checkout import checkout_routes
 
     return checkout_routes.handle(request)
+
+
+@https_fn.on_request(secrets=[STRIPE_WEBHOOK_SECRET])
+def stripe_webhook(request: Request) -> Response:
+    """POST /api/stripe-webhook: Stripe's events, verified and applied to orders exactly once."""
+    # Imported on first use, like checkout_api's routes: each function loads only its own code.
+    from checkout import webhook_route
+
+    return webhook_route.handle(request)

@@ -1,0 +1,274 @@
+"""The webhook route and delivery without servers: Firestore and fulfilment replaced by fakes.
+
+What matters here is what reaches Stripe (the status) and what is (not) written or fulfilled.
+"""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask, Request, Response
+from google.api_core.exceptions import ServiceUnavailable
+
+from checkout import fulfilment, order_events_store, webhook_delivery, webhook_route
+from checkout.order_events_store import Applied
+from checkout.webhook_events import plan
+from tests import stripe_events as se
+from tests.stripe_signing import body, sign
+
+SECRET = "whsec_unit_delivery"
+app = Flask(__name__)
+
+
+class FakeStore:
+    """Stands in for order_events_store.apply_event: plans like the real one, writes nothing."""
+
+    def __init__(self, order: dict[str, Any] | None = None, duplicate: bool = False) -> None:
+        self.order, self.duplicate = order, duplicate
+        self.calls: list[tuple[str, str]] = []
+        self.error: Exception | None = None
+
+    def __call__(self, client: object, event: dict[str, Any], order_id: str) -> Applied:
+        self.calls.append((event["id"], order_id))
+        if self.error:
+            raise self.error
+        if self.duplicate:
+            return Applied(True, None, None)
+        decided = plan(self.order, event, datetime.now(UTC))
+        merged = decided.writes if decided.creates else {**(self.order or {}), **decided.writes}
+        return Applied(False, decided, merged)
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
+    fake = FakeStore(se.order("pi_1"))
+    monkeypatch.setattr(order_events_store, "apply_event", fake)
+    monkeypatch.setattr(webhook_delivery, "db", lambda: "no real Firestore here")
+    return fake
+
+
+@pytest.fixture
+def fulfilled(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(fulfilment, "fulfil", calls.append)
+    return calls
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f"{SECRET},whsec_unit_old")
+    yield
+
+
+def post(
+    payload: bytes, signature: str | None = "sign", method: str = "POST", secret: str = SECRET
+) -> Response:
+    headers = {}
+    if signature == "sign":
+        headers["Stripe-Signature"] = sign(payload, secret)
+    elif signature is not None:
+        headers["Stripe-Signature"] = signature
+    with app.test_request_context(
+        "/api/stripe-webhook",
+        method=method,
+        data=payload,
+        content_type="application/json; charset=utf-8",
+        headers=headers,
+    ) as context:
+        request: Request = context.request
+        return webhook_route.handle(request)
+
+
+def reply(response: Response) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(response.get_data())
+    return result
+
+
+def logs(captured: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    out, err = captured.readouterr()
+    return [json.loads(line) for line in (out + err).splitlines() if line.startswith("{")]
+
+
+def firestore_down() -> Exception:
+    # What the Firestore client raises when it cannot reach the server.
+    return ServiceUnavailable("connection refused")
+
+
+def succeeded(pi_id: str = "pi_1", **pi: Any) -> bytes:
+    return body(se.event("payment_intent.succeeded", se.payment_intent(pi_id, **pi)))
+
+
+# --- 400 and nothing written
+
+
+@pytest.mark.parametrize(
+    "signature", [None, "", "t=1,v1=deadbeef", "nonsense"], ids=["none", "empty", "stale", "junk"]
+)
+def test_a_bad_signature_is_400_and_writes_nothing(
+    store: FakeStore, fulfilled: list[Any], signature: str | None
+) -> None:
+    response = post(succeeded(), signature)
+    assert response.status_code == 400
+    assert reply(response)["error"]["code"] == "invalid_webhook"
+    assert store.calls == [] and fulfilled == []
+
+
+def test_a_forged_signature_is_400(store: FakeStore) -> None:
+    assert post(succeeded(), secret="whsec_attacker").status_code == 400
+    assert store.calls == []
+
+
+def test_an_expired_signature_is_400(store: FakeStore) -> None:
+    payload = succeeded()
+    old = sign(payload, SECRET, timestamp=1_600_000_000)
+    assert post(payload, old).status_code == 400
+    assert store.calls == []
+
+
+def test_a_signed_body_that_is_not_an_event_is_400(store: FakeStore) -> None:
+    assert post(b'{"hello": "world"}').status_code == 400
+    assert post(b"not json").status_code == 400
+    assert store.calls == []
+
+
+def test_the_old_secret_still_works_during_rotation(store: FakeStore) -> None:
+    assert post(succeeded(), secret="whsec_unit_old").status_code == 200
+
+
+def test_the_rejection_is_logged_without_the_body(
+    store: FakeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    post(succeeded(receipt_email="private@example.com"), "t=1,v1=00")
+    entries = logs(capsys)
+    assert [e["severity"] for e in entries] == ["WARNING"]
+    assert "private@example.com" not in json.dumps(entries)
+
+
+def test_only_post_is_accepted(store: FakeStore) -> None:
+    response = post(succeeded(), method="GET")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+
+
+def test_an_oversized_body_is_413(store: FakeStore) -> None:
+    assert post(b"x" * (webhook_route.MAX_WEBHOOK_BODY_BYTES + 1)).status_code == 413
+
+
+def test_a_missing_secret_is_a_500_so_stripe_retries(
+    store: FakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    assert post(succeeded()).status_code == 500
+    assert store.calls == []
+
+
+# --- 200 for every genuine event
+
+
+@pytest.mark.parametrize(
+    "event_type", ["customer.created", "payment_intent.created", "invoice.paid", "charge.succeeded"]
+)
+def test_an_unhandled_event_type_is_200_and_touches_nothing(
+    store: FakeStore, event_type: str
+) -> None:
+    response = post(body(se.event(event_type, {"id": "cus_1", "object": "customer"})))
+    assert response.status_code == 200
+    assert reply(response)["outcome"] == "unhandled"
+    assert store.calls == []
+
+
+def test_a_handled_event_without_a_usable_id_is_200_and_logged(
+    store: FakeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = se.event("charge.refunded", {"id": "ch_1", "object": "charge", "payment_intent": None})
+    response = post(body(event))
+    assert response.status_code == 200
+    assert reply(response)["outcome"] == "ignored"
+    assert store.calls == []
+    assert [e["severity"] for e in logs(capsys)] == ["ERROR"]
+
+
+def test_a_success_is_applied_and_fulfilled_once(
+    store: FakeStore, fulfilled: list[dict[str, Any]]
+) -> None:
+    response = post(succeeded())
+    assert response.status_code == 200
+    assert reply(response) | {"received": None} == {
+        "received": None,
+        "outcome": "applied",
+        "orderId": "pi_1",
+        "status": "paid",
+    }
+    assert [o["paymentIntentId"] for o in fulfilled] == ["pi_1"]
+    assert fulfilled[0]["status"] == "paid"
+
+
+def test_a_redelivery_is_200_and_not_fulfilled(
+    store: FakeStore, fulfilled: list[dict[str, Any]]
+) -> None:
+    store.duplicate = True
+    response = post(succeeded())
+    assert response.status_code == 200
+    assert reply(response)["outcome"] == "duplicate"
+    assert fulfilled == []
+
+
+def test_an_ignored_transition_is_200_and_not_fulfilled(
+    store: FakeStore, fulfilled: list[dict[str, Any]]
+) -> None:
+    store.order = se.order("pi_1", status="paid")
+    response = post(
+        body(se.event("payment_intent.payment_failed", se.failed_payment_intent("pi_1")))
+    )
+    assert response.status_code == 200
+    assert reply(response) | {"received": None} == {
+        "received": None,
+        "outcome": "ignored",
+        "orderId": "pi_1",
+        "status": "paid",
+    }
+    assert fulfilled == []
+
+
+def test_an_amount_mismatch_logs_an_error_and_is_not_fulfilled(
+    store: FakeStore, fulfilled: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = post(succeeded(amount=1))
+    assert reply(response)["status"] == "needs_review"
+    assert fulfilled == []
+    errors = [e for e in logs(capsys) if e["severity"] == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0]["orderId"] == "pi_1"
+    assert "paid 1 usd but the order is for 5000 usd" in errors[0]["message"]
+
+
+# --- failures
+
+
+def test_a_firestore_error_is_a_5xx_so_stripe_retries(
+    store: FakeStore, fulfilled: list[dict[str, Any]]
+) -> None:
+    store.error = firestore_down()
+    response = post(succeeded())
+    assert response.status_code == 503
+    assert fulfilled == []
+
+
+def test_any_other_error_is_a_500(store: FakeStore) -> None:
+    store.error = ValueError("Failed to commit transaction in 10 attempts.")
+    assert post(succeeded()).status_code == 500
+
+
+def test_a_failing_fulfilment_is_logged_and_still_acknowledged(
+    store: FakeStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The payment is recorded: a 5xx would make Stripe redeliver a duplicate, fulfilling nothing.
+    def broken(order: dict[str, Any]) -> None:
+        raise firestore_down()
+
+    monkeypatch.setattr(fulfilment, "fulfil", broken)
+    response = post(succeeded())
+    assert response.status_code == 200
+    assert any("fulfilment failed" in e.get("message", "") for e in logs(capsys))
