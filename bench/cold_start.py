@@ -5,7 +5,6 @@ Runs alternate ours/baseline so that machine noise hits both alike; the ratio is
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +14,12 @@ from pathlib import Path
 import requests
 
 from bench.timing import median
+from dev.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / "functions" / "main.py"
 BASELINE = ROOT / "bench" / "baseline_functions.py"
 RUNS = 7
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def time_to_first_2xx(

@@ -18,8 +18,8 @@ from typing import Any
 
 import requests
 
-from bench.cold_start import free_port
 from bench.timing import median, p99
+from dev.stack import free_port
 from tests.stripe_signing import sign
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -118,6 +118,14 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def free_port() -> int:
+    """A port nothing listens on now, for a private server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -149,7 +157,14 @@ def http_200(url: str) -> Callable[[], bool]:
     return check
 
 
-def firestore_emulator() -> Service:
+def firestore_emulator(
+    port: int = FIRESTORE_PORT,
+    side_ports: tuple[int, int] = (9150, 9151),
+    seed_from_export: Path | None = None,
+    rules: Path = ROOT / "firestore.rules",
+    name: str = "firestore",
+) -> Service:
+    """The official Cloud Firestore emulator, from the Cloud SDK's jar, on Java 17."""
     jar = os.environ.get("FIRESTORE_EMULATOR_JAR", DEFAULT_FIRESTORE_JAR)
     if not Path(jar).is_file():
         raise SystemExit(
@@ -157,28 +172,15 @@ def firestore_emulator() -> Service:
             "component (apt package google-cloud-cli-firestore-emulator) or set "
             "FIRESTORE_EMULATOR_JAR to the jar's path."
         )
-    return Service(
-        "firestore",
-        [
-            "java",
-            "-cp",
-            jar,
-            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(FIRESTORE_PORT),
-            "--websocket_port",
-            "9150",
-            "--webchannel_port",
-            "9151",
-            "--rules",
-            str(ROOT / "firestore.rules"),
-            "--project_id",
-            PROJECT_ID,
-        ],
-        http_ok(f"http://127.0.0.1:{FIRESTORE_PORT}/"),
-    )
+    argv = [
+        "java", "-cp", jar, "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--websocket_port", str(side_ports[0]), "--webchannel_port", str(side_ports[1]),
+        "--rules", str(rules), "--project_id", PROJECT_ID,
+    ]  # fmt: skip
+    if seed_from_export is not None:
+        argv += ["--seed_from_export", str(seed_from_export)]
+    return Service(name, argv, http_ok(f"http://127.0.0.1:{port}/"))
 
 
 def localstripe() -> Service:

@@ -41,13 +41,14 @@ class MethodNotAllowed(ApiError):
         self.allow_header = ", ".join(allowed)
 
 
-def read_raw_body(request: Request) -> bytes:
-    """The raw body, refusing more than MAX_BODY_BYTES without reading it all."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"The body may be at most {MAX_BODY_BYTES} bytes.")
-    data = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(data) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"The body may be at most {MAX_BODY_BYTES} bytes.")
+def read_raw_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing more than `limit` bytes without reading them all."""
+    too_large = ApiError(413, "body_too_large", f"The body may be at most {limit} bytes.")
+    if (request.content_length or 0) > limit:
+        raise too_large
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
     return data
 
 

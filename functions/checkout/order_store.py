@@ -16,7 +16,7 @@ from google.cloud import firestore
 from checkout.errors import ApiError
 from checkout.firestore_client import db
 from checkout.order_status import EDITABLE_STATUSES, OrderStatus
-from checkout.pricing import PricedCart
+from checkout.pricing import PricedCart, order_items
 
 CHECKOUTS = "checkouts"
 ORDERS = "orders"
@@ -73,15 +73,7 @@ def client_secret_hash(client_secret: str) -> str:
 
 def _cart_fields(cart: PricedCart, email: str | None) -> dict[str, Any]:
     return {
-        "items": [
-            {
-                "productId": line.product_id,
-                "name": line.name,
-                "unitAmount": line.unit_amount,
-                "quantity": line.quantity,
-            }
-            for line in cart.lines
-        ],
+        "items": order_items(cart),
         "amount": cart.amount,
         "currency": cart.currency,
         "email": email,

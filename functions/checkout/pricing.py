@@ -42,6 +42,19 @@ def price_cart(lines: tuple[CartLine, ...]) -> PricedCart:
     return PricedCart(priced, CURRENCY)
 
 
+def order_items(cart: PricedCart) -> list[dict[str, str | int]]:
+    """The cart's lines as an order document stores them."""
+    return [
+        {
+            "productId": line.product_id,
+            "name": line.name,
+            "unitAmount": line.unit_amount,
+            "quantity": line.quantity,
+        }
+        for line in cart.lines
+    ]
+
+
 def items_metadata(cart: PricedCart) -> str:
     """The cart as one compact Stripe metadata value ("id:qty,id:qty"; values hold 500 chars)."""
     return ",".join(f"{line.product_id}:{line.quantity}" for line in cart.lines)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from checkout.order_status import PROVISIONAL_STATUSES, OrderStatus, can_transition
-from checkout.pricing import parse_items_metadata, price_cart
+from checkout.pricing import order_items, parse_items_metadata, price_cart
 from checkout.webhook_signature import STRIPE_ID, StripeEvent
 
 Json = dict[str, Any]
@@ -217,15 +217,7 @@ def order_from_payment_intent(payment_intent: Json) -> Json | None:
         "paymentIntentId": payment_intent["id"],
         "checkoutId": _str(metadata, "checkoutId"),
         "status": OrderStatus.PENDING.value,
-        "items": [
-            {
-                "productId": line.product_id,
-                "name": line.name,
-                "unitAmount": line.unit_amount,
-                "quantity": line.quantity,
-            }
-            for line in cart.lines
-        ],
+        "items": order_items(cart),
         "amount": amount,
         "currency": currency.lower(),
         "email": _str(payment_intent, "receipt_email"),

@@ -6,29 +6,18 @@ The body is read as bytes and never parsed before the signature is checked over 
 from flask import Request, Response
 
 from checkout import webhook_delivery
-from checkout.errors import ApiError
-from checkout.http_json import guarded, json_response, require_method
+from checkout.http_json import guarded, json_response, read_raw_body, require_method
 
 # Stripe's events are a few KB, but metadata alone may reach ~25 KB (50 keys x 500 chars); a
 # genuine event refused for its size would be retried for days, so the limit is generous.
 MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 
 
-def read_webhook_body(request: Request) -> bytes:
-    too_large = ApiError(413, "body_too_large", "The webhook body is too large.")
-    if (request.content_length or 0) > MAX_WEBHOOK_BODY_BYTES:
-        raise too_large
-    data = request.stream.read(MAX_WEBHOOK_BODY_BYTES + 1)
-    if len(data) > MAX_WEBHOOK_BODY_BYTES:
-        raise too_large
-    return data
-
-
 def handle(request: Request) -> Response:
     def route() -> Response:
         require_method(request, ["POST"])
         receipt = webhook_delivery.receive(
-            read_webhook_body(request), request.headers.get("Stripe-Signature")
+            read_raw_body(request, MAX_WEBHOOK_BODY_BYTES), request.headers.get("Stripe-Signature")
         )
         return json_response(200, receipt.body())
 

@@ -5,7 +5,6 @@ on free ports, so they never disturb the shared emulator and localstripe of `mak
 """
 
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,14 +12,7 @@ from pathlib import Path
 import requests
 from google.cloud import firestore
 
-from dev.stack import DEFAULT_FIRESTORE_JAR, PROJECT_ID, ROOT, VENV_BIN, Service, http_ok
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from dev.stack import PROJECT_ID, ROOT, VENV_BIN, Service, firestore_emulator, free_port, http_ok
 
 
 class PrivateFirestore:
@@ -33,28 +25,13 @@ class PrivateFirestore:
         self.service: Service | None = None
 
     def start(self, seed_from_export: Path | None = None) -> None:
-        jar = os.environ.get("FIRESTORE_EMULATOR_JAR", DEFAULT_FIRESTORE_JAR)
-        argv = [
-            "java",
-            "-cp",
-            jar,
-            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--websocket_port",
-            str(free_port()),
-            "--webchannel_port",
-            str(free_port()),
-            "--rules",
-            str(self.rules),
-            "--project_id",
-            PROJECT_ID,
-        ]
-        if seed_from_export is not None:
-            argv += ["--seed_from_export", str(seed_from_export)]
-        self.service = Service("firestore-private", argv, http_ok(f"http://{self.host}/"))
+        self.service = firestore_emulator(
+            self.port,
+            (free_port(), free_port()),
+            seed_from_export=seed_from_export,
+            rules=self.rules,
+            name="firestore-private",
+        )
         self.service.start(dict(os.environ))
         self.service.wait_ready()
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from dev.stack import free_port
 from tests.conftest import FUNCTIONS_DIR, ROOT
 
 CART = {"items": [{"productId": "mug-enamel", "quantity": 2}]}
@@ -102,13 +102,6 @@ def test_logs_are_structured_and_carry_ids_but_no_secrets(
     everything = captured.out + captured.err
     assert intent["clientSecret"] not in everything
     assert os.environ["STRIPE_SECRET_KEY"] not in everything
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
