@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ORDERS = 200
 DUPLICATE_SHARE = 0.2
 SENDERS = 8
+ROUNDS = 3
 
 
 def reset_firestore() -> None:
@@ -34,13 +35,13 @@ def reset_firestore() -> None:
     requests.delete(url, timeout=30).raise_for_status()
 
 
-def create_orders() -> list[str]:
+def create_orders(count: int) -> list[str]:
     from checkout import order_store
     from checkout.cart import CartLine
     from checkout.pricing import price_cart
 
     cart = price_cart((CartLine("tee-classic", 1),))
-    ids = [f"pi_load{n:05d}" for n in range(ORDERS)]
+    ids = [f"pi_load{n:05d}" for n in range(count)]
     for n, payment_intent_id in enumerate(ids):
         order_store.save_pending_order(
             checkout_id=str(uuid.UUID(int=n)), payment_intent_id=payment_intent_id,
@@ -160,9 +161,9 @@ def check_exactly_once(order_ids: list[str], log_path: Path) -> dict[str, Any]:
     }
 
 
-def run_one(source: Path, name: str) -> dict[str, Any]:
+def run_one(source: Path, name: str, orders: int = ORDERS) -> dict[str, Any]:
     reset_firestore()
-    order_ids = create_orders()
+    order_ids = create_orders(orders)
     payloads = deliveries(order_ids)
     log_path = ROOT / ".run" / "logs" / f"bench-webhook-{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +186,26 @@ def run_one(source: Path, name: str) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    ours = run_one(ROOT / "functions" / "main.py", "ours")
-    naive = run_one(ROOT / "bench" / "naive_webhook.py", "naive")
-    return {"ours": ours, "naive": naive, "ratio": ours["events_per_s"] / naive["events_per_s"]}
+    sources = {"ours": ROOT / "functions" / "main.py", "naive": ROOT / "bench" / "naive_webhook.py"}
+    # Warm the emulator's JVM first, then alternate, so neither handler gets the warmer half.
+    for name, source in sources.items():
+        run_one(source, name, orders=50)
+    rounds: dict[str, list[dict[str, Any]]] = {"ours": [], "naive": []}
+    for _ in range(ROUNDS):
+        for name, source in sources.items():
+            rounds[name].append(run_one(source, name))
+    # The round with the median throughput represents each; correctness must hold in every round.
+    ours = sorted(rounds["ours"], key=lambda r: r["events_per_s"])[ROUNDS // 2]
+    naive = sorted(rounds["naive"], key=lambda r: r["events_per_s"])[ROUNDS // 2]
+    ours = ours | {
+        "lost": max(r["lost"] for r in rounds["ours"]),
+        "fulfilled_twice_or_more": max(r["fulfilled_twice_or_more"] for r in rounds["ours"]),
+        "non_2xx": max(r["non_2xx"] for r in rounds["ours"]),
+    }
+    return {
+        "ours": ours,
+        "naive": naive,
+        "ratio": ours["events_per_s"] / naive["events_per_s"],
+        "rounds": ROUNDS,
+        "all_rounds": rounds,
+    }

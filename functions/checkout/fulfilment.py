@@ -16,9 +16,8 @@ queue (Cloud Tasks) or to a Firestore trigger on the order, started from here.
 
 from typing import Any
 
-from firebase_functions import logger
-
 from checkout import order_events_store
+from checkout import structured_log as logger
 from checkout.firestore_client import db
 
 

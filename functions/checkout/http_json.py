@@ -4,10 +4,10 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from firebase_functions import logger
 from flask import Request, Response
 from google.api_core.exceptions import DeadlineExceeded, RetryError, ServerError
 
+from checkout import structured_log as logger
 from checkout.errors import ApiError
 from checkout.settings import MissingSetting, allowed_origins
 

@@ -10,9 +10,8 @@ The flow, in order:
 import time
 from dataclasses import dataclass
 
-from firebase_functions import logger
-
 from checkout import order_store, stripe_gateway
+from checkout import structured_log as logger
 from checkout.cart import CartRequest
 from checkout.errors import ApiError
 from checkout.pricing import PricedCart, items_metadata, price_cart

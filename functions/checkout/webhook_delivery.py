@@ -7,9 +7,8 @@ route) when the change could not be recorded, so that Stripe retries it later.
 
 from dataclasses import dataclass
 
-from firebase_functions import logger
-
 from checkout import fulfilment, order_events_store
+from checkout import structured_log as logger
 from checkout.errors import ApiError
 from checkout.firestore_client import db
 from checkout.settings import webhook_secrets
