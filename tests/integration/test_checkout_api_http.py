@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 from flask.testing import FlaskClient
+from google.cloud import firestore
 
+from checkout.order_store import ORDERS
 from dev.stack import free_port
 from tests.conftest import FUNCTIONS_DIR, ROOT
 
@@ -51,6 +53,17 @@ def test_order_status_is_404_without_the_right_secret(
     response = checkout_api.get(f"/api/orders/{intent['paymentIntentId']}", headers=headers)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "order_not_found"
+
+
+def test_an_order_without_a_secret_hash_is_404_not_500(
+    checkout_api: FlaskClient, firestore_db: firestore.Client
+) -> None:
+    # As the webhook writes an order for a payment made outside the page.
+    firestore_db.collection(ORDERS).document("pi_outside").set(
+        {"status": "paid", "amount": 500, "currency": "usd", "clientSecretHash": None}
+    )
+    response = checkout_api.get("/api/orders/pi_outside", headers={"X-Client-Secret": "guess"})
+    assert response.status_code == 404
 
 
 @pytest.mark.parametrize(
