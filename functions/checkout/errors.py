@@ -7,11 +7,14 @@ class ApiError(Exception):
     `message` is shown to the caller, so it must never hold a secret or a stack trace.
     """
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, stripe_code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.stripe_code = stripe_code  # Stripe's own error code, when Stripe raised it
 
     def body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}

@@ -58,7 +58,7 @@ def read_json_body(request: Request) -> Any:
     data = read_raw_body(request)
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # deep nesting: [[[[...
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 

@@ -17,6 +17,7 @@ from google.api_core import exceptions
 from google.api_core import retry as retries
 from google.cloud import firestore
 
+from checkout.firestore_client import is_contention
 from checkout.order_store import ORDERS, STRIPE_EVENTS
 from checkout.webhook_events import Json, Plan, plan
 from checkout.webhook_signature import StripeEvent
@@ -128,15 +129,10 @@ def apply_event(
         try:
             return once()
         except (exceptions.Aborted, ValueError) as error:
-            if not _contended(error):
+            if not is_contention(error):
                 raise
         time.sleep(random.uniform(0, min(cap, first * 2 ** (number - 1))))  # noqa: S311
     return once()  # the last attempt: its error, if any, goes to the caller (a 5xx)
-
-
-def _contended(error: Exception) -> bool:
-    # The client reports an aborted commit as a ValueError caused by Aborted.
-    return isinstance(error, exceptions.Aborted) or isinstance(error.__cause__, exceptions.Aborted)
 
 
 def mark_fulfilled(client: firestore.Client, order_id: str) -> None:

@@ -7,14 +7,16 @@ Collections (names defined once, here):
 
 import hashlib
 import hmac
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from google.cloud import firestore
 
 from checkout.errors import ApiError
-from checkout.firestore_client import db
+from checkout.firestore_client import db, is_contention
 from checkout.order_status import EDITABLE_STATUSES, OrderStatus
 from checkout.pricing import PricedCart, order_items
 
@@ -22,9 +24,23 @@ CHECKOUTS = "checkouts"
 ORDERS = "orders"
 STRIPE_EVENTS = "stripe_events"
 
-# How long one request may hold a checkout while it creates the PaymentIntent. After that a
-# crashed holder's claim is taken over; the Stripe idempotency key makes the retry safe.
-CLAIM_LEASE = timedelta(seconds=30)
+T = TypeVar("T")
+
+# How long one request may hold a checkout while it creates the PaymentIntent: longer than the
+# slowest create can take (stripe_gateway.WORST_CASE_CALL_SECONDS), so that a live holder is
+# never overtaken. After it, a crashed holder's claim is taken over.
+CLAIM_LEASE = timedelta(seconds=90)
+
+# Transaction attempts on one checkout or order: contention is a shopper's own few requests.
+MAX_ATTEMPTS = 10
+
+
+class CheckoutHasAnotherIntent(Exception):
+    """The checkout was recorded with another PaymentIntent while we were creating ours."""
+
+    def __init__(self, payment_intent_id: str) -> None:
+        super().__init__(payment_intent_id)
+        self.payment_intent_id = payment_intent_id
 
 
 @dataclass(frozen=True)
@@ -32,33 +48,55 @@ class Claim:
     """The outcome of claiming a checkout: exactly one field tells what to do next."""
 
     payment_intent_id: str | None = None  # the checkout already has its PaymentIntent
-    claimed: bool = False  # we hold the claim: create the PaymentIntent
+    token: str | None = None  # we hold the claim (this token): create the PaymentIntent
     busy: bool = False  # another request holds a fresh claim
+
+
+def _transaction() -> firestore.Transaction:
+    return db().transaction(max_attempts=MAX_ATTEMPTS)
+
+
+def _run(transactional: Callable[[firestore.Transaction], T]) -> T:
+    """Run a transaction; running out of attempts under contention is a 503, not a 500."""
+    try:
+        result: T = firestore.transactional(transactional)(_transaction())
+        return result
+    except ValueError as error:
+        if is_contention(error):
+            raise ApiError(503, "storage_busy", "Too many changes at once; try again.") from None
+        raise
 
 
 def claim_checkout(checkout_id: str, now: datetime | None = None) -> Claim:
     now = now or datetime.now(UTC)
     ref = db().collection(CHECKOUTS).document(checkout_id)
 
-    @firestore.transactional
     def claim(transaction: firestore.Transaction) -> Claim:
-        snapshot = ref.get(transaction=transaction)
-        record = snapshot.to_dict() or {}
+        record = ref.get(transaction=transaction).to_dict() or {}
         if record.get("paymentIntentId"):
             return Claim(payment_intent_id=record["paymentIntentId"])
         claimed_at = record.get("claimedAt")
-        if claimed_at is not None and now - claimed_at < CLAIM_LEASE:
+        if isinstance(claimed_at, datetime) and now - claimed_at < CLAIM_LEASE:
             return Claim(busy=True)
-        transaction.set(ref, {"checkoutId": checkout_id, "claimedAt": now})
-        return Claim(claimed=True)
+        token = uuid.uuid4().hex
+        transaction.set(ref, {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token})
+        return Claim(token=token)
 
-    result: Claim = claim(db().transaction())
-    return result
+    return _run(claim)
 
 
-def release_claim(checkout_id: str) -> None:
-    """Let the next request try at once, after our PaymentIntent creation failed."""
-    db().collection(CHECKOUTS).document(checkout_id).update({"claimedAt": firestore.DELETE_FIELD})
+def release_claim(checkout_id: str, token: str) -> None:
+    """Let the next request try at once after our create failed, if the claim is still ours."""
+    ref = db().collection(CHECKOUTS).document(checkout_id)
+
+    def release(transaction: firestore.Transaction) -> None:
+        record = ref.get(transaction=transaction).to_dict() or {}
+        if record.get("claimToken") == token and not record.get("paymentIntentId"):
+            transaction.update(
+                ref, {"claimedAt": firestore.DELETE_FIELD, "claimToken": firestore.DELETE_FIELD}
+            )
+
+    _run(release)
 
 
 def checkout_intent_id(checkout_id: str) -> str | None:
@@ -90,15 +128,20 @@ def save_pending_order(
 ) -> None:
     """Create the pending order, or update its cart while it is still editable.
 
-    Also records the PaymentIntent on the checkout, in the same transaction.
+    Also records the PaymentIntent on the checkout, in the same transaction; raises
+    CheckoutHasAnotherIntent if the checkout already records a different one.
     """
     order_ref = db().collection(ORDERS).document(payment_intent_id)
     checkout_ref = db().collection(CHECKOUTS).document(checkout_id)
     cart_fields = _cart_fields(cart, email)
 
-    @firestore.transactional
     def save(transaction: firestore.Transaction) -> None:
+        # Reads first (Firestore transactions read before they write).
+        checkout = checkout_ref.get(transaction=transaction).to_dict() or {}
         order = order_ref.get(transaction=transaction).to_dict()
+        recorded = checkout.get("paymentIntentId")
+        if recorded and recorded != payment_intent_id:
+            raise CheckoutHasAnotherIntent(recorded)
         if order is None:
             transaction.create(
                 order_ref,
@@ -114,16 +157,23 @@ def save_pending_order(
                 },
             )
         elif any(order.get(key) != value for key, value in cart_fields.items()):
-            if order["status"] not in EDITABLE_STATUSES:
+            if order.get("status") not in EDITABLE_STATUSES:
                 raise ApiError(409, "checkout_locked", "This order can no longer be changed.")
             transaction.update(order_ref, {**cart_fields, "updatedAt": firestore.SERVER_TIMESTAMP})
-        transaction.set(
-            checkout_ref,
-            {"paymentIntentId": payment_intent_id, "claimedAt": firestore.DELETE_FIELD},
-            merge=True,
-        )
+        if recorded != payment_intent_id or "claimToken" in checkout:
+            # Only when something changes: duplicate requests then only read, and readers do
+            # not queue behind each other's write locks.
+            transaction.set(
+                checkout_ref,
+                {
+                    "paymentIntentId": payment_intent_id,
+                    "claimedAt": firestore.DELETE_FIELD,
+                    "claimToken": firestore.DELETE_FIELD,
+                },
+                merge=True,
+            )
 
-    save(db().transaction())
+    _run(save)
 
 
 def read_order_status(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:

@@ -47,11 +47,11 @@ def _await_other_request(checkout_id: str) -> str:
     raise ApiError(409, "checkout_busy", "This checkout is being set up; try again in a moment.")
 
 
-def _create(checkout_id: str, cart: PricedCart) -> stripe_gateway.Intent:
+def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> stripe_gateway.Intent:
     try:
         intent = stripe_gateway.create_intent(checkout_id, cart)
     except Exception:
-        order_store.release_claim(checkout_id)
+        order_store.release_claim(checkout_id, claim_token)
         raise
     logger.info(
         "payment intent created",
@@ -64,6 +64,9 @@ def _create(checkout_id: str, cart: PricedCart) -> stripe_gateway.Intent:
 
 def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe_gateway.Intent:
     intent = stripe_gateway.retrieve_intent(payment_intent_id)
+    if intent.status == "canceled":
+        # Its client secret can never pay: the page must start a new checkout.
+        raise ApiError(409, "checkout_locked", "This payment was canceled; start a new checkout.")
     if (intent.amount, intent.currency, intent.items) == (
         cart.amount,
         cart.currency,
@@ -71,9 +74,7 @@ def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe
     ):
         return intent
     if intent.status not in stripe_gateway.UPDATABLE_STATUSES:
-        raise ApiError(
-            409, "checkout_locked", "This payment is already under way; start a new checkout."
-        )
+        raise stripe_gateway.checkout_locked()
     logger.info(
         "payment intent cart updated",
         paymentIntentId=payment_intent_id,
@@ -83,14 +84,20 @@ def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe
     return stripe_gateway.update_intent_cart(payment_intent_id, cart)
 
 
-def open_checkout(request: CartRequest) -> CheckoutIntent:
-    cart = price_cart(request.lines)
-    claim = order_store.claim_checkout(request.checkout_id)
-    if claim.claimed:
-        intent = _create(request.checkout_id, cart)
+def _cancel_spare(payment_intent_id: str, checkout_id: str) -> None:
+    """Cancel a PaymentIntent that lost the race to be the checkout's; nobody has its secret."""
+    try:
+        stripe_gateway.cancel_intent(payment_intent_id)
+    except ApiError as error:
+        # Harmless if it stays: without its client secret nobody can pay it.
+        logger.warn("spare payment intent not canceled", paymentIntentId=payment_intent_id,
+                    checkoutId=checkout_id, code=error.code)  # fmt: skip
     else:
-        payment_intent_id = claim.payment_intent_id or _await_other_request(request.checkout_id)
-        intent = _reuse(payment_intent_id, request.checkout_id, cart)
+        logger.info("spare payment intent canceled", paymentIntentId=payment_intent_id,
+                    checkoutId=checkout_id)  # fmt: skip
+
+
+def _save(request: CartRequest, cart: PricedCart, intent: stripe_gateway.Intent) -> None:
     order_store.save_pending_order(
         checkout_id=request.checkout_id,
         payment_intent_id=intent.id,
@@ -98,4 +105,22 @@ def open_checkout(request: CartRequest) -> CheckoutIntent:
         cart=cart,
         email=request.email,
     )
+
+
+def open_checkout(request: CartRequest) -> CheckoutIntent:
+    cart = price_cart(request.lines)
+    claim = order_store.claim_checkout(request.checkout_id)
+    if claim.token:
+        intent = _create(request.checkout_id, cart, claim.token)
+        try:
+            _save(request, cart, intent)
+        except order_store.CheckoutHasAnotherIntent as other:
+            # Our claim outlived its lease and another request recorded its intent first.
+            _cancel_spare(intent.id, request.checkout_id)
+            intent = _reuse(other.payment_intent_id, request.checkout_id, cart)
+            _save(request, cart, intent)
+    else:
+        payment_intent_id = claim.payment_intent_id or _await_other_request(request.checkout_id)
+        intent = _reuse(payment_intent_id, request.checkout_id, cart)
+        _save(request, cart, intent)
     return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)

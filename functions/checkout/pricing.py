@@ -65,6 +65,7 @@ def parse_items_metadata(value: str) -> tuple[CartLine, ...]:
     lines = []
     for part in value.split(","):
         product_id, _, quantity = part.partition(":")
-        if product_id in PRODUCTS and quantity.isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if product_id in PRODUCTS and quantity.isascii() and quantity.isdigit():
             lines.append(CartLine(product_id, int(quantity)))
     return tuple(lines)

@@ -15,11 +15,22 @@ from checkout.errors import ApiError
 from checkout.pricing import PricedCart, items_metadata
 from checkout.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
 
+
+def checkout_locked() -> ApiError:
+    return ApiError(
+        409, "checkout_locked", "This payment is already under way; start a new checkout."
+    )
+
+
 # PaymentIntent statuses in which Stripe still accepts a new amount.
 UPDATABLE_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})
 
 # A serverless request should fail fast rather than hang for the SDK's default 80 s.
-_TIMEOUT_SECONDS = (5.0, 20.0)  # (connect, read)
+_TIMEOUT_SECONDS = (5.0, 15.0)  # (connect, read)
+_MAX_NETWORK_RETRIES = 2
+# The longest one call can take, retries and their short pauses included; the checkout claim's
+# lease (order_store.CLAIM_LEASE) must outlast it.
+WORST_CASE_CALL_SECONDS = (_MAX_NETWORK_RETRIES + 1) * sum(_TIMEOUT_SECONDS) + 5
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ def _client(api_key: str, api_base: str) -> stripe.StripeClient:
         base_addresses={"api": api_base} if api_base else None,
         http_client=stripe.RequestsClient(timeout=_TIMEOUT_SECONDS),
         # The SDK retries connection errors and 409/5xx with the same idempotency key.
-        max_network_retries=2,
+        max_network_retries=_MAX_NETWORK_RETRIES,
     )
 
 
@@ -53,9 +64,8 @@ def translated_errors() -> Iterator[None]:
     try:
         yield
     except (stripe.InvalidRequestError, stripe.IdempotencyError, stripe.CardError) as e:
-        raise ApiError(
-            400, "stripe_invalid_request", e.user_message or "Stripe rejected the request."
-        ) from None
+        message = e.user_message or "Stripe rejected the request."
+        raise ApiError(400, "stripe_invalid_request", message, stripe_code=e.code) from None
     except stripe.AuthenticationError:
         # Our key is wrong: the caller can do nothing about it, so say so without detail.
         raise ApiError(
@@ -81,7 +91,9 @@ def _intent(obj: stripe.PaymentIntent) -> Intent:
 def idempotency_key(checkout_id: str, cart: PricedCart) -> str:
     # Derived from the checkout and its cart: a retry of the same create returns the same
     # PaymentIntent, while a changed cart is not refused as a mismatched replay.
-    cart_digest = hashlib.sha256(f"{cart.currency}|{items_metadata(cart)}".encode()).hexdigest()
+    # The amount is in it too: a catalog price change must not replay an old create.
+    described = f"{cart.currency}|{cart.amount}|{items_metadata(cart)}"
+    cart_digest = hashlib.sha256(described.encode()).hexdigest()
     return f"checkout-{checkout_id}-{cart_digest[:32]}"
 
 
@@ -104,9 +116,21 @@ def retrieve_intent(payment_intent_id: str) -> Intent:
 
 
 def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> Intent:
-    with translated_errors():
-        obj = client().v1.payment_intents.update(
-            payment_intent_id,
-            params={"amount": cart.amount, "metadata": {"items": items_metadata(cart)}},
-        )
+    try:
+        with translated_errors():
+            obj = client().v1.payment_intents.update(
+                payment_intent_id,
+                params={"amount": cart.amount, "metadata": {"items": items_metadata(cart)}},
+            )
+    except ApiError as error:
+        # The payment got under way between our read and our update.
+        if error.stripe_code == "payment_intent_unexpected_state":
+            raise checkout_locked() from None
+        raise
     return _intent(obj)
+
+
+def cancel_intent(payment_intent_id: str) -> None:
+    """Cancel a PaymentIntent nobody will pay (its client secret was never handed out)."""
+    with translated_errors():
+        client().v1.payment_intents.cancel(payment_intent_id)

@@ -77,6 +77,8 @@ def receive(payload: bytes, signature_header: str | None) -> Receipt:
     }
     if decided.alert:
         logger.error(decided.alert, **fields)
+    elif decided.warning:
+        logger.warn(decided.warning, **fields)
     else:
         logger.info("webhook event recorded", **fields)
     if decided.newly_paid and applied.order is not None:

@@ -13,7 +13,13 @@ from enum import StrEnum
 from typing import Any
 
 from checkout.order_status import PROVISIONAL_STATUSES, OrderStatus, can_transition
-from checkout.pricing import order_items, parse_items_metadata, price_cart
+from checkout.pricing import (
+    PricedCart,
+    items_metadata,
+    order_items,
+    parse_items_metadata,
+    price_cart,
+)
 from checkout.webhook_signature import STRIPE_ID, StripeEvent
 
 Json = dict[str, Any]
@@ -34,6 +40,7 @@ class Proposal:
     status: OrderStatus | None
     fields: Json = field(default_factory=dict)
     alert: str | None = None  # something a person must look at; logged at ERROR
+    warning: str | None = None  # handled, nothing to do, but worth a WARNING (not an alert)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class Plan:
     creates: bool
     newly_paid: bool  # this event is the one that made the order paid: fulfil it
     alert: str | None = None
+    warning: str | None = None
 
 
 # --- reading Stripe objects (defensively: a signed event is genuine, not necessarily complete)
@@ -87,6 +95,18 @@ def _amount_received(payment_intent: Json) -> int | None:
     # have only amount, which equals it once an automatically captured intent succeeds.
     received = _int(payment_intent, "amount_received")
     return received if received is not None else _int(payment_intent, "amount")
+
+
+def _metadata_cart(payment_intent: Json) -> PricedCart:
+    """The cart in the PaymentIntent's `items` metadata, priced from the catalog (maybe empty)."""
+    metadata = payment_intent.get("metadata")
+    value = _str(metadata, "items") if isinstance(metadata, dict) else None
+    try:
+        return price_cart(parse_items_metadata(value or ""))
+    except ValueError:
+        # str.isdigit accepts digits that int() refuses ("²"): no cart, rather than an
+        # exception inside the transaction on every retry.
+        return price_cart(())
 
 
 def _items_total(order: Json) -> int | None:
@@ -114,12 +134,58 @@ def _payment_problem(order: Json, payment_intent: Json) -> str | None:
     return None
 
 
+def _paid_cart(order: Json, payment_intent: Json) -> PricedCart | None:
+    """The PaymentIntent's own cart, when it is exactly what was paid for in the order's currency.
+
+    Our server sets a PaymentIntent's amount and `items` metadata in one call, and a browser can
+    change neither; but concurrent cart updates can leave the order document on an older cart.
+    A rebuilt order's items already are this metadata, so only a page order can lag behind it.
+    """
+    if order.get("source") == SOURCE_WEBHOOK:
+        return None
+    cart = _metadata_cart(payment_intent)
+    currency = (_str(payment_intent, "currency") or "").lower()
+    if (
+        cart.lines
+        and cart.amount == _amount_received(payment_intent)
+        and currency == cart.currency == order.get("currency")
+    ):
+        return cart
+    return None
+
+
+def _same_goods(order: Json, cart: PricedCart) -> bool:
+    items = order.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return False
+    ordered = [(i.get("productId"), i.get("quantity")) for i in items]
+    return ordered == [(line.product_id, line.quantity) for line in cart.lines]
+
+
 # --- one handler per event type
 
 
 def _succeeded(order: Json, payment_intent: Json) -> Proposal | Skip:
     received = _amount_received(payment_intent)
     problem = _payment_problem(order, payment_intent)
+    paid_for = _paid_cart(order, payment_intent)
+    # Also when the totals agree: a same-priced newer cart is still other goods to ship.
+    if paid_for is not None and (problem or not _same_goods(order, paid_for)):
+        currency = paid_for.currency
+        return Proposal(
+            OrderStatus.PAID,
+            {
+                "amountReceived": received,
+                "fulfilledAt": None,
+                "amount": paid_for.amount,
+                "items": order_items(paid_for),
+                "cartCorrectedFrom": {"amount": order.get("amount"), "items": order.get("items")},
+            },
+            warning=(
+                f"cart corrected from the PaymentIntent: the order was for {order.get('amount')} "
+                f"{currency}, {received} {currency} paid for {items_metadata(paid_for)}"
+            ),
+        )
     if problem:
         return Proposal(
             OrderStatus.NEEDS_REVIEW,
@@ -212,12 +278,11 @@ def order_from_payment_intent(payment_intent: Json) -> Json | None:
         return None
     metadata = payment_intent.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
-    cart = price_cart(parse_items_metadata(_str(metadata, "items") or ""))
     return {
         "paymentIntentId": payment_intent["id"],
         "checkoutId": _str(metadata, "checkoutId"),
         "status": OrderStatus.PENDING.value,
-        "items": order_items(cart),
+        "items": order_items(_metadata_cart(payment_intent)),
         "amount": amount,
         "currency": currency.lower(),
         "email": _str(payment_intent, "receipt_email"),
@@ -292,6 +357,7 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
         return _ignore(refusal, order_id, None if creates else order, proposal.alert)
 
     new = proposal.status or current
+    reason = f"{current} -> {new}" if new != current else f"recorded on {current} order"
     entry = {
         "eventId": event["id"],
         "type": event["type"],
@@ -307,7 +373,8 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
     }
     return Plan(
         outcome=Outcome.APPLIED,
-        reason=f"{current} -> {new}" if new != current else f"recorded on {current} order",
+        # The warning goes into the reason too, so the ledger keeps it.
+        reason=f"{reason}: {proposal.warning}" if proposal.warning else reason,
         order_id=order_id,
         previous_status=None if creates else current,
         status=new,
@@ -315,4 +382,5 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
         creates=creates,
         newly_paid=new == OrderStatus.PAID and current != OrderStatus.PAID,
         alert=proposal.alert,
+        warning=proposal.warning,
     )

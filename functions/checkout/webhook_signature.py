@@ -14,6 +14,10 @@ from stripe import SignatureVerificationError, WebhookSignature
 # Stripe's own default: a signature older than this is a replay, even when it is genuine.
 DEFAULT_TOLERANCE_SECONDS = 300
 
+# A plausible Unix time for an event's `created`: anything outside it (milliseconds, garbage)
+# has no datetime, and would fail inside the transaction on every retry.
+MAX_CREATED = 2**32
+
 # Event and object ids become Firestore document ids; Stripe's ids are [A-Za-z0-9_] only, and
 # anything else (a "/" above all) must not reach a document path.
 STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
@@ -34,6 +38,10 @@ def verify_signature(
     """Accept the delivery if any current secret signed it (several during a rotation)."""
     if not header:
         raise InvalidWebhook("missing Stripe-Signature header")
+    # Stripe's header is ASCII; stripe's check compares it with hmac.compare_digest, which
+    # raises TypeError on a non-ASCII str (a 500 instead of a 400).
+    if not header.isascii():
+        raise InvalidWebhook("Stripe-Signature header is not ASCII")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -45,6 +53,9 @@ def verify_signature(
             return
         except SignatureVerificationError as exc:
             reasons.append(str(exc.user_message or exc))
+        except (TypeError, ValueError):
+            # Any other input stripe's parser chokes on is still the sender's fault, not ours.
+            reasons.append("malformed Stripe-Signature header")
     # stripe checks the HMAC before the timestamp, so a tolerance failure means a genuine but
     # old signature: report that rather than the other secrets' "no match".
     expired = [r for r in reasons if "tolerance" in r]
@@ -66,6 +77,8 @@ def parse_event(payload: bytes) -> StripeEvent:
         raise InvalidWebhook("event has no type")
     if not isinstance(created, int) or isinstance(created, bool):
         raise InvalidWebhook("event has no created time")
+    if not 0 < created < MAX_CREATED:
+        raise InvalidWebhook("event created time is out of range")
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise InvalidWebhook("event has no data.object")

@@ -3,6 +3,7 @@
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout import payment_intents
+from checkout import payment_intents, stripe_gateway
 from checkout.catalog import PRODUCTS
 from checkout.order_store import CHECKOUTS, ORDERS, client_secret_hash
 from tests.integration.conftest import function_client, intents_for_checkout
@@ -152,8 +153,6 @@ def test_concurrent_duplicate_posts_create_one_intent(
 def test_a_crashed_claim_is_taken_over_after_its_lease(
     checkout_api: FlaskClient, firestore_db: firestore.Client, checkout_id: str
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
     stale = datetime.now(UTC) - timedelta(minutes=5)
     firestore_db.collection(CHECKOUTS).document(checkout_id).set({"claimedAt": stale})
     assert post(checkout_api, cart(checkout_id)).status_code == 200
@@ -165,8 +164,6 @@ def test_a_fresh_claim_held_elsewhere_gives_409_busy(
     checkout_id: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from datetime import UTC, datetime
-
     monkeypatch.setattr(payment_intents, "_BUSY_WAIT_SECONDS", 0.3)
     firestore_db.collection(CHECKOUTS).document(checkout_id).set({"claimedAt": datetime.now(UTC)})
     response = post(checkout_api, cart(checkout_id))
@@ -178,3 +175,65 @@ def test_two_checkouts_get_two_intents(checkout_api: FlaskClient) -> None:
     a = post(checkout_api, cart(str(uuid.uuid4()))).get_json()
     b = post(checkout_api, cart(str(uuid.uuid4()))).get_json()
     assert a["paymentIntentId"] != b["paymentIntentId"]
+
+
+def test_a_canceled_intent_is_not_handed_out_again(
+    checkout_api: FlaskClient, stripe_client: stripe.StripeClient, checkout_id: str
+) -> None:
+    first = post(checkout_api, cart(checkout_id)).get_json()
+    stripe_client.v1.payment_intents.cancel(first["paymentIntentId"])
+    again = post(checkout_api, cart(checkout_id))
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "checkout_locked"
+
+
+def test_when_another_request_records_its_intent_first_ours_is_canceled(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    checkout_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The race: our claim outlives its lease, another request takes over and records its
+    # PaymentIntent while ours is still being created.
+    theirs = stripe_client.v1.payment_intents.create(
+        params={
+            "amount": 2 * TEE + MUG,
+            "currency": "usd",
+            "metadata": {"checkoutId": checkout_id, "items": "tee-classic:2,mug-enamel:1"},
+        }
+    )
+    create = stripe_gateway.create_intent
+    created: list[str] = []
+
+    def create_while_another_records(checkout: str, priced: Any) -> Any:
+        intent = create(checkout, priced)
+        created.append(intent.id)
+        firestore_db.collection(CHECKOUTS).document(checkout).set({"paymentIntentId": theirs.id})
+        return intent
+
+    monkeypatch.setattr(stripe_gateway, "create_intent", create_while_another_records)
+    response = post(checkout_api, cart(checkout_id))
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["paymentIntentId"] == theirs.id
+    assert stripe_client.v1.payment_intents.retrieve(created[0]).status == "canceled"
+    order_ids = [doc.id for doc in firestore_db.collection(ORDERS).stream()]
+    assert order_ids == [theirs.id]
+
+
+def test_a_failed_create_releases_only_its_own_claim(
+    firestore_db: firestore.Client, checkout_id: str
+) -> None:
+    from checkout import order_store
+
+    ours = order_store.claim_checkout(checkout_id, now=datetime.now(UTC) - timedelta(minutes=5))
+    assert ours.token
+    theirs = order_store.claim_checkout(checkout_id)  # our lease ran out: taken over
+    assert theirs.token and theirs.token != ours.token
+    order_store.release_claim(checkout_id, ours.token)
+    record = firestore_db.collection(CHECKOUTS).document(checkout_id).get().to_dict()
+    assert record is not None and record["claimToken"] == theirs.token
+    order_store.release_claim(checkout_id, theirs.token)
+    record = firestore_db.collection(CHECKOUTS).document(checkout_id).get().to_dict()
+    assert record is not None and "claimToken" not in record

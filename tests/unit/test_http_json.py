@@ -117,3 +117,8 @@ def test_cors_headers_only_for_allowlisted_origins(monkeypatch: pytest.MonkeyPat
 def test_no_origin_is_allowed_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CORS_ALLOWED_ORIGINS", raising=False)
     assert cors_headers(request(Origin="https://shop.example"), "GET") == {}
+
+
+def test_deeply_nested_json_is_400_not_500() -> None:
+    error = error_of(lambda: read_json_body(request(data=b"[" * 5000)))
+    assert (error.status, error.code) == (400, "invalid_json")

@@ -31,3 +31,7 @@ def test_public_catalog_matches_products() -> None:
     assert ids == list(PRODUCTS)
     assert all(p["currency"] == CURRENCY for p in public_catalog())
     assert all(isinstance(p["unitAmount"], int) for p in public_catalog())
+
+
+def test_parse_items_metadata_refuses_non_ascii_digits() -> None:
+    assert parse_items_metadata("tee-classic:²,mug-enamel:1") == (CartLine("mug-enamel", 1),)

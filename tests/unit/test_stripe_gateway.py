@@ -45,3 +45,19 @@ def test_invalid_request_keeps_stripes_message() -> None:
     with pytest.raises(ApiError) as caught, translated_errors():
         raise stripe.InvalidRequestError("Amount must be at least 50 cents", "amount")
     assert caught.value.message == "Amount must be at least 50 cents"
+
+
+def test_a_catalog_price_change_changes_the_idempotency_key() -> None:
+    # Same items, new price: Stripe must not see the old key with new parameters.
+    from checkout.pricing import PricedCart, PricedLine
+
+    before = PricedCart((PricedLine("tee-classic", "Classic tee", 2500, 1),), "usd")
+    after = PricedCart((PricedLine("tee-classic", "Classic tee", 2700, 1),), "usd")
+    assert idempotency_key(CHECKOUT, before) != idempotency_key(CHECKOUT, after)
+
+
+def test_the_claim_lease_outlasts_the_slowest_stripe_call() -> None:
+    from checkout.order_store import CLAIM_LEASE
+    from checkout.stripe_gateway import WORST_CASE_CALL_SECONDS
+
+    assert CLAIM_LEASE.total_seconds() > WORST_CASE_CALL_SECONDS

@@ -133,6 +133,35 @@ def test_a_signed_body_that_is_not_an_event_is_400(store: FakeStore) -> None:
     assert store.calls == []
 
 
+@pytest.mark.parametrize(
+    "signature",
+    ["t=1,v1=\xe9\xe9", "sign-then-append"],
+    ids=["latin1", "genuine-plus-latin1"],
+)
+def test_a_non_ascii_signature_is_400_and_writes_nothing(
+    store: FakeStore, fulfilled: list[Any], signature: str
+) -> None:
+    payload = succeeded()
+    if signature == "sign-then-append":
+        signature = f"{sign(payload, SECRET)},v1=\xe9\xe9"
+    response = post(payload, signature)
+    assert response.status_code == 400
+    assert reply(response)["error"]["code"] == "invalid_webhook"
+    assert store.calls == [] and fulfilled == []
+
+
+@pytest.mark.parametrize("created", [10**13, -1, 0, 2**32])
+def test_a_signed_event_with_an_impossible_created_time_is_400(
+    store: FakeStore, fulfilled: list[Any], created: int
+) -> None:
+    # It could never be recorded (no datetime for it), so a 5xx would be retried for days.
+    event = se.event("payment_intent.succeeded", se.payment_intent("pi_1"), created=created)
+    response = post(body(event))
+    assert response.status_code == 400
+    assert reply(response)["error"]["code"] == "invalid_webhook"
+    assert store.calls == [] and fulfilled == []
+
+
 def test_the_old_secret_still_works_during_rotation(store: FakeStore) -> None:
     assert post(succeeded(), secret="whsec_unit_old").status_code == 200
 
@@ -242,6 +271,22 @@ def test_an_amount_mismatch_logs_an_error_and_is_not_fulfilled(
     assert len(errors) == 1
     assert errors[0]["orderId"] == "pi_1"
     assert "paid 1 usd but the order is for 5000 usd" in errors[0]["message"]
+
+
+def test_a_cart_that_changed_after_the_order_was_written_is_paid_with_a_warning(
+    store: FakeStore, fulfilled: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The order still holds the older cart (2 tees); the PaymentIntent was updated to the newer.
+    response = post(succeeded(amount=6400, metadata={"items": "tee-classic:2,mug-enamel:1"}))
+    assert reply(response)["status"] == "paid"
+    assert [o["amount"] for o in fulfilled] == [6400]
+    assert [i["productId"] for i in fulfilled[0]["items"]] == ["tee-classic", "mug-enamel"]
+    assert fulfilled[0]["cartCorrectedFrom"]["amount"] == 5000
+    entries = logs(capsys)
+    assert not [e for e in entries if e["severity"] == "ERROR"]
+    recorded = [e for e in entries if e.get("orderId") == "pi_1" and "reason" in e]
+    assert len(recorded) == 1 and "cart corrected" in recorded[0]["reason"]
+    assert recorded[0]["severity"] == "WARNING"
 
 
 # --- failures

@@ -182,6 +182,126 @@ def test_a_success_with_no_amount_at_all_needs_review() -> None:
     assert run(se.order("pi_1"), event).status is S.NEEDS_REVIEW
 
 
+# --- payment_intent.succeeded when the order lags behind its PaymentIntent's cart
+
+TEE_2 = "tee-classic:2"  # what se.order holds: 2 x 2500
+TEE_2_MUG_1 = "tee-classic:2,mug-enamel:1"  # 6400
+
+
+def newer_cart(pi_id: str, items: str, amount: int, **pi: Any) -> Json:
+    """A success whose PaymentIntent carries a cart the order document never saw."""
+    return succeeded(pi_id, amount=amount, metadata={"checkoutId": "c-1", "items": items}, **pi)
+
+
+def test_a_success_for_a_newer_cart_is_paid_with_the_cart_corrected() -> None:
+    order = se.order("pi_1")
+    decided = run(order, newer_cart("pi_1", TEE_2_MUG_1, 6400))
+    assert (decided.outcome, decided.status) == (Outcome.APPLIED, S.PAID)
+    assert decided.newly_paid
+    assert decided.alert is None  # nothing for a person to do
+    assert decided.warning is not None and "cart corrected" in decided.warning
+    assert "cart corrected" in decided.reason  # kept in the ledger too
+    assert decided.writes["amount"] == decided.writes["amountReceived"] == 6400
+    assert decided.writes["items"] == [
+        {"productId": "tee-classic", "name": "Classic tee", "unitAmount": 2500, "quantity": 2},
+        {"productId": "mug-enamel", "name": "Enamel mug", "unitAmount": 1400, "quantity": 1},
+    ]
+    assert decided.writes["cartCorrectedFrom"] == {"amount": 5000, "items": order["items"]}
+    assert decided.writes["fulfilledAt"] is None
+    assert "reviewReason" not in decided.writes
+
+
+def test_a_success_for_a_smaller_newer_cart_is_paid_too() -> None:
+    decided = run(se.order("pi_1"), newer_cart("pi_1", "sticker-pack:1", 500))
+    assert decided.status is S.PAID
+    assert decided.writes["amount"] == 500
+
+
+def test_a_newer_cart_of_the_same_total_still_corrects_the_items() -> None:
+    # Same amount, other goods (2 tees -> 10 sticker packs): shipping the order's items is wrong.
+    decided = run(se.order("pi_1"), newer_cart("pi_1", "sticker-pack:10", 5000))
+    assert decided.status is S.PAID and decided.alert is None
+    assert [i["productId"] for i in decided.writes["items"]] == ["sticker-pack"]
+    assert decided.writes["cartCorrectedFrom"]["items"][0]["productId"] == "tee-classic"
+    assert decided.warning is not None
+
+
+def test_a_matching_success_corrects_nothing() -> None:
+    decided = run(se.order("pi_1"), newer_cart("pi_1", TEE_2, 5000))
+    assert decided.status is S.PAID
+    assert decided.warning is None
+    assert not {"items", "amount", "cartCorrectedFrom"} & set(decided.writes)
+    assert decided.reason == "pending -> paid"
+
+
+def test_a_matching_success_with_no_items_metadata_is_paid_as_before() -> None:
+    # Nothing to correct from: the order's own amount and currency were paid.
+    decided = run(se.order("pi_1"), succeeded("pi_1", metadata={}))
+    assert decided.status is S.PAID and decided.warning is None
+    assert "items" not in decided.writes
+
+
+@pytest.mark.parametrize(
+    ("pi_fields", "problem"),
+    [
+        # The metadata cart costs 6400 but only 6000 was taken.
+        ({"items": TEE_2_MUG_1, "amount": 6000}, "paid 6000 usd but the order is for 5000 usd"),
+        # A cart in another currency than the order's cannot be the order's cart.
+        (
+            {"items": TEE_2_MUG_1, "amount": 6400, "currency": "eur"},
+            "paid 6400 eur but the order is for 5000 usd",
+        ),
+        ({"items": TEE_2, "amount": 5000, "currency": "eur"}, "paid 5000 eur"),
+        ({"items": "", "amount": 6400}, "paid 6400 usd"),
+        ({"items": "no-such-product:3", "amount": 6400}, "paid 6400 usd"),
+        ({"items": "tee-classic:0", "amount": 6400}, "paid 6400 usd"),
+        # str.isdigit accepts "²" but int() does not: it must not raise inside the transaction.
+        ({"items": "tee-classic:\u00b2", "amount": 6400}, "paid 6400 usd"),
+    ],
+    ids=[
+        "short",
+        "other-currency",
+        "same-amount-other-currency",
+        "empty",
+        "unknown",
+        "zero",
+        "sup2",
+    ],
+)
+def test_any_other_mismatch_still_needs_review(pi_fields: Json, problem: str) -> None:
+    items = pi_fields.pop("items")
+    decided = run(se.order("pi_1"), newer_cart("pi_1", items, **pi_fields))
+    assert decided.status is S.NEEDS_REVIEW
+    assert decided.alert is not None and problem in decided.alert
+    assert decided.warning is None
+    assert not {"items", "amount", "cartCorrectedFrom"} & set(decided.writes)
+
+
+def test_a_rebuilt_order_is_never_corrected() -> None:
+    # Its items already come from this PaymentIntent's metadata: there is no newer cart.
+    pi = se.payment_intent("pi_out", amount=6400, metadata={"items": TEE_2_MUG_1})
+    pi["amount_received"] = 5000
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.creates and decided.status is S.NEEDS_REVIEW
+    assert "cartCorrectedFrom" not in decided.writes
+
+
+def test_a_rebuilt_order_with_unparseable_items_needs_review_rather_than_raising() -> None:
+    pi = se.payment_intent("pi_out", amount=5000, metadata={"items": "tee-classic:\u00b2"})
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.creates and decided.status is S.NEEDS_REVIEW
+    assert decided.writes["items"] == []
+
+
+def test_a_corrected_order_then_refunded_in_full() -> None:
+    order = se.order("pi_1")
+    order = after(order, run(order, newer_cart("pi_1", TEE_2_MUG_1, 6400)))
+    decided = run(
+        order, se.event("charge.refunded", se.charge("pi_1", amount=6400, amount_refunded=6400))
+    )
+    assert decided.status is S.REFUNDED
+
+
 # --- failures, processing, cancellation
 
 
@@ -395,6 +515,7 @@ def test_an_order_with_an_unknown_status_is_left_alone_and_flagged() -> None:
 ALL_EVENTS = [
     lambda: succeeded("pi_1", created=T0),
     lambda: succeeded("pi_1", created=T0, amount=1),
+    lambda: newer_cart("pi_1", TEE_2_MUG_1, 6400, created=T0),
     lambda: failed("pi_1", created=T0),
     lambda: processing("pi_1", created=T0),
     lambda: canceled("pi_1", created=T0),

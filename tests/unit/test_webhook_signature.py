@@ -140,6 +140,40 @@ def test_no_secret_configured_rejects_everything() -> None:
         verify_signature(payload, sign(payload, SECRET), [])
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=1,v1=\xe9\xe9",
+        f"t={int(time.time())},v1=caf\xe9",
+        "t=\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660,v1=00",
+    ],
+    ids=["latin1-signature", "latin1-fresh", "arabic-digits-timestamp"],
+)
+def test_a_non_ascii_header_is_rejected(header: str) -> None:
+    # hmac.compare_digest raises TypeError on non-ASCII str: that must be a 400, not a 500.
+    with pytest.raises(InvalidWebhook, match="ASCII"):
+        verify_signature(a_body(), header, [SECRET])
+
+
+def test_a_genuine_signature_next_to_a_non_ascii_one_is_still_rejected() -> None:
+    # Stripe never sends non-ASCII, so the whole header is refused, whatever else it carries.
+    payload = a_body()
+    with pytest.raises(InvalidWebhook, match="ASCII"):
+        verify_signature(payload, f"{sign(payload, SECRET)},v1=\xe9", [SECRET])
+
+
+@pytest.mark.parametrize("error", [TypeError("unsupported operand"), ValueError("bad value")])
+def test_an_unexpected_error_inside_stripes_check_is_rejected(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def broken(*args: object) -> bool:
+        raise error
+
+    monkeypatch.setattr(stripe.WebhookSignature, "verify_header", broken)
+    with pytest.raises(InvalidWebhook, match="malformed"):
+        verify_signature(a_body(), "t=1,v1=00", [SECRET])
+
+
 def test_a_body_that_is_not_utf8_is_rejected() -> None:
     payload = b"\xff\xfe not utf-8"
     with pytest.raises(InvalidWebhook, match="UTF-8"):
@@ -183,6 +217,11 @@ def _event_with(**changes: object) -> bytes:
         _event_with(type=""),
         _event_with(created="yesterday"),
         _event_with(created=True),
+        _event_with(created=10**13),  # milliseconds, or garbage: fromtimestamp would overflow
+        _event_with(created=-1),
+        _event_with(created=0),
+        _event_with(created=2**32),
+        _event_with(created=1.7e9),
         _event_with(data=None),
         _event_with(data={"object": "pi_123"}),
     ],
@@ -190,3 +229,8 @@ def _event_with(**changes: object) -> bytes:
 def test_a_body_that_is_not_an_event_is_rejected(payload: bytes) -> None:
     with pytest.raises(InvalidWebhook):
         parse_event(payload)
+
+
+@pytest.mark.parametrize("created", [1, 1_700_000_000, 2**32 - 1])
+def test_any_plausible_created_time_is_accepted(created: int) -> None:
+    assert parse_event(_event_with(created=created))["created"] == created
