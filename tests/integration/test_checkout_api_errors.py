@@ -323,3 +323,62 @@ def test_no_secret_in_any_response(checkout_api: FlaskClient) -> None:
     for response in responses:
         assert secret not in response.get_data(as_text=True)
         assert "Traceback" not in response.get_data(as_text=True)
+
+
+class _StripeRaceLost(BaseHTTPRequestHandler):
+    """A PaymentIntent that looks updatable when read, but is under way when updated."""
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._send(
+            200,
+            {
+                "id": "pi_race",
+                "object": "payment_intent",
+                "client_secret": "pi_race_secret_x",
+                "amount": 999,
+                "currency": "usd",
+                "status": "requires_payment_method",
+                "metadata": {"items": "mug-enamel:9"},
+            },
+        )
+
+    def do_POST(self) -> None:
+        self._send(
+            400,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_unexpected_state",
+                    "message": "This PaymentIntent's amount could not be updated because it has a status of processing.",
+                }
+            },
+        )
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_an_update_that_loses_the_race_to_payment_is_409(
+    checkout_api: FlaskClient, firestore_db: firestore.Client, restore_env: None
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StripeRaceLost)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{server.server_port}"
+    checkout_id = str(uuid.uuid4())
+    firestore_db.collection(CHECKOUTS).document(checkout_id).set({"paymentIntentId": "pi_race"})
+    try:
+        response = checkout_api.post(
+            "/api/payment-intents", json={"checkoutId": checkout_id, "items": VALID_ITEMS}
+        )
+    finally:
+        server.shutdown()
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "checkout_locked"
