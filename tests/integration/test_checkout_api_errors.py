@@ -25,16 +25,20 @@ def intent_count(client: stripe.StripeClient) -> int:
     return len(list(client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()))
 
 
+def cart_body(items: list[Any], **extra: Any) -> dict[str, Any]:
+    """Keyword arguments for the test client: a JSON cart with a fresh checkout."""
+    return {"json": {"checkoutId": str(uuid.uuid4()), "items": items, **extra}}
+
+
+def one_line(product_id: str = "tee-classic", quantity: Any = 1) -> list[dict[str, Any]]:
+    return [{"productId": product_id, "quantity": quantity}]
+
+
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("not json", {"data": "{nope", "content_type": "application/json"}, 400, "invalid_json"),
     ("wrong type", {"data": "{}", "content_type": "text/plain"}, 415, "unsupported_media_type"),
     ("form body", {"data": {"checkoutId": "x"}}, 415, "unsupported_media_type"),
-    (
-        "over 16 KiB",
-        {"json": {"checkoutId": str(uuid.uuid4()), "items": VALID_ITEMS, "pad": "x" * 17000}},
-        413,
-        "body_too_large",
-    ),
+    ("over 16 KiB", cart_body(VALID_ITEMS, pad="x" * 17000), 413, "body_too_large"),
     ("no checkoutId", {"json": {"items": VALID_ITEMS}}, 400, "invalid_checkout_id"),
     (
         "bad checkoutId",
@@ -42,57 +46,12 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
         400,
         "invalid_checkout_id",
     ),
-    ("empty cart", {"json": {"checkoutId": str(uuid.uuid4()), "items": []}}, 400, "empty_cart"),
-    (
-        "too many lines",
-        {"json": {"checkoutId": str(uuid.uuid4()), "items": VALID_ITEMS * 21}},
-        400,
-        "too_many_items",
-    ),
-    (
-        "unknown product",
-        {
-            "json": {
-                "checkoutId": str(uuid.uuid4()),
-                "items": [{"productId": "ghost", "quantity": 1}],
-            }
-        },
-        400,
-        "unknown_product",
-    ),
-    (
-        "quantity 0",
-        {
-            "json": {
-                "checkoutId": str(uuid.uuid4()),
-                "items": [{"productId": "tee-classic", "quantity": 0}],
-            }
-        },
-        400,
-        "invalid_quantity",
-    ),
-    (
-        "quantity 100",
-        {
-            "json": {
-                "checkoutId": str(uuid.uuid4()),
-                "items": [{"productId": "tee-classic", "quantity": 100}],
-            }
-        },
-        400,
-        "invalid_quantity",
-    ),
-    (
-        "quantity 1.5",
-        {
-            "json": {
-                "checkoutId": str(uuid.uuid4()),
-                "items": [{"productId": "tee-classic", "quantity": 1.5}],
-            }
-        },
-        400,
-        "invalid_quantity",
-    ),
+    ("empty cart", cart_body([]), 400, "empty_cart"),
+    ("too many lines", cart_body(VALID_ITEMS * 21), 400, "too_many_items"),
+    ("unknown product", cart_body(one_line("ghost")), 400, "unknown_product"),
+    ("quantity 0", cart_body(one_line(quantity=0)), 400, "invalid_quantity"),
+    ("quantity 100", cart_body(one_line(quantity=100)), 400, "invalid_quantity"),
+    ("quantity 1.5", cart_body(one_line(quantity=1.5)), 400, "invalid_quantity"),
 ]
 
 
