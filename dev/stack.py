@@ -35,6 +35,7 @@ VENV_BIN = ROOT / "functions" / "venv" / "bin"
 PROJECT_ID = "demo-checkout"
 FIRESTORE_PORT = 8080
 LOCALSTRIPE_PORT = 8420
+FIRESTORE_SIDE_PORTS = (9150, 9151)  # its websocket and webchannel ports
 HOSTING_PORT = 5000
 FUNCTIONS_PORT = 5001
 STANDIN_PORT = 8421
@@ -159,7 +160,7 @@ def http_200(url: str) -> Callable[[], bool]:
 
 def firestore_emulator(
     port: int = FIRESTORE_PORT,
-    side_ports: tuple[int, int] = (9150, 9151),
+    side_ports: tuple[int, int] = FIRESTORE_SIDE_PORTS,
     seed_from_export: Path | None = None,
     rules: Path = ROOT / "firestore.rules",
     name: str = "firestore",
@@ -267,12 +268,25 @@ def offline_checkout() -> list[Service]:
 
 OFFLINE_PORTS = [
     FIRESTORE_PORT,
+    *FIRESTORE_SIDE_PORTS,
     LOCALSTRIPE_PORT,
     STANDIN_PORT,
     HOSTING_PORT,
     FUNCTIONS_PORT,
     *EMULATOR_SIDE_PORTS,
 ]
+
+
+# Signals that end a run: each unwinds through Stack.__exit__, which stops every service.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def exit_on_stop_signals() -> None:
+    """Turn SIGTERM and SIGHUP (terminal closed) into an orderly exit, like Ctrl-C."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda number, _frame: sys.exit(128 + number))
+    # Ctrl-C must work even when a parent started us with SIGINT ignored (`cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Stack:
@@ -295,9 +309,19 @@ class Stack:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for service in reversed(self.started):
-            service.stop()
-        self.started.clear()
+        # A second Ctrl-C (or a SIGTERM) during the stop must not skip the services left:
+        # they run in their own sessions, so no terminal signal would ever reach them.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+        try:
+            for service in reversed(self.started):
+                try:
+                    service.stop()
+                except Exception as error:  # noqa: BLE001 - stop the others whatever happens
+                    print(f"could not stop {service.name}: {error}", file=sys.stderr)
+            self.started.clear()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def check_ports_free(ports: Sequence[int]) -> None:
@@ -311,10 +335,9 @@ def test_env() -> dict[str, str]:
 
 
 def run_tests(command: Sequence[str]) -> int:
-    check_ports_free([FIRESTORE_PORT, LOCALSTRIPE_PORT])
+    check_ports_free([FIRESTORE_PORT, *FIRESTORE_SIDE_PORTS, LOCALSTRIPE_PORT])
     env = test_env()
-    # SIGTERM (CI cancelling) must unwind through the Stack's cleanup, like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_stop_signals()
     with Stack([firestore_emulator(), localstripe()], env):
         return subprocess.call(command, cwd=ROOT, env=env)
 
@@ -327,7 +350,7 @@ def run_e2e(command: Sequence[str]) -> int:
     """CMD against the whole offline checkout (the e2e tests, the page benchmark)."""
     check_ports_free(OFFLINE_PORTS)
     env = offline_env()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_stop_signals()
     with Stack(offline_checkout(), env):
         register_localstripe_webhook()
         return subprocess.call(command, cwd=ROOT, env=env)
@@ -388,9 +411,7 @@ Logs: {LOG_DIR}/   Stop everything: Ctrl-C
 
 
 def run_dev() -> int:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    # Ctrl-C must stop everything even when a parent started us with SIGINT ignored (`cmd &`).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    exit_on_stop_signals()
     settings = real_stripe_settings()
     if settings:
         return run_dev_online(settings)
@@ -403,7 +424,16 @@ def run_dev() -> int:
 
 def run_dev_online(settings: dict[str, str]) -> int:
     """Real Stripe (test mode): the deployed firebase.json, functions/.env.local, `stripe listen`."""
-    check_ports_free([FIRESTORE_PORT, HOSTING_PORT, FUNCTIONS_PORT, UI_PORT, *EMULATOR_SIDE_PORTS])
+    check_ports_free(
+        [
+            FIRESTORE_PORT,
+            *FIRESTORE_SIDE_PORTS,
+            HOSTING_PORT,
+            FUNCTIONS_PORT,
+            UI_PORT,
+            *EMULATOR_SIDE_PORTS,
+        ]
+    )
     env = {
         **os.environ,
         **settings,
