@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,14 @@ def firestore_order(payment_intent_id: str) -> dict[str, Any]:
     response = requests.get(url, headers={"Authorization": "Bearer owner"}, timeout=10)
     response.raise_for_status()
     return dict(response.json()["fields"])
+
+
+def firestore_status(payment_intent_id: str) -> str | None:
+    """The order's status in Firestore, or None while there is no order."""
+    try:
+        return str(firestore_order(payment_intent_id)["status"]["stringValue"])
+    except requests.HTTPError:
+        return None
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +182,31 @@ class Checkout:
     def expect_payment_error(self, pattern: str) -> None:
         expect(self.page.locator("#payment-message")).to_be_visible(timeout=SLOW)
         expect(self.page.locator("#payment-message")).to_contain_text(re.compile(pattern, re.I))
+
+    def focused(self) -> str:
+        return str(self.page.evaluate("() => document.activeElement.id"))
+
+    def wait_until(self, condition: Callable[[], bool], timeout_ms: int = SLOW) -> None:
+        """Wait for something outside the page (Firestore, Stripe), letting the page run."""
+        for _ in range(timeout_ms // 200):
+            if condition():
+                return
+            self.page.wait_for_timeout(200)
+        raise AssertionError(f"still not true after {timeout_ms} ms")
+
+    def watch_order_status(self) -> None:
+        """Record every value #order-status[data-status] takes from now on."""
+        self.page.evaluate(
+            """() => {
+                const status = document.getElementById('order-status');
+                window.orderStatuses = [];
+                new MutationObserver(() => window.orderStatuses.push(status.dataset.status))
+                    .observe(status, {attributeFilter: ['data-status']});
+            }"""
+        )
+
+    def order_statuses(self) -> list[str]:
+        return list(self.page.evaluate("() => window.orderStatuses"))
 
     def screenshot(self, stage: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)

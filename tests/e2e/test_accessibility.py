@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import BASE_URL, CARD_OK, PHONE, ROOT, SLOW, open_context
+from tests.e2e.conftest import BASE_URL, CARD_OK, PHONE, ROOT, SLOW, Checkout, open_context
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -48,3 +48,16 @@ def test_no_serious_accessibility_violations(page: Page) -> None:
     page.click("#pay-button")
     expect(page.locator("#order-status")).to_have_attribute("data-status", "paid", timeout=SLOW)
     assert serious_violations(page) == []
+
+
+def test_empty_live_regions_stay_in_the_accessibility_tree(checkout: Checkout) -> None:
+    """Screen readers announce text added to a live region only if the region was already in the
+    accessibility tree: an empty one must not be display: none."""
+    checkout.open()
+    hidden = checkout.page.evaluate(
+        """() => [...document.querySelectorAll('[aria-live], [role=alert], [role=status]')]
+            .filter((e) => !e.closest('[hidden]') && getComputedStyle(e).display === 'none')
+            .map((e) => e.id)"""
+    )
+    assert hidden == []
+    assert checkout.page.text_content("#payment-message") == ""

@@ -1,6 +1,9 @@
 """Paying: success, 3D Secure approved and failed, declines and validation errors, shown in the page."""
 
+from typing import Any
+
 import pytest
+from playwright.sync_api import Route
 
 from tests.e2e.conftest import (
     CARD_3DS,
@@ -10,6 +13,7 @@ from tests.e2e.conftest import (
     PHONE,
     Checkout,
     firestore_order,
+    firestore_status,
     stripe_get,
 )
 
@@ -82,11 +86,52 @@ def test_decline_is_shown_inline_and_another_card_works(checkout: Checkout) -> N
     intent_id = checkout.intent["paymentIntentId"]
     assert stripe_get(f"/v1/payment_intents/{intent_id}")["status"] == "requires_payment_method"
     assert checkout.page.is_enabled("#pay-button")
+    assert checkout.focused() == "payment-message", "the error takes the focus from Pay"
 
     checkout.fill_card(CARD_OK)
     checkout.pay()
     checkout.expect_order("paid")
     assert stripe_get(f"/v1/payment_intents/{intent_id}")["status"] == "succeeded"
+
+
+def test_a_late_failed_order_does_not_undo_a_payment_that_succeeded(checkout: Checkout) -> None:
+    """After a decline the order is `failed` until the webhook of the next, successful, attempt
+    lands: the page, which saw Stripe say `succeeded`, must keep waiting instead of reopening the
+    form (where a cart change would lead to a new checkout and a second charge)."""
+    checkout.open()
+    checkout.fill_card(CARD_DECLINED)
+    checkout.pay()
+    checkout.expect_payment_error("declined")
+    intent = checkout.intent
+    checkout.wait_until(lambda: firestore_status(intent["paymentIntentId"]) == "failed")
+
+    # The first answers after the success still carry the decline: the webhook is late.
+    late = {"answers": 2}
+
+    def late_webhook(route: Route) -> None:
+        if not late["answers"]:
+            route.continue_()
+            return
+        late["answers"] -= 1
+        order: dict[str, Any] = {
+            "paymentIntentId": intent["paymentIntentId"],
+            "status": "failed",
+            "amount": intent["amount"],
+            "currency": intent["currency"],
+            "lastPaymentError": {"message": "Your card was declined."},
+        }
+        route.fulfill(json=order)
+
+    checkout.page.route("**/api/orders/*", late_webhook)
+    checkout.watch_order_status()
+    checkout.fill_card(CARD_OK)
+    checkout.pay()
+    checkout.expect_order("paid")
+    assert late["answers"] == 0, "the late answers were served"
+    assert "failed" not in checkout.order_statuses(), "a success never shows as failed"
+    assert checkout.page.is_hidden("#payment")
+    assert checkout.session_checkout() is None
+    assert stripe_get(f"/v1/payment_intents/{intent['paymentIntentId']}")["status"] == "succeeded"
 
 
 @pytest.mark.parametrize(
