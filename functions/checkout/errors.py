@@ -18,3 +18,10 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}
+
+
+def checkout_locked(
+    message: str = "This payment is already under way; start a new checkout.",
+) -> ApiError:
+    """The one answer for a checkout whose cart can no longer change (the page offers a new one)."""
+    return ApiError(409, "checkout_locked", message)

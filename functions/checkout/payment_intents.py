@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from checkout import order_store, stripe_gateway
 from checkout import structured_log as logger
 from checkout.cart import CartRequest
-from checkout.errors import ApiError
+from checkout.errors import ApiError, checkout_locked
 from checkout.pricing import PricedCart, items_metadata, price_cart
 
 # How long a duplicate request waits for the request that holds the claim.
@@ -66,7 +66,7 @@ def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe
     intent = stripe_gateway.retrieve_intent(payment_intent_id)
     if intent.status == "canceled":
         # Its client secret can never pay: the page must start a new checkout.
-        raise ApiError(409, "checkout_locked", "This payment was canceled; start a new checkout.")
+        raise checkout_locked("This payment was canceled; start a new checkout.")
     if (intent.amount, intent.currency, intent.items) == (
         cart.amount,
         cart.currency,
@@ -74,7 +74,7 @@ def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe
     ):
         return intent
     if intent.status not in stripe_gateway.UPDATABLE_STATUSES:
-        raise stripe_gateway.checkout_locked()
+        raise checkout_locked()
     logger.info(
         "payment intent cart updated",
         paymentIntentId=payment_intent_id,

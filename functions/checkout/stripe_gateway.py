@@ -11,16 +11,9 @@ from functools import cache
 
 import stripe
 
-from checkout.errors import ApiError
+from checkout.errors import ApiError, checkout_locked
 from checkout.pricing import PricedCart, items_metadata
 from checkout.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
-
-
-def checkout_locked() -> ApiError:
-    return ApiError(
-        409, "checkout_locked", "This payment is already under way; start a new checkout."
-    )
-
 
 # PaymentIntent statuses in which Stripe still accepts a new amount.
 UPDATABLE_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})

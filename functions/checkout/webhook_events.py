@@ -249,8 +249,6 @@ EVENT_RULES: dict[str, EventRule] = {
     "charge.refunded": EventRule(_refunded, False, "payment_intent"),
 }
 
-HANDLED_EVENT_TYPES = frozenset(EVENT_RULES)
-
 
 def is_handled(event: StripeEvent) -> bool:
     return event["type"] in EVENT_RULES

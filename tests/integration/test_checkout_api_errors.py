@@ -146,24 +146,31 @@ def test_stripe_invalid_request_is_a_4xx_with_stripes_message(
     assert error["message"] == direct.value.user_message  # Stripe's own words reach the caller
 
 
-class _StripeDown(BaseHTTPRequestHandler):
+class _JsonServer(BaseHTTPRequestHandler):
+    """A stand-in Stripe API on loopback, for failures localstripe cannot produce."""
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+class _StripeDown(_JsonServer):
     """A Stripe API that is up but failing: every call is a 500, as during an incident."""
 
     requests_seen: list[dict[str, str]] = []  # noqa: RUF012 - shared on purpose, read by tests
 
     def do_POST(self) -> None:
         _StripeDown.requests_seen.append(dict(self.headers))
-        body = b'{"error": {"type": "api_error", "message": "An unknown error occurred"}}'
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._send(500, {"error": {"type": "api_error", "message": "An unknown error occurred"}})
 
     do_GET = do_POST  # noqa: N815
-
-    def log_message(self, *_: object) -> None:
-        pass
 
 
 @pytest.fixture
@@ -284,16 +291,8 @@ def test_no_secret_in_any_response(checkout_api: FlaskClient) -> None:
         assert "Traceback" not in response.get_data(as_text=True)
 
 
-class _StripeRaceLost(BaseHTTPRequestHandler):
+class _StripeRaceLost(_JsonServer):
     """A PaymentIntent that looks updatable when read, but is under way when updated."""
-
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         self._send(
@@ -320,9 +319,6 @@ class _StripeRaceLost(BaseHTTPRequestHandler):
                 }
             },
         )
-
-    def log_message(self, *_: object) -> None:
-        pass
 
 
 def test_an_update_that_loses_the_race_to_payment_is_409(
