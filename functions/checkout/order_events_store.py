@@ -7,30 +7,17 @@ leaving Stripe's retry to be processed in full. Concurrent deliveries of one eve
 events for one order, are serialised by the transaction: each plans from what the last wrote.
 """
 
-import random
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core import exceptions
 from google.api_core import retry as retries
 from google.cloud import firestore
 
-from checkout.firestore_client import is_contention
+from checkout.firestore_client import MAX_ATTEMPTS, retry_on_contention
 from checkout.order_store import ORDERS, STRIPE_EVENTS
 from checkout.webhook_events import Json, Plan, plan
 from checkout.webhook_signature import StripeEvent
-
-# Fresh transactions tried, with jittered backoff between them, before giving up with a 5xx
-# (Stripe then retries later). The client's own in-place retries are not used: they retry at
-# once, and in the emulator (measured: 10 and 20 concurrent deliveries of one event) the
-# transactions, all holding read locks on the same two documents, then time out together
-# (2 s "Transaction lock timeout") again and again. A random pause of up to BACKOFF_SECONDS
-# (doubling per attempt) lets one go first; the others then find its ledger entry. With
-# pauses capped at 1 s, 3 of 10 runs of 20 deliveries still ended in 5xx; with these, 0 of 22.
-MAX_ATTEMPTS = 8
-BACKOFF_SECONDS = (0.5, 4.0)  # (first pause at most, cap)
 
 # Calls give up after a few seconds: with Firestore unreachable the client would retry reads
 # for up to 300 s while Stripe waits, when a quick 5xx lets Stripe retry later. (Transaction
@@ -124,15 +111,7 @@ def apply_event(
         result: Applied = run(client.transaction(max_attempts=1))
         return result
 
-    first, cap = BACKOFF_SECONDS
-    for number in range(1, max_attempts):
-        try:
-            return once()
-        except (exceptions.Aborted, ValueError) as error:
-            if not is_contention(error):
-                raise
-        time.sleep(random.uniform(0, min(cap, first * 2 ** (number - 1))))  # noqa: S311
-    return once()  # the last attempt: its error, if any, goes to the caller (a 5xx)
+    return retry_on_contention(once, max_attempts)
 
 
 def mark_fulfilled(client: firestore.Client, order_id: str) -> None:

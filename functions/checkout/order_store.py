@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout.errors import ApiError
-from checkout.firestore_client import db, is_contention
+from checkout import firestore_client
+from checkout.errors import ApiError, checkout_locked
+from checkout.firestore_client import db
 from checkout.order_status import EDITABLE_STATUSES, OrderStatus
 from checkout.pricing import PricedCart, order_items
 
@@ -30,9 +32,6 @@ T = TypeVar("T")
 # slowest create can take (stripe_gateway.WORST_CASE_CALL_SECONDS), so that a live holder is
 # never overtaken. After it, a crashed holder's claim is taken over.
 CLAIM_LEASE = timedelta(seconds=90)
-
-# Transaction attempts on one checkout or order: contention is a shopper's own few requests.
-MAX_ATTEMPTS = 10
 
 
 class CheckoutHasAnotherIntent(Exception):
@@ -52,17 +51,18 @@ class Claim:
     busy: bool = False  # another request holds a fresh claim
 
 
-def _transaction() -> firestore.Transaction:
-    return db().transaction(max_attempts=MAX_ATTEMPTS)
-
-
 def _run(transactional: Callable[[firestore.Transaction], T]) -> T:
     """Run a transaction; running out of attempts under contention is a 503, not a 500."""
-    try:
-        result: T = firestore.transactional(transactional)(_transaction())
+    run = firestore.transactional(transactional)
+
+    def attempt() -> T:
+        result: T = run(firestore_client.transaction())
         return result
-    except ValueError as error:
-        if is_contention(error):
+
+    try:
+        return firestore_client.retry_on_contention(attempt)
+    except (exceptions.Aborted, ValueError) as error:
+        if firestore_client.is_contention(error):
             raise ApiError(503, "storage_busy", "Too many changes at once; try again.") from None
         raise
 
@@ -158,7 +158,7 @@ def save_pending_order(
             )
         elif any(order.get(key) != value for key, value in cart_fields.items()):
             if order.get("status") not in EDITABLE_STATUSES:
-                raise ApiError(409, "checkout_locked", "This order can no longer be changed.")
+                raise checkout_locked("This order can no longer be changed.")
             transaction.update(order_ref, {**cart_fields, "updatedAt": firestore.SERVER_TIMESTAMP})
         if recorded != payment_intent_id or "claimToken" in checkout:
             # Only when something changes: duplicate requests then only read, and readers do
