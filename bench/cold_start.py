@@ -65,7 +65,7 @@ def import_times(env: dict[str, str]) -> list[tuple[str, int, int]]:
     """(module, self µs, cumulative µs) for our own modules, from `python -X importtime`."""
     script = (
         "import main\n"
-        "from checkout import checkout_routes, webhook_route\n"  # the lazily imported handlers
+        "from checkout.intents import routes\nfrom checkout.webhooks import route\n"  # the lazily imported handlers
     )
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", script],

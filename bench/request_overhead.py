@@ -52,7 +52,7 @@ def add_time_to(totals: list[float], wrapped: Callable[..., Any]) -> Callable[..
 def run() -> dict[str, float | int]:
     from functions_framework import create_app
 
-    from checkout import order_store
+    from checkout.orders import store as order_store
     from tests.conftest import FUNCTIONS_DIR
 
     stripe.RequestsClient.request = canned_stripe  # type: ignore[method-assign]

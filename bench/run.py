@@ -124,8 +124,8 @@ def main() -> None:
         "",
         "## Import time of our modules (`python -X importtime`)",
         "",
-        "`main` includes firebase_functions and Flask; `checkout.checkout_routes` and "
-        "`checkout.webhook_route` are imported on each function's first request.",
+        "`main` includes firebase_functions and Flask; `checkout.intents.routes` and "
+        "`checkout.webhooks.route` are imported on each function's first request.",
         "",
         *import_rows(cold),
         "",

@@ -36,9 +36,9 @@ def reset_firestore() -> None:
 
 
 def create_orders(count: int) -> list[str]:
-    from checkout import order_store
-    from checkout.cart import CartLine
-    from checkout.pricing import price_cart
+    from checkout.cart.pricing import price_cart
+    from checkout.cart.validation import CartLine
+    from checkout.orders import store as order_store
 
     cart = price_cart((CartLine("tee-classic", 1),))
     ids = [f"pi_load{n:05d}" for n in range(count)]
@@ -141,7 +141,7 @@ def log_entries(text: str) -> list[dict[str, Any]]:
 
 
 def check_exactly_once(order_ids: list[str], log_path: Path) -> dict[str, Any]:
-    from checkout.firestore_client import db
+    from checkout.platform.firestore_client import db
 
     orders: dict[str, dict[str, Any]] = {
         doc.id: doc.to_dict() or {} for doc in db().collection("orders").stream()

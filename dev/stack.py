@@ -63,7 +63,7 @@ OFFLINE_ENV = {
     "STRIPE_PUBLISHABLE_KEY": "pk_test_offline_localstripe",
     "STRIPE_WEBHOOK_SECRET": "whsec_offline_localstripe",
 }
-# How functions/checkout/settings.py declares them: the Functions emulator reads params from a
+# How functions/checkout/platform/settings.py declares them: the Functions emulator reads params from a
 # dotenv file and secrets from .secret.local (the offline site gets both, see build_offline_site).
 FUNCTION_PARAMS = ("STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE")
 FUNCTION_SECRETS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")

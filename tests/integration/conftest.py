@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.cloud import firestore
 
-from checkout.firestore_client import db
+from checkout.platform.firestore_client import db
 from tests.conftest import FUNCTIONS_DIR
 
 REQUIRED_ENV = ("FIRESTORE_EMULATOR_HOST", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GCLOUD_PROJECT")

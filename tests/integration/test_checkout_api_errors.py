@@ -15,7 +15,7 @@ from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkout.order_store import CHECKOUTS
+from checkout.orders.store import CHECKOUTS
 from tests.integration.conftest import function_client
 
 VALID_ITEMS = [{"productId": "tee-classic", "quantity": 1}]

@@ -11,9 +11,9 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout import payment_intents, stripe_gateway
-from checkout.catalog import PRODUCTS
-from checkout.order_store import CHECKOUTS, ORDERS, client_secret_hash
+from checkout.cart.catalog import PRODUCTS
+from checkout.intents import opening, stripe_gateway
+from checkout.orders.store import CHECKOUTS, ORDERS, client_secret_hash
 from tests.integration.conftest import function_client, intents_for_checkout
 
 TEE = PRODUCTS["tee-classic"].unit_amount
@@ -164,7 +164,7 @@ def test_a_fresh_claim_held_elsewhere_gives_409_busy(
     checkout_id: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(payment_intents, "_BUSY_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(opening, "_BUSY_WAIT_SECONDS", 0.3)
     firestore_db.collection(CHECKOUTS).document(checkout_id).set({"claimedAt": datetime.now(UTC)})
     response = post(checkout_api, cart(checkout_id))
     assert response.status_code == 409
@@ -225,7 +225,7 @@ def test_when_another_request_records_its_intent_first_ours_is_canceled(
 def test_a_failed_create_releases_only_its_own_claim(
     firestore_db: firestore.Client, checkout_id: str
 ) -> None:
-    from checkout import order_store
+    from checkout.orders import store as order_store
 
     ours = order_store.claim_checkout(checkout_id, now=datetime.now(UTC) - timedelta(minutes=5))
     assert ours.token

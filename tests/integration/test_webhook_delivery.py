@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout import fulfilment
-from checkout.order_store import ORDERS, STRIPE_EVENTS
+from checkout.orders import fulfilment
+from checkout.orders.store import ORDERS, STRIPE_EVENTS
 from tests import stripe_events as se
 from tests.integration.conftest import function_client
 from tests.stripe_signing import body, sign

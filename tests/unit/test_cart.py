@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkout.cart import MAX_LINES, CartLine, parse_cart_request
-from checkout.errors import ApiError
+from checkout.cart.validation import MAX_LINES, CartLine, parse_cart_request
+from checkout.platform.errors import ApiError
 
 CHECKOUT_ID = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
 

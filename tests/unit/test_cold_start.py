@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from checkout import stripe_gateway
+from checkout.intents import stripe_gateway
 from tests.conftest import FUNCTIONS_DIR
 
 # Run in a fresh interpreter: this test process has long since imported everything.
@@ -35,7 +35,7 @@ def test_importing_main_loads_no_handler_code() -> None:
         [sys.executable, "-c", "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))"],
         cwd=FUNCTIONS_DIR, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert "checkout_routes" not in result.stdout
+    assert "checkout.intents" not in result.stdout
     assert "webhook" not in result.stdout
 
 
@@ -45,7 +45,7 @@ def test_checkout_api_does_not_load_webhook_code() -> None:
         "with Flask('t').test_request_context('/api/config'):\n"
         "    from flask import request; main.checkout_api(request)"
     )
-    assert "checkout.checkout_routes" in loaded
+    assert "checkout.intents.routes" in loaded
     assert not {m for m in loaded if "webhook" in m}
 
 
@@ -55,9 +55,13 @@ def test_stripe_webhook_does_not_load_checkout_routes() -> None:
         "with Flask('t').test_request_context('/api/stripe-webhook', method='POST', data=b'{}'):\n"
         "    from flask import request; main.stripe_webhook(request)"
     )
-    assert "checkout.webhook_route" in loaded
+    assert "checkout.webhooks.route" in loaded
     assert (
-        not {"checkout.checkout_routes", "checkout.payment_intents", "checkout.stripe_gateway"}
+        not {
+            "checkout.intents.routes",
+            "checkout.intents.opening",
+            "checkout.intents.stripe_gateway",
+        }
         & loaded
     )
 
@@ -76,7 +80,7 @@ def test_a_rotated_key_gets_its_own_client(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_firestore_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from checkout.firestore_client import db
+    from checkout.platform.firestore_client import db
 
     # Creating the client opens no connection, so no emulator is needed here.
     monkeypatch.setenv(

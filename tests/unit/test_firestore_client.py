@@ -2,7 +2,7 @@
 
 from google.api_core import exceptions
 
-from checkout.firestore_client import is_contention
+from checkout.platform.firestore_client import is_contention
 
 
 def test_aborted_is_contention() -> None:

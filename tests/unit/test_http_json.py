@@ -5,8 +5,8 @@ import json
 import pytest
 from flask import Flask, Request, Response
 
-from checkout.errors import ApiError
-from checkout.http_json import (
+from checkout.platform.errors import ApiError
+from checkout.platform.http_json import (
     MAX_BODY_BYTES,
     cors_headers,
     guarded,
@@ -14,7 +14,7 @@ from checkout.http_json import (
     read_json_body,
     require_method,
 )
-from checkout.settings import MissingSetting
+from checkout.platform.settings import MissingSetting
 
 app = Flask(__name__)
 

@@ -1,8 +1,8 @@
 """Pricing comes from the catalog alone."""
 
-from checkout.cart import CartLine
-from checkout.catalog import CURRENCY, PRODUCTS, public_catalog
-from checkout.pricing import items_metadata, parse_items_metadata, price_cart
+from checkout.cart.catalog import CURRENCY, PRODUCTS, public_catalog
+from checkout.cart.pricing import items_metadata, parse_items_metadata, price_cart
+from checkout.cart.validation import CartLine
 
 
 def test_amount_is_sum_of_catalog_prices() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from checkout.settings import (
+from checkout.platform.settings import (
     STRIPE_SECRET_KEY,
     MissingSetting,
     allowed_origins,

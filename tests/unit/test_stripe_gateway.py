@@ -3,10 +3,10 @@
 import pytest
 import stripe
 
-from checkout.cart import CartLine
-from checkout.errors import ApiError
-from checkout.pricing import price_cart
-from checkout.stripe_gateway import idempotency_key, translated_errors
+from checkout.cart.pricing import price_cart
+from checkout.cart.validation import CartLine
+from checkout.intents.stripe_gateway import idempotency_key, translated_errors
+from checkout.platform.errors import ApiError
 
 CHECKOUT = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
 
@@ -49,7 +49,7 @@ def test_invalid_request_keeps_stripes_message() -> None:
 
 def test_a_catalog_price_change_changes_the_idempotency_key() -> None:
     # Same items, new price: Stripe must not see the old key with new parameters.
-    from checkout.pricing import PricedCart, PricedLine
+    from checkout.cart.pricing import PricedCart, PricedLine
 
     before = PricedCart((PricedLine("tee-classic", "Classic tee", 2500, 1),), "usd")
     after = PricedCart((PricedLine("tee-classic", "Classic tee", 2700, 1),), "usd")
@@ -57,7 +57,7 @@ def test_a_catalog_price_change_changes_the_idempotency_key() -> None:
 
 
 def test_the_claim_lease_outlasts_the_slowest_stripe_call() -> None:
-    from checkout.order_store import CLAIM_LEASE
-    from checkout.stripe_gateway import WORST_CASE_CALL_SECONDS
+    from checkout.intents.stripe_gateway import WORST_CASE_CALL_SECONDS
+    from checkout.orders.store import CLAIM_LEASE
 
     assert CLAIM_LEASE.total_seconds() > WORST_CASE_CALL_SECONDS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from checkout import structured_log
+from checkout.platform import structured_log
 
 
 def test_entry_shape(capsys: pytest.CaptureFixture[str]) -> None:

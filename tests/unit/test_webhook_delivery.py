@@ -12,9 +12,10 @@ import pytest
 from flask import Flask, Request, Response
 from google.api_core.exceptions import ServiceUnavailable
 
-from checkout import fulfilment, order_events_store, webhook_delivery, webhook_route
-from checkout.order_events_store import Applied
-from checkout.webhook_events import plan
+from checkout.orders import fulfilment
+from checkout.webhooks import delivery, ledger, route
+from checkout.webhooks.events import plan
+from checkout.webhooks.ledger import Applied
 from tests import stripe_events as se
 from tests.stripe_signing import body, sign
 
@@ -23,7 +24,7 @@ app = Flask(__name__)
 
 
 class FakeStore:
-    """Stands in for order_events_store.apply_event: plans like the real one, writes nothing."""
+    """Stands in for ledger.apply_event: plans like the real one, writes nothing."""
 
     def __init__(self, order: dict[str, Any] | None = None, duplicate: bool = False) -> None:
         self.order, self.duplicate = order, duplicate
@@ -44,8 +45,8 @@ class FakeStore:
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
     fake = FakeStore(se.order("pi_1"))
-    monkeypatch.setattr(order_events_store, "apply_event", fake)
-    monkeypatch.setattr(webhook_delivery, "db", lambda: "no real Firestore here")
+    monkeypatch.setattr(ledger, "apply_event", fake)
+    monkeypatch.setattr(delivery, "db", lambda: "no real Firestore here")
     return fake
 
 
@@ -78,7 +79,7 @@ def post(
         headers=headers,
     ) as context:
         request: Request = context.request
-        return webhook_route.handle(request)
+        return route.handle(request)
 
 
 def reply(response: Response) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def test_only_post_is_accepted(store: FakeStore) -> None:
 
 
 def test_an_oversized_body_is_413(store: FakeStore) -> None:
-    assert post(b"x" * (webhook_route.MAX_WEBHOOK_BODY_BYTES + 1)).status_code == 413
+    assert post(b"x" * (route.MAX_WEBHOOK_BODY_BYTES + 1)).status_code == 413
 
 
 def test_a_missing_secret_is_a_500_so_stripe_retries(

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from checkout.order_status import (
+from checkout.orders.status import (
     ALLOWED_TRANSITIONS,
     PROVISIONAL_STATUSES,
     OrderStatus,
     can_transition,
 )
-from checkout.webhook_events import (
+from checkout.webhooks.events import (
     EVENT_RULES,
     SOURCE_WEBHOOK,
     Outcome,

@@ -7,7 +7,7 @@ import time
 import pytest
 import stripe
 
-from checkout.webhook_signature import (
+from checkout.webhooks.signature import (
     InvalidWebhook,
     parse_event,
     verified_event,

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from checkout.cart import CartLine
-from checkout.catalog import CURRENCY, PRODUCTS
+from checkout.cart.catalog import CURRENCY, PRODUCTS
+from checkout.cart.validation import CartLine
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ The body is read as bytes and never parsed before the signature is checked over 
 
 from flask import Request, Response
 
-from checkout import webhook_delivery
-from checkout.http_json import guarded, json_response, read_raw_body, require_method
+from checkout.platform.http_json import guarded, json_response, read_raw_body, require_method
+from checkout.webhooks import delivery
 
 # Stripe's events are a few KB, but metadata alone may reach ~25 KB (50 keys x 500 chars); a
 # genuine event refused for its size would be retried for days, so the limit is generous.
@@ -16,7 +16,7 @@ MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 def handle(request: Request) -> Response:
     def route() -> Response:
         require_method(request, ["POST"])
-        receipt = webhook_delivery.receive(
+        receipt = delivery.receive(
             read_raw_body(request, MAX_WEBHOOK_BODY_BYTES), request.headers.get("Stripe-Signature")
         )
         return json_response(200, receipt.body())

@@ -10,11 +10,12 @@ The flow, in order:
 import time
 from dataclasses import dataclass
 
-from checkout import order_store, stripe_gateway
-from checkout import structured_log as logger
-from checkout.cart import CartRequest
-from checkout.errors import ApiError, checkout_locked
-from checkout.pricing import PricedCart, items_metadata, price_cart
+from checkout.cart.pricing import PricedCart, items_metadata, price_cart
+from checkout.cart.validation import CartRequest
+from checkout.intents import stripe_gateway
+from checkout.orders import store as order_store
+from checkout.platform import structured_log as logger
+from checkout.platform.errors import ApiError, checkout_locked
 
 # How long a duplicate request waits for the request that holds the claim.
 _BUSY_WAIT_SECONDS = 8.0

@@ -7,10 +7,12 @@ import re
 
 from flask import Request, Response
 
-from checkout import catalog, order_store, payment_intents
-from checkout.cart import parse_cart_request
-from checkout.errors import ApiError
-from checkout.http_json import (
+from checkout.cart import catalog
+from checkout.cart.validation import parse_cart_request
+from checkout.intents import opening
+from checkout.orders import store as order_store
+from checkout.platform.errors import ApiError
+from checkout.platform.http_json import (
     cors_headers,
     error_response,
     guarded,
@@ -18,7 +20,7 @@ from checkout.http_json import (
     read_json_body,
     require_method,
 )
-from checkout.settings import STRIPE_PUBLISHABLE_KEY, require
+from checkout.platform.settings import STRIPE_PUBLISHABLE_KEY, require
 
 _ORDER_PATH = re.compile(r"^/api/orders/(?P<id>pi_[A-Za-z0-9_]{1,250})$")
 
@@ -38,7 +40,7 @@ def get_config(request: Request) -> Response:
 def post_payment_intent(request: Request) -> Response:
     require_method(request, ["POST"])
     cart_request = parse_cart_request(read_json_body(request))
-    return json_response(200, payment_intents.open_checkout(cart_request).body())
+    return json_response(200, opening.open_checkout(cart_request).body())
 
 
 def get_order(request: Request, payment_intent_id: str) -> Response:

@@ -16,15 +16,15 @@ queue (Cloud Tasks) or to a Firestore trigger on the order, started from here.
 
 from typing import Any
 
-from checkout import order_events_store
-from checkout import structured_log as logger
-from checkout.firestore_client import db
+from checkout.platform import structured_log as logger
+from checkout.platform.firestore_client import db
+from checkout.webhooks import ledger
 
 
 def fulfil(order: dict[str, Any]) -> None:
     """Default fulfilment: stamp the order `fulfilledAt` and log it."""
     order_id = order["paymentIntentId"]
-    order_events_store.mark_fulfilled(db(), order_id)
+    ledger.mark_fulfilled(db(), order_id)
     # No email or address here: logs are read by more people than orders are.
     logger.info(
         "order fulfilled",

@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.catalog import PRODUCTS
-from checkout.errors import ApiError
+from checkout.cart.catalog import PRODUCTS
+from checkout.platform.errors import ApiError
 
 MAX_LINES = 20
 MIN_QUANTITY = 1

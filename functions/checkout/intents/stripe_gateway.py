@@ -11,9 +11,9 @@ from functools import cache
 
 import stripe
 
-from checkout.errors import ApiError, checkout_locked
-from checkout.pricing import PricedCart, items_metadata
-from checkout.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
+from checkout.cart.pricing import PricedCart, items_metadata
+from checkout.platform.errors import ApiError, checkout_locked
+from checkout.platform.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
 
 # PaymentIntent statuses in which Stripe still accepts a new amount.
 UPDATABLE_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})

@@ -1,7 +1,7 @@
 """Applying a Stripe event to its order in one Firestore transaction: exactly once, in order.
 
 The transaction reads the ledger entry stripe_events/{event id} and the order, plans the change
-(checkout.webhook_events, pure), and writes the order change together with the ledger entry.
+(checkout.webhooks.events, pure), and writes the order change together with the ledger entry.
 So a redelivered event finds its entry and does nothing, and a failed transaction writes neither,
 leaving Stripe's retry to be processed in full. Concurrent deliveries of one event, or of two
 events for one order, are serialised by the transaction: each plans from what the last wrote.
@@ -14,10 +14,10 @@ from typing import Any
 from google.api_core import retry as retries
 from google.cloud import firestore
 
-from checkout.firestore_client import MAX_ATTEMPTS, retry_on_contention
-from checkout.order_store import ORDERS, STRIPE_EVENTS
-from checkout.webhook_events import Json, Plan, plan
-from checkout.webhook_signature import StripeEvent
+from checkout.orders.store import ORDERS, STRIPE_EVENTS
+from checkout.platform.firestore_client import MAX_ATTEMPTS, retry_on_contention
+from checkout.webhooks.events import Json, Plan, plan
+from checkout.webhooks.signature import StripeEvent
 
 # Calls give up after a few seconds: with Firestore unreachable the client would retry reads
 # for up to 300 s while Stripe waits, when a quick 5xx lets Stripe retry later. (Transaction

@@ -1,8 +1,8 @@
 """What a Stripe event means for its order: a pure plan, decided from the order as it is now.
 
 Shaped like saleor's Stripe webhooks: a table maps each handled event type to a handler, and
-every handler only *proposes* a status; one check against checkout.order_status then decides
-whether it applies. Nothing here does I/O: checkout.order_events_store runs `plan` inside the
+every handler only *proposes* a status; one check against checkout.orders.status then decides
+whether it applies. Nothing here does I/O: checkout.webhooks.ledger runs `plan` inside the
 Firestore transaction that also writes the event ledger, with the order it just read.
 """
 
@@ -12,15 +12,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from checkout.order_status import PROVISIONAL_STATUSES, OrderStatus, can_transition
-from checkout.pricing import (
+from checkout.cart.pricing import (
     PricedCart,
     items_metadata,
     order_items,
     parse_items_metadata,
     price_cart,
 )
-from checkout.webhook_signature import STRIPE_ID, StripeEvent
+from checkout.orders.status import PROVISIONAL_STATUSES, OrderStatus, can_transition
+from checkout.webhooks.signature import STRIPE_ID, StripeEvent
 
 Json = dict[str, Any]
 

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Request, Response
 from google.api_core.exceptions import DeadlineExceeded, RetryError, ServerError
 
-from checkout import structured_log as logger
-from checkout.errors import ApiError
-from checkout.settings import MissingSetting, allowed_origins
+from checkout.platform import structured_log as logger
+from checkout.platform.errors import ApiError
+from checkout.platform.settings import MissingSetting, allowed_origins
 
 MAX_BODY_BYTES = 16 * 1024
 _CORS_ALLOWED_HEADERS = "Content-Type, X-Client-Secret"

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout import firestore_client
-from checkout.errors import ApiError, checkout_locked
-from checkout.firestore_client import db
-from checkout.order_status import EDITABLE_STATUSES, OrderStatus
-from checkout.pricing import PricedCart, order_items
+from checkout.cart.pricing import PricedCart, order_items
+from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
+from checkout.platform import firestore_client
+from checkout.platform.errors import ApiError, checkout_locked
+from checkout.platform.firestore_client import db
 
 CHECKOUTS = "checkouts"
 ORDERS = "orders"

@@ -7,13 +7,14 @@ route) when the change could not be recorded, so that Stripe retries it later.
 
 from dataclasses import dataclass
 
-from checkout import fulfilment, order_events_store
-from checkout import structured_log as logger
-from checkout.errors import ApiError
-from checkout.firestore_client import db
-from checkout.settings import webhook_secrets
-from checkout.webhook_events import Json, is_handled, order_id_for
-from checkout.webhook_signature import InvalidWebhook, verified_event
+from checkout.orders import fulfilment
+from checkout.platform import structured_log as logger
+from checkout.platform.errors import ApiError
+from checkout.platform.firestore_client import db
+from checkout.platform.settings import webhook_secrets
+from checkout.webhooks import ledger
+from checkout.webhooks.events import Json, is_handled, order_id_for
+from checkout.webhooks.signature import InvalidWebhook, verified_event
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def receive(payload: bytes, signature_header: str | None) -> Receipt:
         return Receipt(event_id, "ignored")
 
     try:
-        applied = order_events_store.apply_event(db(), event, order_id)
+        applied = ledger.apply_event(db(), event, order_id)
     except Exception as error:
         # Nothing was written; the route answers 5xx and Stripe retries the delivery later.
         logger.warn(

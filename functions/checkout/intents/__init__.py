@@ -1,0 +1,1 @@
+"""The checkout function: one server-priced PaymentIntent per checkout, and its HTTP routes."""

@@ -1,0 +1,1 @@
+"""Orders: the status state machine, their Firestore documents, and fulfilment."""

@@ -1,0 +1,1 @@
+"""What every part stands on: settings, the Firestore client, logs, errors, HTTP JSON conventions."""
