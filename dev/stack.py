@@ -442,13 +442,15 @@ class Run:
         from dev.stripe_standin import build_offline_site
 
         env = self.offline_env()
-        return build_offline_site.build(
+        config = build_offline_site.build(
             self.standin_origin,
             self.directory / "offline",
             ports={key: self.ports[key] for key in EMULATOR_KEYS},
             params={name: env[name] for name in FUNCTION_PARAMS},
             secrets={name: env[name] for name in FUNCTION_SECRETS},
         )
+        write_functions_manifest(config.parent / "functions", env)
+        return config
 
     def register_localstripe_webhook(self) -> None:
         """localstripe keeps webhooks in memory only: register ours on every start."""
@@ -460,6 +462,28 @@ class Run:
         )
         with urllib.request.urlopen(request, timeout=5):
             pass
+
+
+# What firebase-tools' discovery server would answer at /__/functions.yaml, computed the same way.
+FUNCTIONS_MANIFEST = (
+    "from firebase_functions.private import serving; "
+    "print(serving.functions_as_yaml(serving.get_functions()), end='')"
+)
+
+
+def write_functions_manifest(functions_dir: Path, env: Mapping[str, str]) -> None:
+    """Write functions.yaml, which firebase-tools reads instead of starting its discovery server.
+
+    That server always asks for port 8081 first (no setting moves it) and binds it a second
+    later: two stacks starting at once would both pick 8081, and one would fail to load.
+    """
+    manifest = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", FUNCTIONS_MANIFEST],
+        cwd=functions_dir, env=dict(env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if manifest.returncode != 0 or "endpoints" not in manifest.stdout:
+        raise SystemExit(f"could not list the functions in functions/main.py:\n{manifest.stderr}")
+    (functions_dir / "functions.yaml").write_text(manifest.stdout, encoding="utf-8")
 
 
 def new_run(name: str, ports: Ports) -> Run:
