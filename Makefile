@@ -7,11 +7,12 @@ PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: dev test e2e lint typecheck install bench clean
 
+# Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (README, "Ports").
 dev: install
 	$(PY) dev/stack.py dev
 
-# Two stacks, one after the other: the e2e stack's registered webhook writes orders into
-# Firestore, which the integration tests empty before each test.
+# The test stacks choose free ports each time, so they run beside `make dev` and beside each
+# other. Two stacks, one after the other: on two cores, side by side would only slow both.
 test: install lint typecheck
 	$(PY) dev/stack.py test -- $(PY) -m pytest tests --ignore=tests/e2e
 	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e

@@ -6,59 +6,85 @@
 
 The whole offline checkout: the Firestore emulator, localstripe, the Stripe.js stand-in
 (dev/stripe_standin), and the Firebase Hosting + Functions emulators serving the offline site
-(.run/offline, built from web/ and firebase.json), with localstripe's webhook registered to the
-webhook function. With real Stripe test keys in functions/.env.local, `dev` uses real Stripe
-instead: no localstripe, no stand-in, the deployed firebase.json, and `stripe listen`.
+(built from web/ and firebase.json), with localstripe's webhook registered to the webhook
+function. With real Stripe test keys in functions/.env.local, `dev` uses real Stripe instead: no
+localstripe, no stand-in, the deployed firebase.json, and `stripe listen` (DEV_OFFLINE=1 keeps
+the offline stand-ins anyway).
+
+Ports: `test` and `e2e` choose free ports at start, so they run beside `make dev` and beside each
+other; `dev` uses the fixed ports of PORT_SETTINGS, each movable by its environment variable
+(e.g. HOSTING_PORT=5050). Each run keeps its files (logs, the offline site, localstripe's data) in
+its own folder under .run/.
 
 Services run in their own process groups, so stopping one also stops what it spawned.
 Standard library only: this runs before anything else is known to be installed.
 """
 
 import contextlib
+import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
-LOG_DIR = RUN_DIR / "logs"
 VENV_BIN = ROOT / "functions" / "venv" / "bin"
+# Where Service logs go: each stack sets this for itself and for the command it runs, so the
+# servers a test starts log next to the stack's own.
+LOG_DIR_VARIABLE = "STACK_LOG_DIR"
 
 PROJECT_ID = "demo-checkout"
-FIRESTORE_PORT = 8080
-LOCALSTRIPE_PORT = 8420
-FIRESTORE_SIDE_PORTS = (9150, 9151)  # its websocket and webchannel ports
-HOSTING_PORT = 5000
-FUNCTIONS_PORT = 5001
-STANDIN_PORT = 8421
-UI_PORT = 4000
-# Opened by firebase-tools besides Hosting and Functions: hub, logging, Eventarc, Cloud Tasks.
-EMULATOR_SIDE_PORTS = [4400, 4500, 9299, 9499]
-PAGE_URL = f"http://127.0.0.1:{HOSTING_PORT}"
-STANDIN_ORIGIN = f"http://127.0.0.1:{STANDIN_PORT}"
-# Through Hosting, like Stripe's webhook in production: the rewrite is part of what runs.
-WEBHOOK_URL = f"{PAGE_URL}/api/stripe-webhook"
 FIREBASE_BIN = ROOT / "node_modules" / ".bin" / "firebase"
-OFFLINE_SITE_DIR = RUN_DIR / "offline"
 FUNCTIONS_ENV_FILE = ROOT / "functions" / ".env.local"
 FUNCTIONS_SECRET_FILE = ROOT / "functions" / ".secret.local"
 DEFAULT_FIRESTORE_JAR = (
     "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
 )
 
+
+@dataclass(frozen=True)
+class PortSetting:
+    key: str
+    variable: str  # the environment variable that moves it for `make dev`
+    default: int
+    wanted_by: str
+
+
+PORT_SETTINGS = (
+    PortSetting("hosting", "HOSTING_PORT", 5000, "the Hosting emulator (the checkout page)"),
+    PortSetting("functions", "FUNCTIONS_PORT", 5001, "the Functions emulator"),
+    PortSetting("firestore", "FIRESTORE_PORT", 8080, "the Cloud Firestore emulator"),
+    PortSetting("firestore_websocket", "FIRESTORE_WEBSOCKET_PORT", 9150, "the Firestore emulator's websocket"),
+    PortSetting("firestore_webchannel", "FIRESTORE_WEBCHANNEL_PORT", 9151, "the Firestore emulator's webchannel"),
+    PortSetting("localstripe", "LOCALSTRIPE_PORT", 8420, "localstripe (the offline Stripe API)"),
+    PortSetting("standin", "STRIPE_STANDIN_PORT", 8421, "the offline Stripe.js stand-in"),
+    PortSetting("hub", "EMULATOR_HUB_PORT", 4400, "the Firebase emulator hub"),
+    PortSetting("logging", "EMULATOR_LOGGING_PORT", 4500, "the Firebase logging emulator"),
+    PortSetting("eventarc", "EVENTARC_EMULATOR_PORT", 9299, "the Eventarc emulator (started with Functions)"),
+    PortSetting("tasks", "TASKS_EMULATOR_PORT", 9499, "the Cloud Tasks emulator (started with Functions)"),
+    PortSetting("ui", "EMULATOR_UI_PORT", 4000, "the Emulator UI (real-Stripe mode only)"),
+)  # fmt: skip
+PORT_SETTING = {setting.key: setting for setting in PORT_SETTINGS}
+FIRESTORE_KEYS = ("firestore", "firestore_websocket", "firestore_webchannel")
+# What firebase-tools opens for `emulators:start --only functions,hosting`, by emulator name.
+EMULATOR_KEYS = ("hosting", "functions", "hub", "logging", "eventarc", "tasks")
+OFFLINE_KEYS = (*FIRESTORE_KEYS, "localstripe", "standin", *EMULATOR_KEYS)
+ONLINE_KEYS = (*FIRESTORE_KEYS, *EMULATOR_KEYS, "ui")
+
+Ports = dict[str, int]
+
 # Offline settings: localstripe accepts any sk_test_ key; none of these is a real secret.
-OFFLINE_ENV = {
-    "GCLOUD_PROJECT": PROJECT_ID,
-    "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{FIRESTORE_PORT}",
-    "STRIPE_API_BASE": f"http://127.0.0.1:{LOCALSTRIPE_PORT}",
+OFFLINE_KEYS_ENV = {
     "STRIPE_SECRET_KEY": "sk_test_offline_localstripe",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_offline_localstripe",
     "STRIPE_WEBHOOK_SECRET": "whsec_offline_localstripe",
@@ -69,21 +95,30 @@ FUNCTION_PARAMS = ("STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE")
 FUNCTION_SECRETS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
 
+def log_dir() -> Path:
+    return Path(os.environ.get(LOG_DIR_VARIABLE) or RUN_DIR / "logs")
+
+
 @dataclass
 class Service:
     name: str
     argv: Sequence[str]
     ready: Callable[[], bool]
     timeout_s: float = 30.0
+    cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
-    def start(self, env: dict[str, str]) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = (LOG_DIR / f"{self.name}.log").open("wb")
+    @property
+    def log_path(self) -> Path:
+        return log_dir() / f"{self.name}.log"
+
+    def start(self, env: Mapping[str, str]) -> None:
+        log_dir().mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             self.argv,
-            cwd=ROOT,
-            env=env,
+            cwd=self.cwd,
+            env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends its children too
@@ -93,11 +128,11 @@ class Service:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited early; see {LOG_DIR / self.name}.log")
+                raise SystemExit(f"{self.name} exited early; see {self.log_path}")
             if self.ready():
                 return
             time.sleep(0.2)
-        raise SystemExit(f"{self.name} not ready after {self.timeout_s:.0f} s; see its log")
+        raise SystemExit(f"{self.name} not ready after {self.timeout_s:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is None:
@@ -119,18 +154,128 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def free_port() -> int:
-    """A port nothing listens on now, for a private server."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# ---- ports ----
+
+# Free ports chosen by any stack or test on this machine are reserved here (a lock file per
+# port, held until the process that chose it exits): the kernel may hand a port it just gave
+# one run to another run before the first has started its server on it.
+RESERVATIONS_DIR = Path(tempfile.gettempdir()) / "checkout-stack-ports"
+_reservations: list[int] = []  # open lock files of this process (never closed: held until exit)
 
 
-def port_open(port: int) -> bool:
+def reserve(port: int) -> bool:
+    """Reserve `port` for this process; False when another live process holds it."""
+    with contextlib.suppress(FileExistsError):
+        RESERVATIONS_DIR.mkdir()
+        RESERVATIONS_DIR.chmod(0o1777)  # shared by every user, like /tmp
+    try:
+        fd = os.open(RESERVATIONS_DIR / f"{port}.lock", os.O_RDONLY | os.O_CREAT, 0o444)
+    except OSError:
+        return True  # no shared folder to reserve in: the kernel's choice alone must do
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _reservations.append(fd)
+    return True
+
+
+def port_in_use(port: int) -> bool:
+    """Something listens on the port, or holds it bound, on 127.0.0.1 (or on every address)."""
     with socket.socket() as s:
         s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            return True
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports nothing uses now, chosen by the kernel, reserved for this process."""
+    probes: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            probe = socket.socket()
+            probes.append(probe)  # kept bound until all are chosen: no port twice
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+            if reserve(port):
+                ports.append(port)
+    finally:
+        for probe in probes:
+            probe.close()
+    return ports
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a private server."""
+    return free_ports(1)[0]
+
+
+def chosen_ports(keys: Sequence[str]) -> Ports:
+    """Free ports for `keys` (test and e2e runs)."""
+    return dict(zip(keys, free_ports(len(keys)), strict=True))
+
+
+def configured_ports(keys: Iterable[str], environ: Mapping[str, str]) -> Ports:
+    """`make dev`'s ports: each setting's variable if set, else its default."""
+    ports: Ports = {}
+    for key in keys:
+        setting = PORT_SETTING[key]
+        raw = environ.get(setting.variable, "").strip()
+        if not raw:
+            ports[key] = setting.default
+        elif raw.isdigit() and 0 < int(raw) < 65536:
+            ports[key] = int(raw)
+        else:
+            raise SystemExit(f"{setting.variable}={raw!r} is not a port number (1-65535).")
+    owners: dict[int, str] = {}
+    for key, port in ports.items():
+        if port in owners:
+            first, second = PORT_SETTING[owners[port]], PORT_SETTING[key]
+            raise SystemExit(
+                f"{first.wanted_by} and {second.wanted_by} would both use port {port}: "
+                f"set {first.variable} or {second.variable} to another port."
+            )
+        owners[port] = key
+    return ports
+
+
+def busy_ports_message(busy: Sequence[str], ports: Ports) -> str:
+    """What to say when `make dev`'s ports are taken: the port, who wanted it, how to move it."""
+    taken = set(ports.values())
+    lines, moves = [], []
+    for key in busy:
+        setting = PORT_SETTING[key]
+        suggestion = next(
+            p for p in range(ports[key] + 1, 65536) if p not in taken and not port_in_use(p)
+        )
+        taken.add(suggestion)
+        moves.append(f"{setting.variable}={suggestion}")
+        lines.append(
+            f"  port {ports[key]}, wanted by {setting.wanted_by}: move it with {moves[-1]}"
+        )
+    return (
+        "Ports already in use:\n"
+        + "\n".join(lines)
+        + f"\nStop what holds them, or move them, e.g.: {' '.join(moves)} make dev"
+    )
+
+
+def check_ports_free(ports: Ports) -> None:
+    busy = [key for key, port in ports.items() if port_in_use(port)]
+    if busy:
+        raise SystemExit(busy_ports_message(busy, ports))
+
+
+# ---- services ----
 
 
 def http_ok(url: str) -> Callable[[], bool]:
@@ -159,8 +304,8 @@ def http_200(url: str) -> Callable[[], bool]:
 
 
 def firestore_emulator(
-    port: int = FIRESTORE_PORT,
-    side_ports: tuple[int, int] = FIRESTORE_SIDE_PORTS,
+    port: int,
+    side_ports: tuple[int, int],
     seed_from_export: Path | None = None,
     rules: Path = ROOT / "firestore.rules",
     name: str = "firestore",
@@ -184,97 +329,172 @@ def firestore_emulator(
     return Service(name, argv, http_ok(f"http://127.0.0.1:{port}/"))
 
 
-def localstripe() -> Service:
-    return Service(
-        "localstripe",
-        [str(VENV_BIN / "localstripe"), "--port", str(LOCALSTRIPE_PORT), "--from-scratch"],
-        http_ok(f"http://127.0.0.1:{LOCALSTRIPE_PORT}/v1/customers"),
-    )
+@dataclass(frozen=True)
+class Run:
+    """One stack: its ports and its own folder under .run/ (logs, site, localstripe's data)."""
 
+    ports: Ports
+    directory: Path
 
-def stripe_standin() -> Service:
-    """The offline Stripe.js stand-in and its helper endpoints (dev/stripe_standin/server.py)."""
-    origins = [PAGE_URL, f"http://localhost:{HOSTING_PORT}"]
-    return Service(
-        "stripe-standin",
-        [
-            str(VENV_BIN / "python"),
-            str(ROOT / "dev" / "stripe_standin" / "server.py"),
-            "--port",
-            str(STANDIN_PORT),
-            *[arg for o in origins for arg in ("--allow-origin", o)],
-        ],
-        http_200(f"{STANDIN_ORIGIN}/healthz"),
-    )
+    @property
+    def logs(self) -> Path:
+        return self.directory / "logs"
 
+    @property
+    def page_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['hosting']}"
 
-def firebase_emulators(config: Path) -> Service:
-    """Hosting + Functions; ready once the checkout function answers through Hosting."""
-    if not FIREBASE_BIN.exists():
-        raise SystemExit(
-            "firebase-tools is not installed: run `npm ci` (make dev and make test do)."
+    @property
+    def standin_origin(self) -> str:
+        return f"http://127.0.0.1:{self.ports['standin']}"
+
+    @property
+    def localstripe_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['localstripe']}"
+
+    @property
+    def firestore_host(self) -> str:
+        return f"127.0.0.1:{self.ports['firestore']}"
+
+    @property
+    def webhook_url(self) -> str:
+        # Through Hosting, like Stripe's webhook in production: the rewrite is part of what runs.
+        return f"{self.page_url}/api/stripe-webhook"
+
+    def firestore(self) -> Service:
+        return firestore_emulator(
+            self.ports["firestore"],
+            (self.ports["firestore_websocket"], self.ports["firestore_webchannel"]),
         )
-    return Service(
-        "firebase-emulators",
-        [
-            str(FIREBASE_BIN),
-            "emulators:start",
-            "--only",
-            "functions,hosting",
-            "--project",
-            PROJECT_ID,
-            "--config",
-            str(config),
-        ],
-        http_200(f"{PAGE_URL}/api/config"),
-        timeout_s=120.0,  # the first Python discovery in a cold venv is slow
-    )
+
+    def localstripe(self) -> Service:
+        """localstripe, with its data in this run's folder (see dev/localstripe_server.py)."""
+        return Service(
+            "localstripe",
+            [
+                str(VENV_BIN / "python"),
+                str(ROOT / "dev" / "localstripe_server.py"),
+                "--data",
+                str(self.directory / "localstripe.pickle"),
+                "--port",
+                str(self.ports["localstripe"]),
+                "--from-scratch",
+            ],
+            http_ok(f"{self.localstripe_url}/v1/customers"),
+        )
+
+    def stripe_standin(self) -> Service:
+        """The offline Stripe.js stand-in and its helper endpoints (dev/stripe_standin/server.py)."""
+        origins = [self.page_url, f"http://localhost:{self.ports['hosting']}"]
+        return Service(
+            "stripe-standin",
+            [
+                str(VENV_BIN / "python"),
+                str(ROOT / "dev" / "stripe_standin" / "server.py"),
+                "--port",
+                str(self.ports["standin"]),
+                *[arg for o in origins for arg in ("--allow-origin", o)],
+            ],
+            http_200(f"{self.standin_origin}/healthz"),
+        )
+
+    def firebase_emulators(self, config: Path) -> Service:
+        """Hosting + Functions; ready once the checkout function answers through Hosting."""
+        if not FIREBASE_BIN.exists():
+            raise SystemExit(
+                "firebase-tools is not installed: run `npm ci` (make dev and make test do)."
+            )
+        return Service(
+            "firebase-emulators",
+            [
+                str(FIREBASE_BIN),
+                "emulators:start",
+                "--only",
+                "functions,hosting",
+                "--project",
+                PROJECT_ID,
+                "--config",
+                str(config),
+            ],
+            http_200(f"{self.page_url}/api/config"),
+            timeout_s=120.0,  # the first Python discovery in a cold venv is slow
+            cwd=config.parent,  # firebase-debug.log lands there, one per run
+        )
+
+    def offline_env(self) -> dict[str, str]:
+        """The settings of the offline services, the functions and the command run against them."""
+        env = {
+            **os.environ,
+            **OFFLINE_KEYS_ENV,
+            "GCLOUD_PROJECT": PROJECT_ID,
+            "FIRESTORE_EMULATOR_HOST": self.firestore_host,
+            LOG_DIR_VARIABLE: str(self.logs),
+        }
+        if "localstripe" in self.ports:
+            env["STRIPE_API_BASE"] = self.localstripe_url
+        if "hosting" in self.ports:
+            env["CHECKOUT_BASE_URL"] = self.page_url
+        return env
+
+    def offline_site(self) -> Path:
+        """Build this run's offline site (web/ with the stand-in, firebase.json, settings)."""
+        sys.path.insert(0, str(ROOT))
+        from dev.stripe_standin import build_offline_site
+
+        env = self.offline_env()
+        config = build_offline_site.build(
+            self.standin_origin,
+            self.directory / "offline",
+            ports={key: self.ports[key] for key in EMULATOR_KEYS},
+            params={name: env[name] for name in FUNCTION_PARAMS},
+            secrets={name: env[name] for name in FUNCTION_SECRETS},
+        )
+        write_functions_manifest(config.parent / "functions", env)
+        return config
+
+    def register_localstripe_webhook(self) -> None:
+        """localstripe keeps webhooks in memory only: register ours on every start."""
+        form = {"url": self.webhook_url, "secret": OFFLINE_KEYS_ENV["STRIPE_WEBHOOK_SECRET"]}
+        request = urllib.request.Request(
+            f"{self.localstripe_url}/_config/webhooks/checkout",
+            data=urllib.parse.urlencode(form).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5):
+            pass
 
 
-def offline_site() -> Path:
-    """Build .run/offline (web/ with the stand-in, firebase.json, functions settings)."""
-    sys.path.insert(0, str(ROOT))
-    from dev.stripe_standin import build_offline_site
-
-    return build_offline_site.build(
-        STANDIN_ORIGIN,
-        OFFLINE_SITE_DIR,
-        params={name: OFFLINE_ENV[name] for name in FUNCTION_PARAMS},
-        secrets={name: OFFLINE_ENV[name] for name in FUNCTION_SECRETS},
-    )
+# What firebase-tools' discovery server would answer at /__/functions.yaml, computed the same way.
+FUNCTIONS_MANIFEST = (
+    "from firebase_functions.private import serving; "
+    "print(serving.functions_as_yaml(serving.get_functions()), end='')"
+)
 
 
-def register_localstripe_webhook() -> None:
-    """localstripe keeps webhooks in memory only: register ours on every start."""
-    form = {"url": WEBHOOK_URL, "secret": OFFLINE_ENV["STRIPE_WEBHOOK_SECRET"]}
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{LOCALSTRIPE_PORT}/_config/webhooks/checkout",
-        data=urllib.parse.urlencode(form).encode(),
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass
+def write_functions_manifest(functions_dir: Path, env: Mapping[str, str]) -> None:
+    """Write functions.yaml, which firebase-tools reads instead of starting its discovery server.
+
+    That server always asks for port 8081 first (no setting moves it) and binds it a second
+    later: two stacks starting at once would both pick 8081, and one would fail to load.
+    """
+    manifest = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", FUNCTIONS_MANIFEST],
+        cwd=functions_dir, env=dict(env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if manifest.returncode != 0 or "endpoints" not in manifest.stdout:
+        raise SystemExit(f"could not list the functions in functions/main.py:\n{manifest.stderr}")
+    (functions_dir / "functions.yaml").write_text(manifest.stdout, encoding="utf-8")
 
 
-def offline_checkout() -> list[Service]:
-    """Everything the page needs offline, in start order."""
-    return [
-        firestore_emulator(),
-        localstripe(),
-        stripe_standin(),
-        firebase_emulators(offline_site()),
-    ]
-
-
-OFFLINE_PORTS = [
-    FIRESTORE_PORT,
-    *FIRESTORE_SIDE_PORTS,
-    LOCALSTRIPE_PORT,
-    STANDIN_PORT,
-    HOSTING_PORT,
-    FUNCTIONS_PORT,
-    *EMULATOR_SIDE_PORTS,
-]
+def new_run(name: str, ports: Ports) -> Run:
+    """A fresh folder .run/NAME for one stack, and the variable that sends logs there."""
+    directory = RUN_DIR / name
+    if directory.exists():
+        shutil.rmtree(directory)
+    run = Run(ports, directory)
+    run.logs.mkdir(parents=True)
+    os.environ[LOG_DIR_VARIABLE] = str(run.logs)
+    return run
 
 
 # Signals that end a run: each unwinds through Stack.__exit__, which stops every service.
@@ -292,21 +512,25 @@ def exit_on_stop_signals() -> None:
 class Stack:
     """Services started in order and stopped in reverse, whatever happens in between."""
 
-    def __init__(self, services: list[Service], env: dict[str, str]) -> None:
+    def __init__(self, services: list[Service], env: Mapping[str, str]) -> None:
         self.services = services
         self.env = env
         self.started: list[Service] = []
 
     def __enter__(self) -> "Stack":
+        for service in self.services:
+            self.start(service, self.env)
+        return self
+
+    def start(self, service: Service, env: Mapping[str, str]) -> None:
+        """Start one more service and wait until it is ready; on failure stop them all."""
         try:
-            for service in self.services:
-                service.start(self.env)
-                self.started.append(service)
-                service.wait_ready()
+            service.start(env)
+            self.started.append(service)
+            service.wait_ready()
         except BaseException:
             self.__exit__()
             raise
-        return self
 
     def __exit__(self, *_: object) -> None:
         # A second Ctrl-C (or a SIGTERM) during the stop must not skip the services left:
@@ -324,36 +548,59 @@ class Stack:
                 signal.signal(sig, handler)
 
 
-def check_ports_free(ports: Sequence[int]) -> None:
-    busy = [port for port in ports if port_open(port)]
-    if busy:
-        raise SystemExit(f"Ports already in use: {busy}. Stop what holds them and retry.")
+def start_offline_checkout(
+    stack: Stack, run: Run, after_firestore: Callable[[], None] = lambda: None
+) -> None:
+    """Everything the page needs offline, in start order, with the webhook registered."""
+    stack.start(run.firestore(), run.offline_env())
+    after_firestore()
+    env = run.offline_env()
+    stack.start(run.localstripe(), env)
+    stack.start(run.stripe_standin(), env)
+    stack.start(run.firebase_emulators(run.offline_site()), env)
+    run.register_localstripe_webhook()
 
 
-def test_env() -> dict[str, str]:
-    return {**os.environ, **OFFLINE_ENV}
+def run_command(command: Sequence[str], run: Run, start: Callable[[Stack, Run], None]) -> int:
+    """Start the services on free ports, run `command` against them, stop them.
+
+    The Firestore emulator goes first, and the other ports are chosen once it is up: it opens
+    one more port that no flag controls, which must not be one chosen for the others.
+    """
+    exit_on_stop_signals()
+    code = 1
+    try:
+        with Stack([], {}) as stack:
+            start(stack, run)
+            code = subprocess.call(command, cwd=ROOT, env=run.offline_env())
+    finally:
+        if code == 0:
+            shutil.rmtree(run.directory, ignore_errors=True)
+        else:
+            print(f"Logs of this run: {run.logs}/", file=sys.stderr)
+    return code
 
 
 def run_tests(command: Sequence[str]) -> int:
-    check_ports_free([FIRESTORE_PORT, *FIRESTORE_SIDE_PORTS, LOCALSTRIPE_PORT])
-    env = test_env()
-    exit_on_stop_signals()
-    with Stack([firestore_emulator(), localstripe()], env):
-        return subprocess.call(command, cwd=ROOT, env=env)
+    run = new_run(f"test-{os.getpid()}", chosen_ports(FIRESTORE_KEYS))
 
+    def start(stack: Stack, run: Run) -> None:
+        stack.start(run.firestore(), run.offline_env())
+        run.ports.update(chosen_ports(["localstripe"]))
+        stack.start(run.localstripe(), run.offline_env())
 
-def offline_env() -> dict[str, str]:
-    return {**test_env(), "CHECKOUT_BASE_URL": PAGE_URL}
+    return run_command(command, run, start)
 
 
 def run_e2e(command: Sequence[str]) -> int:
     """CMD against the whole offline checkout (the e2e tests, the page benchmark)."""
-    check_ports_free(OFFLINE_PORTS)
-    env = offline_env()
-    exit_on_stop_signals()
-    with Stack(offline_checkout(), env):
-        register_localstripe_webhook()
-        return subprocess.call(command, cwd=ROOT, env=env)
+    run = new_run(f"e2e-{os.getpid()}", chosen_ports(FIRESTORE_KEYS))
+
+    def start(stack: Stack, run: Run) -> None:
+        others = [key for key in OFFLINE_KEYS if key not in FIRESTORE_KEYS]
+        start_offline_checkout(stack, run, lambda: run.ports.update(chosen_ports(others)))
+
+    return run_command(command, run, start)
 
 
 def real_stripe_settings() -> dict[str, str]:
@@ -372,7 +619,7 @@ def real_stripe_settings() -> dict[str, str]:
     key = settings.get("STRIPE_SECRET_KEY", "")
     if (
         key.startswith("sk_test_")
-        and key != OFFLINE_ENV["STRIPE_SECRET_KEY"]
+        and key != OFFLINE_KEYS_ENV["STRIPE_SECRET_KEY"]
         and not settings.get("STRIPE_API_BASE")
     ):
         return settings
@@ -385,9 +632,7 @@ def wait_for_ctrl_c(stack: Stack) -> int:
         while True:
             for service in stack.started:
                 if service.process is not None and service.process.poll() is not None:
-                    print(
-                        f"{service.name} stopped; see {LOG_DIR / service.name}.log", file=sys.stderr
-                    )
+                    print(f"{service.name} stopped; see {service.log_path}", file=sys.stderr)
                     return 1
             time.sleep(1)
     except KeyboardInterrupt:
@@ -395,8 +640,9 @@ def wait_for_ctrl_c(stack: Stack) -> int:
         return 0
 
 
-OFFLINE_BANNER = f"""
-Checkout running offline: {PAGE_URL}
+def offline_banner(run: Run) -> str:
+    return f"""
+Checkout running offline: {run.page_url}
 
 Pay with any future expiry date (e.g. 12 / 34) and any CVC:
   4242 4242 4242 4242   succeeds
@@ -404,52 +650,60 @@ Pay with any future expiry date (e.g. 12 / 34) and any CVC:
   4000 0000 0000 0341   is declined
 The order status shows on the page, and in Firestore:
   curl -H "Authorization: Bearer owner" \\
-    "http://127.0.0.1:{FIRESTORE_PORT}/v1/projects/{PROJECT_ID}/databases/(default)/documents/orders"
-Stripe here is localstripe ({OFFLINE_ENV["STRIPE_API_BASE"]}) behind a Stripe.js stand-in ({STANDIN_ORIGIN}).
-Logs: {LOG_DIR}/   Stop everything: Ctrl-C
+    "http://{run.firestore_host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/orders"
+Stripe here is localstripe ({run.localstripe_url}) behind a Stripe.js stand-in ({run.standin_origin}).
+Logs: {run.logs}/   Stop everything: Ctrl-C
 """
 
 
-def run_dev() -> int:
+def dev_run_name(ports: Ports) -> str:
+    # One folder per page port: two `make dev` with different ports share no file.
+    return f"dev-{ports['hosting']}"
+
+
+def run_dev(environ: Mapping[str, str] = os.environ) -> int:
     exit_on_stop_signals()
-    settings = real_stripe_settings()
+    settings = {} if environ.get("DEV_OFFLINE") else real_stripe_settings()
     if settings:
-        return run_dev_online(settings)
-    check_ports_free(OFFLINE_PORTS)
-    with Stack(offline_checkout(), offline_env()) as stack:
-        register_localstripe_webhook()
-        print(OFFLINE_BANNER, flush=True)
+        return run_dev_online(settings, environ)
+    ports = configured_ports(OFFLINE_KEYS, environ)
+    check_ports_free(ports)
+    run = new_run(dev_run_name(ports), ports)
+    with Stack([], {}) as stack:
+        start_offline_checkout(stack, run)
+        print(offline_banner(run), flush=True)
         return wait_for_ctrl_c(stack)
 
 
-def run_dev_online(settings: dict[str, str]) -> int:
+def run_dev_online(settings: dict[str, str], environ: Mapping[str, str]) -> int:
     """Real Stripe (test mode): the deployed firebase.json, functions/.env.local, `stripe listen`."""
-    check_ports_free(
-        [
-            FIRESTORE_PORT,
-            *FIRESTORE_SIDE_PORTS,
-            HOSTING_PORT,
-            FUNCTIONS_PORT,
-            UI_PORT,
-            *EMULATOR_SIDE_PORTS,
-        ]
-    )
+    ports = configured_ports(ONLINE_KEYS, environ)
+    check_ports_free(ports)
+    run = new_run(dev_run_name(ports), ports)
+    config = ROOT / "firebase.json"
+    if any(ports[key] != PORT_SETTING[key].default for key in ports):
+        sys.path.insert(0, str(ROOT))
+        from dev.stripe_standin import build_offline_site
+
+        emulator_ports = {key: ports[key] for key in (*EMULATOR_KEYS, "ui")}
+        config = build_offline_site.build_online(run.directory / "online", emulator_ports)
     env = {
-        **os.environ,
+        **environ,
         **settings,
         "GCLOUD_PROJECT": PROJECT_ID,
-        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{FIRESTORE_PORT}",
-        "CHECKOUT_BASE_URL": PAGE_URL,
+        "FIRESTORE_EMULATOR_HOST": run.firestore_host,
+        "CHECKOUT_BASE_URL": run.page_url,
+        LOG_DIR_VARIABLE: str(run.logs),
     }
-    with Stack([firestore_emulator(), firebase_emulators(ROOT / "firebase.json")], env) as stack:
+    with Stack([run.firestore(), run.firebase_emulators(config)], env) as stack:
         print(
             f"""
-Checkout running with real Stripe (test mode, keys from functions/.env.local): {PAGE_URL}
-Emulator UI: http://127.0.0.1:{UI_PORT}
+Checkout running with real Stripe (test mode, keys from functions/.env.local): {run.page_url}
+Emulator UI: http://127.0.0.1:{ports["ui"]}
 Forward Stripe's webhooks here, and put the whsec_ it prints in functions/.env.local
 as STRIPE_WEBHOOK_SECRET (then restart):
-  stripe listen --forward-to {WEBHOOK_URL}
-Stop everything: Ctrl-C
+  stripe listen --forward-to {run.webhook_url}
+Logs: {run.logs}/   Stop everything: Ctrl-C
 """,
             flush=True,
         )

@@ -1,6 +1,6 @@
 """Build the offline site: web/ with the Stripe.js stand-in, and a Firebase config to serve it.
 
-Writes, under .run/offline/ (gitignored, rebuilt every time):
+Writes, under the run's folder (.run/<run>/offline/, gitignored, rebuilt every time):
 
 - functions/: links to every file of functions/ (firebase-tools only takes paths inside the
   config's folder), plus this run's settings in .env.local (params) and .secret.local (secrets),
@@ -11,7 +11,9 @@ Writes, under .run/offline/ (gitignored, rebuilt every time):
 - firebase.json: derived from the root firebase.json (the deployed one, never edited for this):
   hosting serves the copy; the stand-in origin joins the CSP's script-src, connect-src and
   frame-src; the Emulator UI is off (offline its download fails and stops every emulator); no
-  Firestore emulator (it runs from the jar on Java 17, see the notes). Every other header is kept.
+  Firestore emulator (it runs from the jar on Java 17, see the notes); every emulator port
+  firebase-tools opens (hosting, functions, hub, logging, eventarc, tasks) is the run's, given by
+  dev/stack.py. Every other header is kept.
 
     python dev/stripe_standin/build_offline_site.py --standin-origin http://127.0.0.1:8421
 """
@@ -67,9 +69,15 @@ def offline_config(
     emulators = out["emulators"]
     emulators.pop("firestore", None)
     emulators["ui"] = {"enabled": False}
+    set_emulator_ports(emulators, ports)
+    return out
+
+
+def set_emulator_ports(emulators: dict[str, Any], ports: dict[str, int]) -> None:
+    """Give each emulator firebase-tools starts (hosting, functions, hub, logging, eventarc,
+    tasks, ui) its port: fixed, so that firebase-tools never picks one of its own."""
     for name, port in ports.items():
         emulators.setdefault(name, {"host": "127.0.0.1"})["port"] = port
-    return out
 
 
 def dotenv(values: dict[str, str]) -> str:
@@ -123,6 +131,25 @@ def build(
         json.dumps(offline_config(config, standin_origin, ports or {}), indent=2) + "\n",
         encoding="utf-8",
     )
+    return config_path
+
+
+def build_online(out_dir: Path, ports: dict[str, int]) -> Path:
+    """For `make dev` with real Stripe on moved ports: the root firebase.json with these emulator
+    ports, next to links to the real web/ and functions/ (so functions/.env.local and
+    .secret.local, with the developer's keys, are the ones read). Returns its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("web", "functions"):
+        link = out_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(REPO / name, target_is_directory=True)
+    config = json.loads((REPO / "firebase.json").read_text(encoding="utf-8"))
+    config.pop("firestore", None)  # rules and indexes serve deploys; Firestore runs from the jar
+    config["emulators"].pop("firestore", None)
+    set_emulator_ports(config["emulators"], ports)
+    config_path = out_dir / "firebase.json"
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return config_path
 
 

@@ -35,11 +35,20 @@ from playwright.sync_api import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-BASE_URL = os.environ.get("CHECKOUT_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:8420").rstrip("/")
-STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_offline_localstripe")
-FIRESTORE_HOST = os.environ.get("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080")
-PROJECT_ID = os.environ.get("GCLOUD_PROJECT", "demo-checkout")
+# Where the stack runs: dev/stack.py chooses free ports for each run and sets these; nothing
+# here assumes a port.
+REQUIRED_ENV = (
+    "CHECKOUT_BASE_URL",
+    "STRIPE_API_BASE",
+    "STRIPE_SECRET_KEY",
+    "FIRESTORE_EMULATOR_HOST",
+    "GCLOUD_PROJECT",
+)
+BASE_URL = os.environ.get("CHECKOUT_BASE_URL", "").rstrip("/")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "").rstrip("/")
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+FIRESTORE_HOST = os.environ.get("FIRESTORE_EMULATOR_HOST", "")
+PROJECT_ID = os.environ.get("GCLOUD_PROJECT", "")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -88,6 +97,18 @@ def firestore_status(payment_intent_id: str) -> str | None:
         return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def stack_settings() -> None:
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not set: run the end-to-end tests through `make e2e` (or "
+            "`functions/venv/bin/python dev/stack.py e2e -- functions/venv/bin/python -m pytest "
+            "tests/e2e`), which starts the stack and sets them.",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def stack() -> dict[str, Any]:
     """The running stack's public config; fails every test loudly when the stack is not up."""
@@ -103,7 +124,7 @@ def stack() -> dict[str, Any]:
     match = re.search(r'<script src="([^"]+)/v3/"></script>', page.text)
     assert match and "js.stripe.com" not in match.group(1), (
         "The page does not load the Stripe.js stand-in: these tests need the offline site "
-        "(.run/offline, built by dev/stack.py)"
+        "(built by dev/stack.py under .run/)"
     )
     return {**config.json(), "standinOrigin": match.group(1)}
 

@@ -1,13 +1,29 @@
-"""dev/stack.py stops every service it started, whatever ends the run."""
+"""dev/stack.py stops every service it started, whatever ends the run; its ports are free for
+tests and movable for `make dev`; the generated emulator config follows them."""
 
+import json
 import os
+import re
 import signal
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from dev.stack import Service, Stack
+from dev.stack import (
+    EMULATOR_KEYS,
+    OFFLINE_KEYS,
+    PORT_SETTINGS,
+    ROOT,
+    Service,
+    Stack,
+    check_ports_free,
+    configured_ports,
+    free_ports,
+)
+from dev.stripe_standin import build_offline_site
 
 
 def sleeper(name: str) -> Service:
@@ -49,3 +65,110 @@ def test_a_second_interrupt_during_the_stop_does_not_skip_services() -> None:
     second.stop = stop_then_interrupt  # type: ignore[method-assign]
     stack.__exit__()
     assert not alive(first.process) and not alive(second.process)
+
+
+# ---- ports ----
+
+
+def test_dev_ports_default_to_todays_and_each_variable_moves_one() -> None:
+    assert configured_ports(OFFLINE_KEYS, {}) == {
+        s.key: s.default for s in PORT_SETTINGS if s.key in OFFLINE_KEYS
+    }
+    moved = configured_ports(OFFLINE_KEYS, {"HOSTING_PORT": "5050", "FIRESTORE_PORT": " 8181 "})
+    assert (moved["hosting"], moved["firestore"], moved["functions"]) == (5050, 8181, 5001)
+
+
+@pytest.mark.parametrize("value", ["http", "0", "70000", "-1", "50.5"])
+def test_a_port_variable_that_is_not_a_port_is_refused_by_name(value: str) -> None:
+    with pytest.raises(SystemExit, match=f"LOCALSTRIPE_PORT='{re.escape(value)}' is not a port"):
+        configured_ports(OFFLINE_KEYS, {"LOCALSTRIPE_PORT": value})
+
+
+def test_two_services_on_one_port_are_refused_naming_both_variables() -> None:
+    with pytest.raises(SystemExit, match="would both use port 5000") as refused:
+        configured_ports(OFFLINE_KEYS, {"STRIPE_STANDIN_PORT": "5000"})
+    assert "HOSTING_PORT" in str(refused.value) and "STRIPE_STANDIN_PORT" in str(refused.value)
+
+
+def test_a_taken_port_is_named_with_what_wanted_it_and_the_variable_that_moves_it() -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        ports = configured_ports(["hosting", "localstripe"], {"HOSTING_PORT": str(port)})
+        with pytest.raises(SystemExit) as stopped:
+            check_ports_free({"hosting": port})
+    message = str(stopped.value)
+    assert (
+        f"port {port}, wanted by the Hosting emulator (the checkout page): move it with HOSTING_PORT="
+        in message
+    )
+    suggested = int(re.findall(r"HOSTING_PORT=(\d+)", message)[-1])
+    assert suggested != port and suggested not in ports.values()
+    assert f"HOSTING_PORT={suggested} make dev" in message
+
+
+def test_make_dev_stops_before_starting_anything_when_a_port_is_taken() -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        env = {**os.environ, "DEV_OFFLINE": "1", "LOCALSTRIPE_PORT": str(port)}
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "dev" / "stack.py"), "dev"],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode != 0
+    assert (
+        f"port {port}, wanted by localstripe (the offline Stripe API): move it with LOCALSTRIPE_PORT="
+        in result.stderr
+    )
+
+
+def test_free_ports_differ_and_are_reserved_against_other_processes() -> None:
+    ports = free_ports(12)
+    assert len(set(ports)) == 12
+    # Another process (another stack, another test run) cannot reserve them while we live.
+    script = (
+        "import sys; from dev.stack import reserve; print([reserve(int(p)) for p in sys.argv[1:]])"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script, *map(str, ports)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert other.stdout.strip() == str([False] * 12)
+
+
+# ---- the generated emulator config ----
+
+
+def test_the_offline_config_follows_the_runs_ports() -> None:
+    root_config = json.loads((ROOT / "firebase.json").read_text())
+    ports = dict(zip(EMULATOR_KEYS, range(41001, 41007), strict=True))
+    config = build_offline_site.offline_config(root_config, "http://127.0.0.1:41234", ports)
+    emulators = config["emulators"]
+    assert {name: emulators[name]["port"] for name in EMULATOR_KEYS} == ports
+    assert "firestore" not in emulators and emulators["ui"] == {"enabled": False}
+    (csp,) = [
+        header["value"]
+        for group in config["hosting"]["headers"]
+        for header in group["headers"]
+        if header["key"] == "Content-Security-Policy"
+    ]
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+    for name in ("script-src", "connect-src", "frame-src"):
+        assert "http://127.0.0.1:41234" in directives[name]
+    assert "8421" not in csp
+
+
+def test_real_stripe_dev_on_moved_ports_gets_a_config_with_them(tmp_path: Path) -> None:
+    ports = dict(zip((*EMULATOR_KEYS, "ui"), range(42001, 42008), strict=True))
+    config_path = build_offline_site.build_online(tmp_path / "online", ports)
+    config = json.loads(config_path.read_text())
+    assert {name: config["emulators"][name]["port"] for name in ports} == ports
+    assert config["emulators"]["ui"]["enabled"] is True
+    # The real web/ and functions/ (with the developer's own .env.local), beside the config.
+    assert (tmp_path / "online" / "functions").resolve() == ROOT / "functions"
+    assert (tmp_path / "online" / "web").resolve() == ROOT / "web"
+    production = json.loads((ROOT / "firebase.json").read_text())
+    assert config["hosting"] == production["hosting"]

@@ -1,0 +1,202 @@
+"""`make dev` as a developer runs it: the tests beside it, and every port of it moved.
+
+Each test starts real stacks (`dev/stack.py dev`, and `dev/stack.py e2e` beside it) and pays in
+Chromium through the page with two of the end-to-end tests, then checks that stopping `make dev`
+leaves no process and no port behind. About a minute in all.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from dev.stack import (
+    OFFLINE_KEYS,
+    PORT_SETTING,
+    PORT_SETTINGS,
+    PROJECT_ID,
+    ROOT,
+    free_ports,
+    port_in_use,
+)
+
+PYTHON = sys.executable
+# A payment in the browser ending `paid` (the webhook through Hosting, Firestore, localstripe) and
+# the headers Hosting serves (the CSP names the stand-in the page loads, on its port).
+SMALL_E2E = [
+    "tests/e2e/test_payments.py::test_card_payment_ends_with_the_order_paid",
+    "tests/e2e/test_security.py::test_hosting_serves_the_production_headers_with_only_the_standin_added",
+]
+DEV_START_S = 240.0
+STACK_VARIABLES = (
+    "CHECKOUT_BASE_URL",
+    "STRIPE_API_BASE",
+    "FIRESTORE_EMULATOR_HOST",
+    "STACK_LOG_DIR",
+    *(setting.variable for setting in PORT_SETTINGS),
+)
+
+
+def developer_env(**variables: str) -> dict[str, str]:
+    """A shell as a developer has it: none of this test run's stack settings, only `variables`.
+    DEV_OFFLINE: a clone with real Stripe keys in functions/.env.local still runs offline here."""
+    env = {k: v for k, v in os.environ.items() if k not in STACK_VARIABLES}
+    return {**env, "DEV_OFFLINE": "1", **variables}
+
+
+@dataclass
+class DevStack:
+    banner: str
+    page_url: str
+    localstripe_url: str
+    firestore_host: str
+    standin_origin: str
+    logs: Path
+
+    def env(self) -> dict[str, str]:
+        """What the end-to-end tests need to run against this stack."""
+        return {
+            **developer_env(),
+            "CHECKOUT_BASE_URL": self.page_url,
+            "STRIPE_API_BASE": self.localstripe_url,
+            "STRIPE_SECRET_KEY": "sk_test_offline_localstripe",
+            "FIRESTORE_EMULATOR_HOST": self.firestore_host,
+            "GCLOUD_PROJECT": PROJECT_ID,
+        }
+
+
+def read_lines(stream: Iterator[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def parse_banner(banner: str) -> DevStack:
+    def find(pattern: str) -> str:
+        match = re.search(pattern, banner)
+        assert match, f"{pattern!r} not in the banner:\n{banner}"
+        return match.group(1)
+
+    return DevStack(
+        banner=banner,
+        page_url=find(r"Checkout running offline: (http://\S+)"),
+        localstripe_url=find(r"localstripe \((http://[^)]+)\)"),
+        firestore_host=find(r'"http://([^/]+)/v1/projects/'),
+        standin_origin=find(r"Stripe\.js stand-in \((http://[^)]+)\)"),
+        logs=Path(find(r"Logs: (\S+)/")),
+    )
+
+
+def processes_in(directory: Path) -> list[str]:
+    """Processes whose working directory is inside `directory` (the emulators' Python workers
+    run in the run's functions folder): what a stopped stack must not leave behind."""
+    left = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if cwd.resolve().is_relative_to(directory.resolve()):
+                left.append((cwd.parent / "cmdline").read_text().replace("\0", " "))
+        except OSError:
+            continue  # gone, or not ours to look at
+    return left
+
+
+@contextmanager
+def make_dev(env: Mapping[str, str]) -> Iterator[DevStack]:
+    """`python dev/stack.py dev` until its banner; on exit, Ctrl-C and check it cleaned up."""
+    process = subprocess.Popen(
+        [PYTHON, str(ROOT / "dev" / "stack.py"), "dev"],
+        cwd=ROOT, env=dict(env), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches it only from us
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
+    output: list[str] = []
+    stack: DevStack | None = None
+    try:
+        deadline = time.monotonic() + DEV_START_S
+        while not any("Stop everything" in line for line in output):
+            if time.monotonic() > deadline or (process.poll() is not None and lines.empty()):
+                pytest.fail(f"make dev did not start:\n{''.join(output)}", pytrace=False)
+            with suppress(queue.Empty):
+                output.append(lines.get(timeout=1))
+        stack = parse_banner("".join(output))
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0, "".join(output)
+    if stack is not None:
+        assert not processes_in(stack.logs.parent), "make dev left processes running"
+        shutil.rmtree(stack.logs.parent)  # its logs and site: this run passed
+
+
+def run_small_e2e(command: list[str], env: Mapping[str, str]) -> None:
+    result = subprocess.run(
+        [*command, PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SMALL_E2E],
+        cwd=ROOT, env=dict(env), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert f"{len(SMALL_E2E)} passed" in result.stdout
+
+
+def dev_stack_already_up(page_url: str) -> bool:
+    try:
+        config = requests.get(f"{page_url}/api/config", timeout=5)
+    except requests.RequestException:
+        return False
+    return config.ok and config.json().get("publishableKey") == "pk_test_offline_localstripe"
+
+
+def test_the_tests_run_beside_make_dev_on_its_default_ports() -> None:
+    defaults = {key: PORT_SETTING[key].default for key in OFFLINE_KEYS}
+    page_url = f"http://127.0.0.1:{defaults['hosting']}"
+    if dev_stack_already_up(page_url):
+        # `make dev & make test`: the developer's own stack is what we run beside.
+        run_small_e2e([PYTHON, "dev/stack.py", "e2e", "--"], developer_env())
+        return
+    busy = [port for port in defaults.values() if port_in_use(port)]
+    if busy:
+        pytest.skip(f"ports {busy} are used by something other than make dev on this machine")
+
+    with make_dev(developer_env()) as dev:
+        assert dev.page_url == page_url
+        assert dev.firestore_host == f"127.0.0.1:{defaults['firestore']}"
+        # A whole e2e stack starts, pays and stops beside it...
+        run_small_e2e([PYTHON, "dev/stack.py", "e2e", "--"], developer_env())
+        # ...and make dev still serves a payment afterwards.
+        run_small_e2e([], dev.env())
+    assert not [port for port in defaults.values() if port_in_use(port)]
+
+
+def test_make_dev_with_every_port_moved_serves_a_payment() -> None:
+    ports = dict(zip(OFFLINE_KEYS, free_ports(len(OFFLINE_KEYS)), strict=True))
+    variables = {PORT_SETTING[key].variable: str(port) for key, port in ports.items()}
+
+    with make_dev(developer_env(**variables)) as dev:
+        assert dev.page_url == f"http://127.0.0.1:{ports['hosting']}"
+        assert dev.localstripe_url == f"http://127.0.0.1:{ports['localstripe']}"
+        assert dev.standin_origin == f"http://127.0.0.1:{ports['standin']}"
+        assert dev.firestore_host == f"127.0.0.1:{ports['firestore']}"
+        for key in ("firestore_websocket", "firestore_webchannel", "functions", "hub"):
+            assert port_in_use(ports[key]), f"{key} is not on its moved port {ports[key]}"
+        run_small_e2e([], dev.env())
+    assert not [port for port in ports.values() if port_in_use(port)]
