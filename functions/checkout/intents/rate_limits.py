@@ -17,7 +17,6 @@ that is the usual price of fixed windows and fine for abuse limits.
 
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from checkout.platform import firestore_counters
@@ -90,12 +89,6 @@ def check_request(ip: str, now: float | None = None) -> None:
         raise rate_limited(remaining)
 
 
-@dataclass(frozen=True)
-class NewCheckoutCounts:
-    per_ip: int
-    shop: int
-
-
 def check_new_checkout(ip: str, now: float | None = None) -> None:
     """A new checkout (about to create a PaymentIntent): count it, refuse it over a limit."""
     now = time.time() if now is None else now
@@ -107,10 +100,16 @@ def check_new_checkout(ip: str, now: float | None = None) -> None:
         # Kept a little past the window; a TTL policy on expireAt deletes them.
         expire_at=datetime.fromtimestamp(now, UTC) + timedelta(seconds=2 * IP_WINDOW_SECONDS),
     )
-    if per_ip > positive(NEW_CHECKOUTS_PER_IP_PER_10_MINUTES):
-        logger.warn("rate limited", limit="new_checkouts_per_ip_per_10_minutes",
-                    client=logger.pseudonym(ip))  # fmt: skip
+    per_ip_limit, shop_limit = (
+        positive(NEW_CHECKOUTS_PER_IP_PER_10_MINUTES),
+        positive(NEW_CHECKOUTS_PER_MINUTE),
+    )
+    if per_ip > per_ip_limit:
+        if per_ip == per_ip_limit + 1:  # one line per client and window, not one per request
+            logger.warn("rate limited", limit="new_checkouts_per_ip_per_10_minutes",
+                        client=logger.pseudonym(ip))  # fmt: skip
         raise rate_limited(ip_remaining)
-    if shop > positive(NEW_CHECKOUTS_PER_MINUTE):
-        logger.warn("rate limited", limit="new_checkouts_per_minute")
+    if shop > shop_limit:
+        if shop == shop_limit + 1:
+            logger.warn("rate limited", limit="new_checkouts_per_minute")
         raise rate_limited(shop_remaining)
