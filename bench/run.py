@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
-from bench import cold_start, page, request_overhead, webhook_throughput  # noqa: E402
+from bench import cold_start, limiter_cost, page, request_overhead, webhook_throughput  # noqa: E402
 from bench.timing import ms  # noqa: E402
 from tests.stripe_signing import sign  # noqa: E402
 
@@ -100,6 +100,23 @@ def import_rows(cold: dict) -> list[str]:  # type: ignore[type-arg]
     return rows
 
 
+def limiter_rows(limits: dict) -> list[str]:  # type: ignore[type-arg]
+    return [
+        "## What the rate limits cost (`bench/limiter_cost.py`)",
+        "",
+        "| measured | value |",
+        "| --- | --- |",
+        f"| per-IP request limit (in memory), per request | {limits['in_memory_check_us']:.2f} µs |",
+        f"| new checkout's limit check (one commit, two Increments), median / p99 "
+        f"| {ms(limits['new_checkout_commit_median'])} / {ms(limits['new_checkout_commit_p99'])} |",
+        f"| POST, new checkout (Stripe stubbed), median | {ms(limits['new_post_median'])} |",
+        f"| POST, repeat of an unchanged cart, median / p99 "
+        f"| {ms(limits['repeat_post_median'])} / {ms(limits['repeat_post_p99'])} |",
+        f"| Firestore documents written: new checkout / repeat | {limits['new_post_writes']} / "
+        f"{limits['repeat_post_writes']} |",
+    ]
+
+
 def main() -> None:
     started = time.perf_counter()
     env = dict(os.environ)
@@ -107,6 +124,8 @@ def main() -> None:
     cold = cold_start.run(env, unknown_event)
     print("request overhead…", flush=True)
     overhead = request_overhead.run()
+    print("rate limit cost…", flush=True)
+    limits = limiter_cost.run()
     print("webhook throughput…", flush=True)
     hooks = webhook_throughput.run()
     print("page…", flush=True)
@@ -129,10 +148,15 @@ def main() -> None:
         "",
         *import_rows(cold),
         "",
+        *limiter_rows(limits),
+        "",
         "## Raw figures",
         "",
         "```json",
-        json.dumps({"cold": cold, "overhead": overhead, "webhook": hooks, "page": web}, indent=2),
+        json.dumps(
+            {"cold": cold, "overhead": overhead, "limits": limits, "webhook": hooks, "page": web},
+            indent=2,
+        ),
         "```",
         "",
     ]

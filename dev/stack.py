@@ -88,10 +88,21 @@ OFFLINE_KEYS_ENV = {
     "STRIPE_SECRET_KEY": "sk_test_offline_localstripe",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_offline_localstripe",
     "STRIPE_WEBHOOK_SECRET": "whsec_offline_localstripe",
+    # Every test client is 127.0.0.1: limits high enough for whole suites (the tests of the
+    # limits set their own, lower ones).
+    "REQUESTS_PER_IP_PER_MINUTE": "10000",
+    "NEW_CHECKOUTS_PER_IP_PER_10_MINUTES": "2000",
+    "NEW_CHECKOUTS_PER_MINUTE": "2000",
 }
 # How functions/checkout/platform/settings.py declares them: the Functions emulator reads params from a
 # dotenv file and secrets from .secret.local (the offline site gets both, see build_offline_site).
-FUNCTION_PARAMS = ("STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE")
+FUNCTION_PARAMS = (
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_API_BASE",
+    "REQUESTS_PER_IP_PER_MINUTE",
+    "NEW_CHECKOUTS_PER_IP_PER_10_MINUTES",
+    "NEW_CHECKOUTS_PER_MINUTE",
+)
 FUNCTION_SECRETS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
 

@@ -7,10 +7,29 @@ functions-framework (`functions-framework --target checkout_api --source functio
 from firebase_functions import https_fn
 from flask import Request, Response
 
-from checkout.platform.settings import STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET
+from checkout.platform.settings import (
+    CHECKOUT_CONCURRENCY,
+    CHECKOUT_MAX_INSTANCES,
+    CHECKOUT_MEMORY_MB,
+    CHECKOUT_TIMEOUT_SECONDS,
+    STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    WEBHOOK_CONCURRENCY,
+    WEBHOOK_MAX_INSTANCES,
+    WEBHOOK_MEMORY_MB,
+    WEBHOOK_TIMEOUT_SECONDS,
+)
+
+# Ceilings (params, defaults in settings.py; README "Security" has the cost they imply).
 
 
-@https_fn.on_request(secrets=[STRIPE_SECRET_KEY])
+@https_fn.on_request(
+    secrets=[STRIPE_SECRET_KEY],
+    max_instances=CHECKOUT_MAX_INSTANCES,
+    concurrency=CHECKOUT_CONCURRENCY,
+    memory=CHECKOUT_MEMORY_MB,
+    timeout_sec=CHECKOUT_TIMEOUT_SECONDS,
+)
 def checkout_api(request: Request) -> Response:
     """GET /api/config, POST /api/payment-intents, GET /api/orders/{paymentIntentId}."""
     # Imported on first use so that the webhook function never loads the checkout routes.
@@ -19,7 +38,14 @@ def checkout_api(request: Request) -> Response:
     return routes.handle(request)
 
 
-@https_fn.on_request(secrets=[STRIPE_WEBHOOK_SECRET])
+@https_fn.on_request(
+    # The secret key too: the webhook cancels a PaymentIntent past the attempt cap.
+    secrets=[STRIPE_WEBHOOK_SECRET, STRIPE_SECRET_KEY],
+    max_instances=WEBHOOK_MAX_INSTANCES,
+    concurrency=WEBHOOK_CONCURRENCY,
+    memory=WEBHOOK_MEMORY_MB,
+    timeout_sec=WEBHOOK_TIMEOUT_SECONDS,
+)
 def stripe_webhook(request: Request) -> Response:
     """POST /api/stripe-webhook: Stripe's events, verified and applied to orders exactly once."""
     # Imported on first use, like checkout_api's routes: each function loads only its own code.

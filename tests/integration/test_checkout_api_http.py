@@ -101,19 +101,40 @@ def test_cors_refuses_other_origins(checkout_api: FlaskClient, restore_env: None
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_logs_are_structured_and_carry_ids_but_no_secrets(
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_logs_carry_the_trace_and_ids_but_no_checkout_id_secret_or_email(
     checkout_api: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    intent = new_intent(checkout_api)
+    checkout_id = str(uuid.uuid4())
+    body = {"checkoutId": checkout_id, "email": "ada@example.com", **CART}
+    headers = {"X-Cloud-Trace-Context": f"{TRACE_ID}/1;o=1"}
+    response = checkout_api.post("/api/payment-intents", json=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    intent = response.get_json()
+    # A repeat, and a changed cart: more log lines about the same checkout.
+    checkout_api.post("/api/payment-intents", json=body, headers=headers)
+    changed = {**body, "items": [{"productId": "mug-enamel", "quantity": 3}]}
+    assert checkout_api.post("/api/payment-intents", json=changed).status_code == 200
     captured = capsys.readouterr()
     entries = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
     created = [e for e in entries if e.get("paymentIntentId") == intent["paymentIntentId"]]
     assert created, entries
     assert created[0]["severity"] == "INFO"
     assert created[0]["message"] == "payment intent created"
-    assert uuid.UUID(created[0]["checkoutId"])
+    assert created[0]["logging.googleapis.com/trace"] == (
+        f"projects/{os.environ['GCLOUD_PROJECT']}/traces/{TRACE_ID}"
+    )
+    assert created[0]["orderId"] == intent["paymentIntentId"]
+    updated = [e for e in entries if e["message"] == "payment intent cart updated"]
+    # The same checkout is recognisable across lines by its keyed hash, never by its id.
+    assert updated and updated[0]["checkout"] == created[0]["checkout"]
+    assert len(created[0]["checkout"]) == 12
     everything = captured.out + captured.err
-    assert intent["clientSecret"] not in everything
+    for secret in (checkout_id, intent["clientSecret"], "ada@example.com"):
+        assert secret not in everything
+    assert checkout_id.replace("-", "") not in everything
     assert os.environ["STRIPE_SECRET_KEY"] not in everything
 
 

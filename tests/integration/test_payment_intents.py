@@ -1,6 +1,7 @@
 """POST /api/payment-intents against localstripe and the Firestore emulator."""
 
 import json
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,9 @@ from google.cloud import firestore
 from checkout.cart.catalog import PRODUCTS
 from checkout.intents import opening, stripe_gateway
 from checkout.orders.store import CHECKOUTS, ORDERS, client_secret_hash
+from tests import stripe_events as se
 from tests.integration.conftest import function_client, intents_for_checkout
+from tests.stripe_signing import body, sign
 
 TEE = PRODUCTS["tee-classic"].unit_amount
 MUG = PRODUCTS["mug-enamel"].unit_amount
@@ -181,7 +184,22 @@ def test_a_canceled_intent_is_not_handed_out_again(
     checkout_api: FlaskClient, stripe_client: stripe.StripeClient, checkout_id: str
 ) -> None:
     first = post(checkout_api, cart(checkout_id)).get_json()
-    stripe_client.v1.payment_intents.cancel(first["paymentIntentId"])
+    canceled = stripe_client.v1.payment_intents.cancel(first["paymentIntentId"])
+    # A repeat is answered from Firestore, which learns of the cancel from Stripe's event.
+    event = se.event(
+        "payment_intent.canceled",
+        se.payment_intent(canceled.id, status="canceled", amount=first["amount"]),
+    )
+    payload = body(event)
+    delivered = function_client("stripe_webhook").post(
+        "/api/stripe-webhook",
+        data=payload,
+        headers={
+            "Stripe-Signature": sign(payload, os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]),
+            "Content-Type": "application/json",
+        },
+    )
+    assert delivered.status_code == 200, delivered.get_json()
     again = post(checkout_api, cart(checkout_id))
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "checkout_locked"

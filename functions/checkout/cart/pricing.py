@@ -69,3 +69,9 @@ def parse_items_metadata(value: str) -> tuple[CartLine, ...]:
         if product_id in PRODUCTS and quantity.isascii() and quantity.isdigit():
             lines.append(CartLine(product_id, int(quantity)))
     return tuple(lines)
+
+
+def cart_signature(cart: PricedCart) -> str:
+    """What a PaymentIntent for this cart holds (currency, amount, items), as one string: the
+    checkout record keeps it, so an unchanged cart is recognised without asking Stripe."""
+    return f"{cart.currency}|{cart.amount}|{items_metadata(cart)}"

@@ -15,8 +15,10 @@ MAX_LINES = 20
 MIN_QUANTITY = 1
 MAX_QUANTITY = 99
 MAX_EMAIL_LENGTH = 254
-# Deliberately loose: Stripe and the mail server are the real judges of an address.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Loose about what an address may contain (Stripe and the mail server are its real judges),
+# strict about its shape: one @, a dot in the domain, and the whole value must match
+# (fullmatch: `$` alone would let a trailing newline through).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,14 @@ def _parse_line(index: int, raw: Any) -> CartLine:
 def _parse_email(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > MAX_EMAIL_LENGTH or not _EMAIL.match(value):
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_EMAIL_LENGTH
+        # No control or format characters (NUL, DEL, zero-width, bidi controls...), no spaces.
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+        or not _EMAIL.fullmatch(value)
+    ):
         raise _invalid("invalid_email", "email must be a valid email address.")
     return value
 

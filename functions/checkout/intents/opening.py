@@ -2,22 +2,30 @@
 
 The flow, in order:
   1. price the cart from the catalog (the client's amounts are never read);
-  2. claim the checkout in Firestore, so concurrent duplicate requests create one intent;
-  3. create the PaymentIntent (idempotency key from the checkout) or update the existing one;
-  4. write the pending order.
+  2. read the checkout record: if it already holds this cart (and the order can still be
+     used), answer from it, with no Stripe call and no write: the common repeat;
+  3. otherwise claim the checkout in Firestore, so concurrent requests take turns with Stripe;
+  4. a new checkout is counted against the rate limits, then its PaymentIntent is created
+     (idempotency key from the checkout); an existing one is read from Stripe and updated;
+  5. write the pending order and the record (what the intent holds, its sealed client secret).
 """
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from checkout.cart.pricing import PricedCart, items_metadata, price_cart
+from checkout.cart.pricing import PricedCart, cart_signature, items_metadata, price_cart
 from checkout.cart.validation import CartRequest
-from checkout.intents import stripe_gateway
+from checkout.intents import rate_limits, stripe_gateway
+from checkout.orders import sealed_secret
 from checkout.orders import store as order_store
+from checkout.orders.attempts import attempts_exhausted
+from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
-from checkout.platform.errors import ApiError, checkout_locked
+from checkout.platform.errors import ApiError, checkout_attempts_exhausted, checkout_locked
 
-# How long a duplicate request waits for the request that holds the claim.
+# How long a request waits for another request that holds the checkout's claim.
 _BUSY_WAIT_SECONDS = 8.0
 _BUSY_POLL_SECONDS = 0.1
 
@@ -38,13 +46,20 @@ class CheckoutIntent:
         }
 
 
-def _await_other_request(checkout_id: str) -> str:
-    deadline = time.monotonic() + _BUSY_WAIT_SECONDS
+def _claim_is_fresh(record: dict[str, Any]) -> bool:
+    claimed_at = record.get("claimedAt")
+    return isinstance(claimed_at, datetime) and (
+        datetime.now(UTC) - claimed_at < order_store.CLAIM_LEASE
+    )
+
+
+def _await_other_request(checkout_id: str, deadline: float) -> None:
+    """Wait until the request holding the checkout's claim has recorded its outcome."""
     while time.monotonic() < deadline:
         time.sleep(_BUSY_POLL_SECONDS)
-        payment_intent_id = order_store.checkout_intent_id(checkout_id)
-        if payment_intent_id:
-            return payment_intent_id
+        record = order_store.read_checkout(checkout_id) or {}
+        if not _claim_is_fresh(record):
+            return
     raise ApiError(409, "checkout_busy", "This checkout is being set up; try again in a moment.")
 
 
@@ -54,10 +69,11 @@ def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> stripe_gate
     except Exception:
         order_store.release_claim(checkout_id, claim_token)
         raise
+    logger.bind(orderId=intent.id)
     logger.info(
         "payment intent created",
         paymentIntentId=intent.id,
-        checkoutId=checkout_id,
+        checkout=logger.pseudonym(checkout_id),
         amount=cart.amount,
     )
     return intent
@@ -79,7 +95,7 @@ def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe
     logger.info(
         "payment intent cart updated",
         paymentIntentId=payment_intent_id,
-        checkoutId=checkout_id,
+        checkout=logger.pseudonym(checkout_id),
         amount=cart.amount,
     )
     return stripe_gateway.update_intent_cart(payment_intent_id, cart)
@@ -92,10 +108,10 @@ def _cancel_spare(payment_intent_id: str, checkout_id: str) -> None:
     except ApiError as error:
         # Harmless if it stays: without its client secret nobody can pay it.
         logger.warn("spare payment intent not canceled", paymentIntentId=payment_intent_id,
-                    checkoutId=checkout_id, code=error.code)  # fmt: skip
+                    checkout=logger.pseudonym(checkout_id), code=error.code)  # fmt: skip
     else:
         logger.info("spare payment intent canceled", paymentIntentId=payment_intent_id,
-                    checkoutId=checkout_id)  # fmt: skip
+                    checkout=logger.pseudonym(checkout_id))  # fmt: skip
 
 
 def _save(request: CartRequest, cart: PricedCart, intent: stripe_gateway.Intent) -> None:
@@ -103,16 +119,64 @@ def _save(request: CartRequest, cart: PricedCart, intent: stripe_gateway.Intent)
         checkout_id=request.checkout_id,
         payment_intent_id=intent.id,
         client_secret=intent.client_secret,
+        sealed_client_secret=sealed_secret.seal(
+            intent.client_secret, request.checkout_id, intent.id
+        ),
         cart=cart,
         email=request.email,
     )
 
 
-def open_checkout(request: CartRequest) -> CheckoutIntent:
-    cart = price_cart(request.lines)
-    claim = order_store.claim_checkout(request.checkout_id)
-    if claim.token:
-        intent = _create(request.checkout_id, cart, claim.token)
+def _refuse_unusable(order: dict[str, Any] | None) -> None:
+    if attempts_exhausted(order):
+        raise checkout_attempts_exhausted()
+    if (order or {}).get("status") == OrderStatus.CANCELED.value:
+        raise checkout_locked("This payment was canceled; start a new checkout.")
+
+
+def _from_record(request: CartRequest, cart: PricedCart) -> CheckoutIntent | None:
+    """The answer from the checkout record alone, when it holds this very cart; else None.
+
+    Two reads (the record, then its order), no Stripe call, and no write unless the email
+    changed. The order says whether the checkout may still be used (canceled, attempt cap).
+    """
+    record = order_store.read_checkout(request.checkout_id) or {}
+    payment_intent_id = record.get("paymentIntentId")
+    if not payment_intent_id:
+        return None
+    order = order_store.read_order(payment_intent_id)
+    _refuse_unusable(order)
+    if order is None or record.get("cart") != cart_signature(cart) or _claim_is_fresh(record):
+        return None
+    client_secret = sealed_secret.unseal(
+        record.get("clientSecretSealed"), request.checkout_id, payment_intent_id
+    )
+    if client_secret is None:
+        return None
+    intent = stripe_gateway.Intent(
+        payment_intent_id, client_secret, cart.amount, cart.currency, "", items_metadata(cart)
+    )
+    if order.get("email") != request.email:
+        _save(request, cart, intent)
+    logger.bind(orderId=payment_intent_id)
+    return CheckoutIntent(client_secret, payment_intent_id, cart.amount, cart.currency)
+
+
+def _with_claim(
+    request: CartRequest,
+    cart: PricedCart,
+    client_ip: str,
+    token: str,
+    payment_intent_id: str | None,
+) -> stripe_gateway.Intent:
+    """Create (new checkout) or update (existing one) the PaymentIntent, holding the claim."""
+    if payment_intent_id is None:
+        try:
+            rate_limits.check_new_checkout(client_ip)
+        except Exception:
+            order_store.release_claim(request.checkout_id, token)
+            raise
+        intent = _create(request.checkout_id, cart, token)
         try:
             _save(request, cart, intent)
         except order_store.CheckoutHasAnotherIntent as other:
@@ -120,8 +184,27 @@ def open_checkout(request: CartRequest) -> CheckoutIntent:
             _cancel_spare(intent.id, request.checkout_id)
             intent = _reuse(other.payment_intent_id, request.checkout_id, cart)
             _save(request, cart, intent)
-    else:
-        payment_intent_id = claim.payment_intent_id or _await_other_request(request.checkout_id)
+        return intent
+    try:
+        logger.bind(orderId=payment_intent_id)
         intent = _reuse(payment_intent_id, request.checkout_id, cart)
         _save(request, cart, intent)
-    return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)
+    except Exception:
+        order_store.release_claim(request.checkout_id, token)
+        raise
+    return intent
+
+
+def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
+    cart = price_cart(request.lines)
+    deadline = time.monotonic() + _BUSY_WAIT_SECONDS
+    while True:
+        answered = _from_record(request, cart)
+        if answered is not None:
+            return answered
+        claim = order_store.claim_checkout(request.checkout_id)
+        if claim.token:
+            intent = _with_claim(request, cart, client_ip, claim.token, claim.payment_intent_id)
+            return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)
+        # Another request is creating or changing this checkout's intent: wait, then look again.
+        _await_other_request(request.checkout_id, deadline)

@@ -9,8 +9,11 @@ from flask import Request, Response
 
 from checkout.cart import catalog
 from checkout.cart.validation import parse_cart_request
-from checkout.intents import opening
+from checkout.intents import opening, rate_limits
 from checkout.orders import store as order_store
+from checkout.platform import structured_log as logger
+from checkout.platform.client_ip import client_ip
+from checkout.platform.deadline import request_deadline
 from checkout.platform.errors import ApiError
 from checkout.platform.http_json import (
     cors_headers,
@@ -18,9 +21,15 @@ from checkout.platform.http_json import (
     guarded,
     json_response,
     read_json_body,
+    request_log_context,
     require_method,
 )
-from checkout.platform.settings import STRIPE_PUBLISHABLE_KEY, require
+from checkout.platform.settings import (
+    CHECKOUT_TIMEOUT_SECONDS,
+    FORWARDED_FOR_CLIENT_HOP,
+    STRIPE_PUBLISHABLE_KEY,
+    require,
+)
 
 _ORDER_PATH = re.compile(r"^/api/orders/(?P<id>pi_[A-Za-z0-9_]{1,250})$")
 
@@ -39,8 +48,13 @@ def get_config(request: Request) -> Response:
 
 def post_payment_intent(request: Request) -> Response:
     require_method(request, ["POST"])
+    ip = client_ip(
+        request.headers.get("X-Forwarded-For"), request.remote_addr, FORWARDED_FOR_CLIENT_HOP.value
+    )
+    # First, before reading the body: a flood is turned away at no cost.
+    rate_limits.check_request(ip)
     cart_request = parse_cart_request(read_json_body(request))
-    return json_response(200, opening.open_checkout(cart_request).body())
+    return json_response(200, opening.open_checkout(cart_request, ip).body())
 
 
 def get_order(request: Request, payment_intent_id: str) -> Response:
@@ -49,6 +63,7 @@ def get_order(request: Request, payment_intent_id: str) -> Response:
     order = (
         order_store.read_order_status(payment_intent_id, client_secret) if client_secret else None
     )
+    logger.bind(orderId=payment_intent_id)
     if order is None:
         # One answer for "no such order" and "wrong secret": existence is not revealed.
         raise ApiError(404, "order_not_found", "No order matches this payment and secret.")
@@ -73,6 +88,7 @@ def handle(request: Request) -> Response:
             return get_order(request, match["id"])
         raise ApiError(404, "not_found", "No such endpoint.")
 
-    response = guarded(route, headers)
+    with request_log_context(request), request_deadline(CHECKOUT_TIMEOUT_SECONDS.value):
+        response = guarded(route, headers)
     response.headers.update(headers)
     return response

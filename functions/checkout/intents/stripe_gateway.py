@@ -11,7 +11,8 @@ from functools import cache
 
 import stripe
 
-from checkout.cart.pricing import PricedCart, items_metadata
+from checkout.cart.pricing import PricedCart, cart_signature, items_metadata
+from checkout.platform.deadline import remaining_seconds
 from checkout.platform.errors import ApiError, checkout_locked
 from checkout.platform.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
 
@@ -19,11 +20,13 @@ from checkout.platform.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optio
 UPDATABLE_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})
 
 # A serverless request should fail fast rather than hang for the SDK's default 80 s.
-_TIMEOUT_SECONDS = (5.0, 15.0)  # (connect, read)
+_TIMEOUT_SECONDS = (3.0, 10.0)  # (connect, read)
 _MAX_NETWORK_RETRIES = 2
-# The longest one call can take, retries and their short pauses included; the checkout claim's
-# lease (order_store.CLAIM_LEASE) must outlast it.
-WORST_CASE_CALL_SECONDS = (_MAX_NETWORK_RETRIES + 1) * sum(_TIMEOUT_SECONDS) + 5
+# The longest one call can take: every attempt timing out, plus the SDK's pauses between
+# attempts (0.5 s, then 1 s, jittered down). The checkout claim's lease (order_store.CLAIM_LEASE)
+# must outlast two of them (retrieve + update), and a call is only started when the request's
+# deadline (platform/deadline.py, from the function's timeout) leaves room for all of it.
+WORST_CASE_CALL_SECONDS = (_MAX_NETWORK_RETRIES + 1) * sum(_TIMEOUT_SECONDS) + 2
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,12 @@ def client() -> stripe.StripeClient:
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Turn Stripe's exceptions into ApiErrors a caller can act on, with no secret in them."""
+    """Turn Stripe's exceptions into ApiErrors a caller can act on, with no secret in them.
+
+    Also refuses to start a call that might outlive the request (see platform/deadline.py).
+    """
+    if remaining_seconds() < WORST_CASE_CALL_SECONDS:
+        raise ApiError(502, "stripe_unavailable", "The payment provider is slow; try again.")
     try:
         yield
     except (stripe.InvalidRequestError, stripe.IdempotencyError, stripe.CardError) as e:
@@ -85,8 +93,7 @@ def idempotency_key(checkout_id: str, cart: PricedCart) -> str:
     # Derived from the checkout and its cart: a retry of the same create returns the same
     # PaymentIntent, while a changed cart is not refused as a mismatched replay.
     # The amount is in it too: a catalog price change must not replay an old create.
-    described = f"{cart.currency}|{cart.amount}|{items_metadata(cart)}"
-    cart_digest = hashlib.sha256(described.encode()).hexdigest()
+    cart_digest = hashlib.sha256(cart_signature(cart).encode()).hexdigest()
     return f"checkout-{checkout_id}-{cart_digest[:32]}"
 
 
@@ -124,6 +131,6 @@ def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> Intent:
 
 
 def cancel_intent(payment_intent_id: str) -> None:
-    """Cancel a PaymentIntent nobody will pay (its client secret was never handed out)."""
+    """Cancel a PaymentIntent that must not be paid (a spare, or one past the attempt cap)."""
     with translated_errors():
         client().v1.payment_intents.cancel(payment_intent_id)

@@ -1,7 +1,8 @@
 """Firestore reads and writes for the checkout side: claiming a checkout, pending orders.
 
 Collections (names defined once, here):
-  checkouts/{checkoutId}      -> which PaymentIntent serves this checkout
+  checkouts/{checkoutId}      -> which PaymentIntent serves this checkout, what it holds (`cart`),
+                                 its client secret sealed (orders/sealed_secret.py)
   orders/{paymentIntentId}    -> the order; only the webhook moves it past `pending`
 """
 
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout.cart.pricing import PricedCart, order_items
+from checkout.cart.pricing import PricedCart, cart_signature, order_items
 from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
 from checkout.platform import firestore_client
 from checkout.platform.errors import ApiError, checkout_locked
@@ -44,11 +45,11 @@ class CheckoutHasAnotherIntent(Exception):
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of claiming a checkout: exactly one field tells what to do next."""
+    """The outcome of claiming a checkout: `token` or `busy` tells what to do next."""
 
-    payment_intent_id: str | None = None  # the checkout already has its PaymentIntent
-    token: str | None = None  # we hold the claim (this token): create the PaymentIntent
-    busy: bool = False  # another request holds a fresh claim
+    payment_intent_id: str | None = None  # the checkout's PaymentIntent, if it has one yet
+    token: str | None = None  # we hold the claim (this token): create or change the intent
+    busy: bool = False  # another request holds a fresh claim: wait for it
 
 
 def _run(transactional: Callable[[firestore.Transaction], T]) -> T:
@@ -68,21 +69,41 @@ def _run(transactional: Callable[[firestore.Transaction], T]) -> T:
 
 
 def claim_checkout(checkout_id: str, now: datetime | None = None) -> Claim:
+    """Claim the checkout for whatever needs Stripe: creating its PaymentIntent, or changing it.
+
+    Holding the claim while Stripe is called keeps the record's `cart` in step with what the
+    PaymentIntent holds: updates of one checkout happen one at a time, in the order their
+    results are recorded. The claim also drops `cart` until the change is recorded, so that
+    if the holder dies mid-update no request trusts the old record (they ask Stripe instead).
+    """
     now = now or datetime.now(UTC)
     ref = db().collection(CHECKOUTS).document(checkout_id)
 
     def claim(transaction: firestore.Transaction) -> Claim:
         record = ref.get(transaction=transaction).to_dict() or {}
-        if record.get("paymentIntentId"):
-            return Claim(payment_intent_id=record["paymentIntentId"])
+        payment_intent_id = record.get("paymentIntentId")
         claimed_at = record.get("claimedAt")
         if isinstance(claimed_at, datetime) and now - claimed_at < CLAIM_LEASE:
-            return Claim(busy=True)
+            return Claim(payment_intent_id=payment_intent_id, busy=True)
         token = uuid.uuid4().hex
-        transaction.set(ref, {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token})
-        return Claim(token=token)
+        if payment_intent_id:
+            transaction.update(
+                ref, {"claimedAt": now, "claimToken": token, "cart": firestore.DELETE_FIELD}
+            )
+        else:
+            transaction.set(ref, {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token})
+        return Claim(payment_intent_id=payment_intent_id, token=token)
 
     return _run(claim)
+
+
+def read_checkout(checkout_id: str) -> dict[str, Any] | None:
+    """The checkout record as stored (one read, no transaction)."""
+    return db().collection(CHECKOUTS).document(checkout_id).get().to_dict()
+
+
+def read_order(payment_intent_id: str) -> dict[str, Any] | None:
+    return db().collection(ORDERS).document(payment_intent_id).get().to_dict()
 
 
 def release_claim(checkout_id: str, token: str) -> None:
@@ -91,17 +112,12 @@ def release_claim(checkout_id: str, token: str) -> None:
 
     def release(transaction: firestore.Transaction) -> None:
         record = ref.get(transaction=transaction).to_dict() or {}
-        if record.get("claimToken") == token and not record.get("paymentIntentId"):
+        if record.get("claimToken") == token:
             transaction.update(
                 ref, {"claimedAt": firestore.DELETE_FIELD, "claimToken": firestore.DELETE_FIELD}
             )
 
     _run(release)
-
-
-def checkout_intent_id(checkout_id: str) -> str | None:
-    record = db().collection(CHECKOUTS).document(checkout_id).get().to_dict() or {}
-    return record.get("paymentIntentId")
 
 
 def client_secret_hash(client_secret: str) -> str:
@@ -123,6 +139,7 @@ def save_pending_order(
     checkout_id: str,
     payment_intent_id: str,
     client_secret: str,
+    sealed_client_secret: str = "",  # empty: no repeat is answered from the record
     cart: PricedCart,
     email: str | None,
 ) -> None:
@@ -160,13 +177,20 @@ def save_pending_order(
             if order.get("status") not in EDITABLE_STATUSES:
                 raise checkout_locked("This order can no longer be changed.")
             transaction.update(order_ref, {**cart_fields, "updatedAt": firestore.SERVER_TIMESTAMP})
-        if recorded != payment_intent_id or "claimToken" in checkout:
+        if (
+            recorded != payment_intent_id
+            or "claimToken" in checkout
+            or checkout.get("cart") != cart_signature(cart)
+        ):
             # Only when something changes: duplicate requests then only read, and readers do
-            # not queue behind each other's write locks.
+            # not queue behind each other's write locks. `cart` and the sealed client secret
+            # are what lets a repeat of this cart be answered without asking Stripe.
             transaction.set(
                 checkout_ref,
                 {
                     "paymentIntentId": payment_intent_id,
+                    "cart": cart_signature(cart),
+                    "clientSecretSealed": sealed_client_secret,
                     "claimedAt": firestore.DELETE_FIELD,
                     "claimToken": firestore.DELETE_FIELD,
                 },

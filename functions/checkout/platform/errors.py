@@ -8,13 +8,19 @@ class ApiError(Exception):
     """
 
     def __init__(
-        self, status: int, code: str, message: str, stripe_code: str | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        stripe_code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.stripe_code = stripe_code  # Stripe's own error code, when Stripe raised it
+        self.headers = headers or {}  # sent with the error response (e.g. Retry-After)
 
     def body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}
@@ -25,3 +31,12 @@ def checkout_locked(
 ) -> ApiError:
     """The one answer for a checkout whose cart can no longer change (the page offers a new one)."""
     return ApiError(409, "checkout_locked", message)
+
+
+def checkout_attempts_exhausted() -> ApiError:
+    """The checkout's PaymentIntent saw too many declined attempts and is (being) canceled."""
+    return ApiError(
+        409,
+        "checkout_attempts_exhausted",
+        "This payment was declined too many times and has been closed; start a new checkout.",
+    )

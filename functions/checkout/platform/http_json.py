@@ -1,7 +1,8 @@
 """The JSON-over-HTTP conventions both functions share: body limits, errors, CORS, responses."""
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Request, Response
@@ -13,6 +14,18 @@ from checkout.platform.settings import MissingSetting, allowed_origins
 
 MAX_BODY_BYTES = 16 * 1024
 _CORS_ALLOWED_HEADERS = "Content-Type, X-Client-Secret"
+
+
+@contextmanager
+def request_log_context(request: Request) -> Iterator[None]:
+    """Every log entry written while serving `request` carries its Cloud Trace id."""
+    trace = logger.trace_fields(
+        request.headers.get("X-Cloud-Trace-Context"),
+        request.headers.get("traceparent"),
+        logger.project_id(),
+    )
+    with logger.request_context(**trace):
+        yield
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -72,6 +85,7 @@ def cors_headers(request: Request, methods: str) -> dict[str, str]:
         "Access-Control-Allow-Methods": methods,
         "Access-Control-Allow-Headers": _CORS_ALLOWED_HEADERS,
         "Access-Control-Max-Age": "3600",
+        "Access-Control-Expose-Headers": "Retry-After",
         "Vary": "Origin",
     }
 
@@ -83,7 +97,7 @@ def guarded(handler: Callable[[], Response], headers: dict[str, str]) -> Respons
     except MethodNotAllowed as error:
         return error_response(error, {**headers, "Allow": error.allow_header})
     except ApiError as error:
-        return error_response(error, headers)
+        return error_response(error, {**headers, **error.headers})
     except MissingSetting as missing:
         logger.error("missing configuration", setting=missing.name)
         return error_response(

@@ -57,3 +57,61 @@ def allowed_origins() -> frozenset[str]:
 def webhook_secrets() -> list[str]:
     """All current signing secrets: during rotation Stripe signs with each active one."""
     return [s.strip() for s in require(STRIPE_WEBHOOK_SECRET).split(",") if s.strip()]
+
+
+# --- Abuse limits on POST /api/payment-intents (see README "Security"). Tests and shops tune
+# them through the environment / functions/.env.<project>, like any Firebase param.
+REQUESTS_PER_IP_PER_MINUTE = params.IntParam(
+    "REQUESTS_PER_IP_PER_MINUTE",
+    default=60,
+    description="POST /api/payment-intents per client IP per minute, counted per instance.",
+)
+NEW_CHECKOUTS_PER_IP_PER_10_MINUTES = params.IntParam(
+    "NEW_CHECKOUTS_PER_IP_PER_10_MINUTES",
+    default=20,
+    description="New checkouts (new PaymentIntents) per client IP per 10 minutes.",
+)
+NEW_CHECKOUTS_PER_MINUTE = params.IntParam(
+    "NEW_CHECKOUTS_PER_MINUTE",
+    default=300,
+    description="New checkouts (new PaymentIntents) per minute for the whole shop.",
+)
+FORWARDED_FOR_CLIENT_HOP = params.IntParam(
+    "FORWARDED_FOR_CLIENT_HOP",
+    default=2,
+    description=(
+        "Which X-Forwarded-For entry, counted from the right, is the client IP: 2 is the "
+        "client address Google's front end appends before its own; 0 ignores the header."
+    ),
+)
+
+# --- Ceilings: instances, concurrency, memory and timeout of each function (deploy-time params).
+CHECKOUT_MAX_INSTANCES = params.IntParam(
+    "CHECKOUT_MAX_INSTANCES", default=10, description="checkout_api: most instances at once."
+)
+CHECKOUT_CONCURRENCY = params.IntParam(
+    "CHECKOUT_CONCURRENCY", default=40, description="checkout_api: requests per instance at once."
+)
+CHECKOUT_MEMORY_MB = params.IntParam(
+    "CHECKOUT_MEMORY_MB", default=512, description="checkout_api: memory per instance, in MB."
+)
+CHECKOUT_TIMEOUT_SECONDS = params.IntParam(
+    "CHECKOUT_TIMEOUT_SECONDS", default=60, description="checkout_api: request timeout, seconds."
+)
+WEBHOOK_MAX_INSTANCES = params.IntParam(
+    "WEBHOOK_MAX_INSTANCES", default=10, description="stripe_webhook: most instances at once."
+)
+WEBHOOK_CONCURRENCY = params.IntParam(
+    "WEBHOOK_CONCURRENCY", default=40, description="stripe_webhook: requests per instance at once."
+)
+WEBHOOK_MEMORY_MB = params.IntParam(
+    "WEBHOOK_MEMORY_MB", default=512, description="stripe_webhook: memory per instance, in MB."
+)
+WEBHOOK_TIMEOUT_SECONDS = params.IntParam(
+    "WEBHOOK_TIMEOUT_SECONDS", default=60, description="stripe_webhook: request timeout, seconds."
+)
+
+
+def positive(param: params.IntParam) -> int:
+    """An int param's value, at least 1 (0 or a negative value would block everything)."""
+    return max(1, param.value)

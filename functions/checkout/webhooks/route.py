@@ -5,7 +5,15 @@ The body is read as bytes and never parsed before the signature is checked over 
 
 from flask import Request, Response
 
-from checkout.platform.http_json import guarded, json_response, read_raw_body, require_method
+from checkout.platform.deadline import request_deadline
+from checkout.platform.http_json import (
+    guarded,
+    json_response,
+    read_raw_body,
+    request_log_context,
+    require_method,
+)
+from checkout.platform.settings import WEBHOOK_TIMEOUT_SECONDS
 from checkout.webhooks import delivery
 
 # Stripe's events are a few KB, but metadata alone may reach ~25 KB (50 keys x 500 chars); a
@@ -22,4 +30,5 @@ def handle(request: Request) -> Response:
         return json_response(200, receipt.body())
 
     # guarded: 400/405/413 as JSON, and 5xx for storage or any other failure, so Stripe retries.
-    return guarded(route, {})
+    with request_log_context(request), request_deadline(WEBHOOK_TIMEOUT_SECONDS.value):
+        return guarded(route, {})
