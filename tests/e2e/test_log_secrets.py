@@ -2,7 +2,7 @@
 whole flow: pay, decline then pay, 3D Secure, and the webhook deliveries that follow.
 
 The functions' logs are what the Functions emulator writes to the stack's log folder
-(dev/stack.py: .run/logs/, or CHECKOUT_LOG_DIR when set). The stand-in Stripe servers' own logs
+(dev/stack.py sets STACK_LOG_DIR to it). The stand-in Stripe servers' own logs
 (localstripe, the Stripe.js stand-in) are Stripe's side and are not ours to check.
 """
 
@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     firestore_status,
 )
 
-LOG_DIR = Path(os.environ.get("CHECKOUT_LOG_DIR", str(ROOT / ".run" / "logs")))
+LOG_DIR = Path(os.environ.get("STACK_LOG_DIR", str(ROOT / ".run" / "logs")))
 FUNCTION_LOGS = ("firebase-emulators.log",)
 EMAIL = "log.check+e2e@example.com"
 
