@@ -1,10 +1,11 @@
 // Checkout: cart -> PaymentIntent priced by the server -> Payment Element -> order status.
 
 const KEY = 'checkout';
-const FINAL_STATUSES = new Set(['paid', 'failed', 'needs_review', 'canceled', 'refunded']);
+const FINAL = new Set(['paid', 'failed', 'needs_review', 'canceled', 'refunded', 'disputed', 'dispute_lost']);
 const PAID_INTENT = new Set(['succeeded', 'processing', 'requires_capture']);
 const NOT_COMPLETED = 'Your payment was not completed. Please try again or use another card.';
 
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const ui = {
   loading: $('cart-loading'), email: $('email'), amount: $('amount'), paymentSection: $('payment'),
@@ -14,8 +15,8 @@ const ui = {
 
 const state = {
   intent: null, // the server's last answer
-  stale: false, // the last sync failed
-  syncSeq: 0, syncTimer: 0, syncing: false, elementReady: false, paying: false, locked: false,
+  stale: false, // Stripe may hold another amount than shown
+  syncSeq: 0, syncTimer: 0, retryTimer: 0, syncing: false, elementReady: false, paying: false, locked: false, renewed: false,
 };
 
 // Minor units: Intl knows each currency's decimals.
@@ -25,14 +26,20 @@ function money(minor, currency) {
 }
 
 const show = (el, visible) => { el.hidden = !visible; };
-const say = (text) => { $('status-message').textContent = text; show(ui.retry, false); };
+const say = (text) => { $('status-message').textContent = text; show(ui.retry, false); clearTimeout(state.retryTimer); };
 const showPayError = (text) => { ui.payMessage.textContent = text; if (text) ui.payMessage.focus(); };
 
-function offerRetry(text, label, action) {
-  say(text);
-  ui.retry.textContent = label;
+// `wait`: seconds until the button works (a 429's Retry-After).
+function offerRetry(text, label, action, wait = 0) {
+  say(wait ? `${text} You can try again in ${wait} seconds.` : text);
   ui.retry.onclick = () => { say(''); action(); };
   show(ui.retry, true);
+  const tick = () => {
+    ui.retry.disabled = wait > 0;
+    ui.retry.textContent = wait > 0 ? `${label} (${wait} s)` : label;
+    if (wait--) state.retryTimer = setTimeout(tick, 1000);
+  };
+  tick();
 }
 
 async function api(path, options) {
@@ -42,7 +49,8 @@ async function api(path, options) {
   const body = await res.json().catch(() => ({}));
   if (res.ok) return body;
   const err = body.error || {};
-  throw Object.assign(Error(err.message || 'Something went wrong. Please try again.'), { status: res.status, code: err.code });
+  throw Object.assign(Error(err.message || 'Something went wrong. Please try again.'),
+    { status: res.status, code: err.code, wait: +res.headers.get('Retry-After') || 0 });
 }
 
 // In sessionStorage: `confirming` (a client secret) if a payment may be under way, `submitted` once
@@ -69,7 +77,7 @@ function renderProducts() {
     li.innerHTML = '<div class="product-text"><h3></h3><p></p></div><p class="price"></p>'
       + '<div class="qty"><label>Quantity<span class="visually-hidden"></span></label>'
       + '<input type="number" inputmode="numeric" min="0" max="99"></div>';
-    const [h3, desc, price, label, input] = li.querySelectorAll('h3, p, label, input');
+    const [h3, desc, price, label, input] = /** @type {any} */ (li.querySelectorAll('h3, p, label, input'));
     h3.textContent = p.name;
     desc.textContent = p.description;
     price.textContent = money(p.unitAmount, p.currency);
@@ -92,7 +100,7 @@ function cartItems() {
 }
 
 function setCartDisabled(disabled) {
-  for (const input of document.querySelectorAll('#cart input')) input.disabled = disabled;
+  for (const input of $('cart').querySelectorAll('input')) input.disabled = disabled;
 }
 
 function cartChanged() {
@@ -119,11 +127,14 @@ function postCart() {
 
 async function useIntent(intent) {
   const previous = state.intent;
+  const refresh = state.stale || previous?.amount !== intent.amount;
   state.intent = intent;
-  state.stale = false;
+  state.stale = true; // until the Element holds it too
   ui.amount.textContent = money(intent.amount, intent.currency);
   if (previous?.clientSecret !== intent.clientSecret) mountPaymentElement(intent.clientSecret);
-  else if (previous.amount !== intent.amount) await state.elements.fetchUpdates();
+  // (and a wallet's sheet). A failure resolves, with {error}.
+  else if (refresh && (await state.elements.fetchUpdates()).error) throw Error('The payment form could not be updated.');
+  state.stale = false;
 }
 
 async function syncIntent() {
@@ -135,26 +146,38 @@ async function syncIntent() {
     const intent = await postCart();
     if (seq !== state.syncSeq) return; // a newer cart is on its way
     await useIntent(intent);
+    state.renewed = false;
     say('');
   } catch (err) {
-    if (seq !== state.syncSeq) return;
-    if (err.code === 'checkout_locked') lockCheckout(err.message);
-    else if (err.code === 'checkout_busy') state.syncTimer = setTimeout(syncIntent, 1000); // another tab
-    else { // Stripe may hold a new amount: no paying until the server answers
-      state.stale = true;
-      ui.amount.textContent = '–';
-      offerRetry(err.message, 'Try again', cartChanged);
-    }
+    if (seq === state.syncSeq) syncFailed(err);
   } finally {
     if (seq === state.syncSeq) state.syncing = false;
     updatePayButton();
   }
 }
 
-function lockCheckout(message) {
+function syncFailed({ code, message, wait }) {
+  if (code === 'checkout_expired' && !state.renewed) { // abandoned: start afresh, silently
+    state.renewed = true;
+    saveCheckout({ id: crypto.randomUUID() });
+    return syncIntent();
+  }
+  if (code === 'checkout_locked' || code === 'checkout_attempts_exhausted') return lockCheckout(message);
+  if (code === 'checkout_busy') return void (state.syncTimer = setTimeout(syncIntent, 1000)); // another tab
+  // Stripe may hold a new amount: no paying until the server answers
+  state.stale = true;
+  ui.amount.textContent = '–';
+  offerRetry(message, 'Try again', cartChanged, wait);
+}
+
+function lock() {
   state.locked = true;
   setCartDisabled(true);
   show(ui.paymentSection, false);
+}
+
+function lockCheckout(message) {
+  lock();
   say(message);
   offerNewCheckout();
 }
@@ -174,6 +197,7 @@ function mountPaymentElement(clientSecret) {
   const element = state.paymentElement = state.elements.create('payment');
   element.on('ready', () => { state.elementReady = true; updatePayButton(); });
   element.on('change', () => showPayError(''));
+  element.on('loaderror', () => offerRetry('The payment form could not load.', 'Try again', () => mountPaymentElement(clientSecret)));
   element.mount('#payment-element');
 }
 
@@ -186,10 +210,10 @@ function updatePayButton() {
 }
 
 // Only Stripe's card and validation messages are for shoppers.
-function describePaymentError({ code, type, message }) {
+function describePaymentError({ code = '', type = '', message = '' } = {}) {
   if (code === 'payment_intent_authentication_failure') return 'Your bank could not confirm this payment (3D Secure failed). Try again or use another card.';
   if (code === 'card_declined') return `${message} Please try another card.`;
-  return /^(card|validation)_error$/.test(type) ? message : 'Your payment could not be processed. Please try again.';
+  return /^(card|validation)_error$/.test(type) ? message : NOT_COMPLETED;
 }
 
 async function pay(event) {
@@ -199,12 +223,11 @@ async function pay(event) {
   setCartDisabled(true);
   showPayError('');
   updatePayButton();
-  const message = await attemptPayment().catch(() => describePaymentError({}));
-  if (!message) return; // following the order, or locked
+  const message = await attemptPayment().catch(() => describePaymentError()); // Stripe.js throws on misuse
   state.paying = false;
   setCartDisabled(state.locked);
   updatePayButton();
-  showPayError(message);
+  if (message) showPayError(message);
 }
 
 // Returns what to tell the shopper if nothing was paid.
@@ -213,11 +236,14 @@ async function attemptPayment() {
   // First, inside the click: wallets need it before any other await.
   const { error: invalid } = await state.elements.submit();
   if (invalid) return describePaymentError(invalid);
-  const fresh = await postCart().catch((err) => err); // Stripe must hold the amount shown
-  if (fresh instanceof Error) return fresh.code === 'checkout_locked' ? lockCheckout(fresh.message) : fresh.message;
-  if (fresh.clientSecret !== clientSecret || fresh.amount !== amount) {
-    await useIntent(fresh);
-    return `The amount to pay is now ${money(fresh.amount, fresh.currency)}. Check it, then press Pay again.`;
+  try { // Stripe must hold the amount shown
+    const fresh = await postCart();
+    if (fresh.clientSecret !== clientSecret || fresh.amount !== amount) {
+      await useIntent(fresh);
+      return `The amount to pay is now ${money(fresh.amount, fresh.currency)}. Check it, then press Pay again.`;
+    }
+  } catch (err) {
+    return syncFailed(err);
   }
   saveCheckout({ confirming: clientSecret }); // for a reload, say during 3D Secure
   const { error, paymentIntent } = await state.stripe.confirmPayment({
@@ -228,19 +254,34 @@ async function attemptPayment() {
   // Paid before (say, in another tab): the error carries the PaymentIntent.
   const intent = paymentIntent || error?.payment_intent;
   if (PAID_INTENT.has(intent?.status)) return awaitOrder(intent.id, clientSecret);
+  if (paymentIntent?.status === 'requires_action') return actionNeeded(paymentIntent, clientSecret);
   saveCheckout({ confirming: null });
-  return error ? describePaymentError(error) : NOT_COMPLETED;
+  return describePaymentError(error);
 }
 
 // Paid or on its way: now only the order counts.
 function awaitOrder(paymentIntentId, clientSecret) {
   saveCheckout({ submitted: { paymentIntentId, clientSecret }, confirming: null });
-  state.locked = true;
-  show(ui.paymentSection, false);
-  setCartDisabled(true);
-  showOrder({ status: 'pending' });
-  ui.orderStatus.focus(); // Pay is gone
+  showLocked({ status: 'pending' });
   pollOrder(paymentIntentId, clientSecret);
+}
+
+function showLocked(order) {
+  lock();
+  showOrder(order);
+  ui.orderStatus.focus(); // Pay is gone
+}
+
+// Stripe awaits the shopper elsewhere (say, to verify micro-deposits): the payment is under way.
+// `confirming` stays, for a reload.
+function actionNeeded({ next_action: next }, clientSecret) {
+  const ask = next[next.type] || {};
+  const url = ask.hosted_verification_url || ask.hosted_instructions_url || ask.hosted_voucher_url;
+  showLocked({ status: 'requires_action' });
+  const detail = $('order-detail');
+  if (next.type === 'verify_with_microdeposits') detail.textContent = 'Verify the small deposit Stripe sends to your bank account. ';
+  if (url) Object.assign(detail.appendChild(document.createElement('a')), { href: url, textContent: 'Stripe’s instructions' });
+  offerRetry('We confirm your order once the payment completes.', 'Check again', () => resume(clientSecret));
 }
 
 const STATUS_TEXT = {
@@ -251,16 +292,23 @@ const STATUS_TEXT = {
   canceled: 'This order was canceled.',
   refunded: 'This order was refunded.',
   needs_review: 'Payment received. We are reviewing your order and will contact you.',
+  disputed: 'This payment is disputed with your bank.',
+  dispute_lost: 'Your bank reversed this payment after a dispute.',
+  requires_action: 'Action needed to complete your payment.',
 };
 
-function showOrder(order) {
+function showOrder({ status, amount, currency, refundedAmount, lastPaymentError }) {
   show($('result'), true);
-  ui.orderStatus.dataset.status = order.status;
-  ui.orderStatus.textContent = STATUS_TEXT[order.status] || order.status;
-  const error = order.status === 'failed' && order.lastPaymentError ? ` ${order.lastPaymentError.message}` : '';
-  $('order-detail').textContent = order.amount == null ? error : `Amount: ${money(order.amount, order.currency)}.${error}`;
+  ui.orderStatus.dataset.status = status;
+  ui.orderStatus.textContent = STATUS_TEXT[status] || status;
+  $('order-detail').textContent = [
+    amount != null && `Amount: ${money(amount, currency)}.`,
+    refundedAmount > 0 && `Refunded ${money(refundedAmount, currency)} of ${money(amount, currency)}.`,
+    status === 'failed' && lastPaymentError?.message, // the latest decline
+  ].filter(Boolean).join(' ');
 }
 
+// Stripe's view of the PaymentIntent, undefined if Stripe did not answer.
 async function retrieve(clientSecret) {
   return (await state.stripe.retrievePaymentIntent(clientSecret).catch(() => ({}))).paymentIntent;
 }
@@ -268,22 +316,24 @@ async function retrieve(clientSecret) {
 async function pollOrder(paymentIntentId, clientSecret) {
   const again = () => pollOrder(paymentIntentId, clientSecret);
   const deadline = Date.now() + 30000;
+  let unknown = false;
   while (Date.now() < deadline) {
     try {
-      let order = await api(`/api/orders/${encodeURIComponent(paymentIntentId)}`,
+      const order = await api(`/api/orders/${encodeURIComponent(paymentIntentId)}`,
         { headers: { 'X-Client-Secret': clientSecret } });
-      // An earlier attempt's `failed` may stay until this payment's webhook lands
-      if (order.status === 'failed' && (await retrieve(clientSecret))?.status !== 'requires_payment_method') {
-        order = { ...order, status: 'pending' };
-      }
-      showOrder(order);
-      if (FINAL_STATUSES.has(order.status)) return orderFinished(order);
+      // An earlier attempt's `failed` may stay until this payment's webhook lands: ask Stripe.
+      const intent = order.status === 'failed' && await retrieve(clientSecret);
+      unknown = intent === undefined; // no answer: ask again
+      if (intent && intent.status !== 'requires_payment_method') order.status = 'pending';
+      if (!unknown) showOrder(order);
+      if (!unknown && FINAL.has(order.status)) return orderFinished(order);
     } catch (err) {
       if (err.status < 500 && err.status !== 404) return offerRetry(err.message, 'Check again', again);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  offerRetry('No confirmation yet: your payment may still be processing.', 'Check again', again);
+  offerRetry(unknown ? 'We could not check your payment with Stripe.'
+    : 'No confirmation yet: your payment may still be processing.', 'Check again', again);
 }
 
 function orderFinished(order) {
@@ -304,12 +354,13 @@ async function resume(clientSecret) {
   const intent = await retrieve(clientSecret);
   if (!intent) return offerRetry('We could not load your payment.', 'Try again', () => resume(clientSecret));
   if (PAID_INTENT.has(intent.status)) return awaitOrder(intent.id, clientSecret);
-  if (intent.status === 'requires_action') { // 3D Secure unfinished: same cart
-    setCartDisabled(true);
+  if (intent.status === 'requires_action') {
+    if (!/^(use_stripe_sdk|redirect_to_url)$/.test(intent.next_action.type)) return actionNeeded(intent, clientSecret);
+    setCartDisabled(true); // 3D Secure unfinished: same cart
     showPayError('Your payment is not finished. Enter your card again and press Pay.');
   } else {
     saveCheckout({ confirming: null });
-    showPayError(NOT_COMPLETED);
+    showPayError(intent.last_payment_error?.message || NOT_COMPLETED); // say, the bank's decline
   }
   cartChanged();
 }
