@@ -20,9 +20,11 @@ test: install lint typecheck
 e2e: install
 	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e
 
-lint: $(VENV)/.installed
+# tsc checks web/app.js against Stripe.js's published types (tsconfig.json); it emits nothing.
+lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node_modules/.bin/tsc -p tsconfig.json
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy

@@ -1,38 +1,28 @@
-// Checkout: cart -> PaymentIntent priced by the server -> Payment Element -> order status.
+// The checkout page: see README.md, "The checkout page".
 
 const KEY = 'checkout';
-const FINAL_STATUSES = new Set(['paid', 'failed', 'needs_review', 'canceled', 'refunded']);
+const WAITING = new Set(['pending', 'processing']); // others are final
 const PAID_INTENT = new Set(['succeeded', 'processing', 'requires_capture']);
 const NOT_COMPLETED = 'Your payment was not completed. Please try again or use another card.';
 
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
-const ui = {
-  loading: $('cart-loading'), email: $('email'), amount: $('amount'), paymentSection: $('payment'),
-  form: $('payment-form'), payButton: $('pay-button'), payMessage: $('payment-message'),
-  orderStatus: $('order-status'), retry: $('retry'), newCheckout: $('new-checkout'),
-};
+const state = { intent: null }; // .intent: the server's last answer
+let stale = false; // Stripe may hold another amount than shown
+let syncSeq = 0, syncTimer = 0, retryTimer = 0, syncing = false, elementReady = false, paying = false, locked = false, renewed = false;
 
-const state = {
-  intent: null, // the server's last answer
-  stale: false, // the last sync failed
-  syncSeq: 0, syncTimer: 0, syncing: false, elementReady: false, paying: false, locked: false,
-};
-
-// Minor units: Intl knows each currency's decimals.
 function money(minor, currency) {
   const fmt = new Intl.NumberFormat(undefined, { style: 'currency', currency });
   return fmt.format(minor / 10 ** fmt.resolvedOptions().maximumFractionDigits);
 }
 
-const show = (el, visible) => { el.hidden = !visible; };
-const say = (text) => { $('status-message').textContent = text; show(ui.retry, false); };
-const showPayError = (text) => { ui.payMessage.textContent = text; if (text) ui.payMessage.focus(); };
+const say = (text) => { $('status-message').textContent = text; $('retry').hidden = true; clearTimeout(retryTimer); };
+const showPayError = (text) => { $('payment-message').textContent = text; if (text) $('payment-message').focus(); };
 
-function offerRetry(text, label, action) {
-  say(text);
-  ui.retry.textContent = label;
-  ui.retry.onclick = () => { say(''); action(); };
-  show(ui.retry, true);
+function offerRetry(text, label, action, wait = 0) {
+  say(wait ? `${text} You can try again in ${wait} seconds.` : text);
+  Object.assign($('retry'), { textContent: label, hidden: false, disabled: wait > 0, onclick: () => { say(''); action(); } });
+  retryTimer = setTimeout(() => { $('retry').disabled = false; }, wait * 1000);
 }
 
 async function api(path, options) {
@@ -42,11 +32,9 @@ async function api(path, options) {
   const body = await res.json().catch(() => ({}));
   if (res.ok) return body;
   const err = body.error || {};
-  throw Object.assign(Error(err.message || 'Something went wrong. Please try again.'), { status: res.status, code: err.code });
+  throw Object.assign(Error(err.message || 'Something went wrong. Please try again.'),
+    { status: res.status, code: err.code, wait: +res.headers.get('Retry-After') || 0 });
 }
-
-// In sessionStorage: `confirming` (a client secret) if a payment may be under way, `submitted` once
-// it went through.
 
 function loadCheckout() {
   try {
@@ -63,17 +51,16 @@ function saveCheckout(changes) {
 function renderProducts() {
   const q = state.checkout.quantities;
   $('products').replaceChildren(...state.config.products.map((p, i) => {
-    q[p.id] ??= i ? 0 : 1; // a first visit starts with one item
-    const li = document.createElement('li');
-    li.className = 'product';
+    q[p.id] ??= i ? 0 : 1;
+    const li = Object.assign(document.createElement('li'), { className: 'product' });
     li.innerHTML = '<div class="product-text"><h3></h3><p></p></div><p class="price"></p>'
       + '<div class="qty"><label>Quantity<span class="visually-hidden"></span></label>'
       + '<input type="number" inputmode="numeric" min="0" max="99"></div>';
-    const [h3, desc, price, label, input] = li.querySelectorAll('h3, p, label, input');
+    const [h3, desc, price, label, input] = /** @type {any} */ (li.querySelectorAll('h3, p, label, input'));
     h3.textContent = p.name;
     desc.textContent = p.description;
     price.textContent = money(p.unitAmount, p.currency);
-    label.lastChild.textContent = ` of ${p.name}`; // heard, not shown
+    label.lastChild.textContent = ` of ${p.name}`;
     label.htmlFor = input.id = `qty-${p.id}`;
     input.value = q[p.id];
     input.addEventListener('change', () => {
@@ -86,32 +73,32 @@ function renderProducts() {
 }
 
 function cartItems() {
-  return state.config.products
-    .filter((p) => state.checkout.quantities[p.id] > 0)
-    .map((p) => ({ productId: p.id, quantity: state.checkout.quantities[p.id] }));
+  const q = state.checkout.quantities;
+  return state.config.products.filter((p) => q[p.id] > 0).map((p) => ({ productId: p.id, quantity: q[p.id] }));
 }
 
 function setCartDisabled(disabled) {
-  for (const input of document.querySelectorAll('#cart input')) input.disabled = disabled;
+  for (const input of $('cart').querySelectorAll('input')) input.disabled = disabled;
 }
 
 function cartChanged() {
-  clearTimeout(state.syncTimer);
+  clearTimeout(syncTimer);
   const empty = !cartItems().length;
   $('cart-error').textContent = empty ? 'Choose at least one item to continue.' : '';
-  state.syncTimer = empty ? 0 : setTimeout(syncIntent, 400); // debounced
+  syncTimer = empty ? 0 : setTimeout(syncIntent, 400);
   if (empty) { // and a sync on its way must not bring an amount back
     state.intent = null;
-    state.syncing = false;
-    state.syncSeq++;
-    ui.amount.textContent = '–';
+    syncing = false;
+    syncSeq++;
+    $('amount').textContent = '–';
   }
   updatePayButton();
 }
 
 function postCart() {
   const body = { checkoutId: state.checkout.id, items: cartItems() };
-  if (ui.email.value && ui.email.checkValidity()) body.email = ui.email.value.trim();
+  const email = $('email');
+  if (email.value && email.checkValidity()) body.email = email.value.trim();
   return api('/api/payment-intents', {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   });
@@ -119,107 +106,110 @@ function postCart() {
 
 async function useIntent(intent) {
   const previous = state.intent;
+  const refresh = stale || previous?.amount !== intent.amount;
   state.intent = intent;
-  state.stale = false;
-  ui.amount.textContent = money(intent.amount, intent.currency);
+  stale = true;
+  $('amount').textContent = money(intent.amount, intent.currency);
   if (previous?.clientSecret !== intent.clientSecret) mountPaymentElement(intent.clientSecret);
-  else if (previous.amount !== intent.amount) await state.elements.fetchUpdates();
+  // fetchUpdates() resolves with {error} rather than rejecting
+  else if (refresh && (await state.elements.fetchUpdates()).error) throw Error('The payment form could not be updated.');
+  stale = false;
 }
 
 async function syncIntent() {
-  state.syncTimer = 0;
-  const seq = ++state.syncSeq;
-  state.syncing = true;
+  syncTimer = 0;
+  const seq = ++syncSeq;
+  syncing = true;
   updatePayButton();
   try {
     const intent = await postCart();
-    if (seq !== state.syncSeq) return; // a newer cart is on its way
+    if (seq !== syncSeq) return;
     await useIntent(intent);
+    renewed = false;
     say('');
   } catch (err) {
-    if (seq !== state.syncSeq) return;
-    if (err.code === 'checkout_locked') lockCheckout(err.message);
-    else if (err.code === 'checkout_busy') state.syncTimer = setTimeout(syncIntent, 1000); // another tab
-    else { // Stripe may hold a new amount: no paying until the server answers
-      state.stale = true;
-      ui.amount.textContent = '–';
-      offerRetry(err.message, 'Try again', cartChanged);
-    }
+    if (seq === syncSeq) syncFailed(err);
   } finally {
-    if (seq === state.syncSeq) state.syncing = false;
+    if (seq === syncSeq) syncing = false;
     updatePayButton();
   }
 }
 
-function lockCheckout(message) {
-  state.locked = true;
-  setCartDisabled(true);
-  show(ui.paymentSection, false);
-  say(message);
-  offerNewCheckout();
+function syncFailed({ code, message, wait }) {
+  if (code === 'checkout_expired' && !renewed) { // abandoned: renew
+    renewed = true;
+    saveCheckout({ id: crypto.randomUUID() });
+    return syncIntent();
+  }
+  if (code === 'checkout_locked' || code === 'checkout_attempts_exhausted') return lockCheckout(message);
+  if (code === 'checkout_busy') return void (syncTimer = setTimeout(syncIntent, 1000)); // another tab
+  // Stripe may hold a new amount: no paying until the server answers
+  stale = true;
+  $('amount').textContent = '–';
+  offerRetry(message, 'Try again', cartChanged, wait);
 }
 
-function offerNewCheckout() {
-  show(ui.newCheckout, true);
-  ui.newCheckout.focus();
-}
+const lock = () => { locked = true; setCartDisabled(true); $('payment').hidden = true; };
+const lockCheckout = (message) => { lock(); say(message); offerNewCheckout(); };
+const offerNewCheckout = () => { $('new-checkout').hidden = false; $('new-checkout').focus(); };
 
 function mountPaymentElement(clientSecret) {
   state.paymentElement?.unmount();
-  state.elementReady = false;
+  elementReady = false;
   state.elements = state.stripe.elements({
     clientSecret,
     appearance: { variables: { colorPrimary: '#0b57d0', borderRadius: '6px' } },
   });
   const element = state.paymentElement = state.elements.create('payment');
-  element.on('ready', () => { state.elementReady = true; updatePayButton(); });
+  element.on('ready', () => { elementReady = true; updatePayButton(); });
   element.on('change', () => showPayError(''));
+  element.on('loaderror', () => offerRetry('The payment form could not load.', 'Try again', () => mountPaymentElement(clientSecret)));
   element.mount('#payment-element');
 }
 
 function updatePayButton() {
-  const priced = state.intent && !state.stale && !state.syncTimer && !state.syncing;
-  ui.payButton.disabled = !priced || !state.elementReady || state.paying || state.locked;
-  ui.payButton.textContent = state.paying ? 'Processing…'
-    : priced ? `Pay ${money(state.intent.amount, state.intent.currency)}` : 'Pay';
-  ui.form.ariaBusy = state.paying || state.syncing;
+  const priced = state.intent && !stale && !syncTimer && !syncing;
+  Object.assign($('pay-button'), {
+    disabled: !priced || !elementReady || paying || locked,
+    textContent: paying ? 'Processing…' : priced ? `Pay ${money(state.intent.amount, state.intent.currency)}` : 'Pay',
+  });
+  $('payment-form').ariaBusy = paying || syncing;
 }
 
-// Only Stripe's card and validation messages are for shoppers.
-function describePaymentError({ code, type, message }) {
-  if (code === 'payment_intent_authentication_failure') return 'Your bank could not confirm this payment (3D Secure failed). Try again or use another card.';
-  if (code === 'card_declined') return `${message} Please try another card.`;
-  return /^(card|validation)_error$/.test(type) ? message : 'Your payment could not be processed. Please try again.';
+function describePaymentError({ code = '', type = '', message = '' } = {}) {
+  if (code === 'payment_intent_authentication_failure') return 'Your bank did not confirm this payment (3D Secure). Try another card.';
+  return /^(card|validation)_error$/.test(type) ? message : NOT_COMPLETED;
 }
 
 async function pay(event) {
   event.preventDefault();
-  if (ui.payButton.disabled) return; // one confirmation at a time
-  state.paying = true;
+  if ($('pay-button').disabled) return;
+  paying = true;
   setCartDisabled(true);
   showPayError('');
   updatePayButton();
-  const message = await attemptPayment().catch(() => describePaymentError({}));
-  if (!message) return; // following the order, or locked
-  state.paying = false;
-  setCartDisabled(state.locked);
+  const message = await attemptPayment().catch(() => describePaymentError()); // Stripe.js throws on misuse
+  paying = false;
+  setCartDisabled(locked);
   updatePayButton();
-  showPayError(message);
+  if (message) showPayError(message);
 }
 
-// Returns what to tell the shopper if nothing was paid.
 async function attemptPayment() {
   const { clientSecret, amount } = state.intent;
   // First, inside the click: wallets need it before any other await.
   const { error: invalid } = await state.elements.submit();
   if (invalid) return describePaymentError(invalid);
-  const fresh = await postCart().catch((err) => err); // Stripe must hold the amount shown
-  if (fresh instanceof Error) return fresh.code === 'checkout_locked' ? lockCheckout(fresh.message) : fresh.message;
-  if (fresh.clientSecret !== clientSecret || fresh.amount !== amount) {
-    await useIntent(fresh);
-    return `The amount to pay is now ${money(fresh.amount, fresh.currency)}. Check it, then press Pay again.`;
+  try { // Stripe must hold the amount shown
+    const fresh = await postCart();
+    if (fresh.clientSecret !== clientSecret || fresh.amount !== amount) {
+      await useIntent(fresh);
+      return `The amount is now ${money(fresh.amount, fresh.currency)}. Check it, then press Pay again.`;
+    }
+  } catch (err) {
+    return syncFailed(err);
   }
-  saveCheckout({ confirming: clientSecret }); // for a reload, say during 3D Secure
+  saveCheckout({ confirming: clientSecret });
   const { error, paymentIntent } = await state.stripe.confirmPayment({
     elements: state.elements,
     redirect: 'if_required',
@@ -228,19 +218,27 @@ async function attemptPayment() {
   // Paid before (say, in another tab): the error carries the PaymentIntent.
   const intent = paymentIntent || error?.payment_intent;
   if (PAID_INTENT.has(intent?.status)) return awaitOrder(intent.id, clientSecret);
+  if (paymentIntent?.status === 'requires_action') return actionNeeded(paymentIntent, clientSecret);
   saveCheckout({ confirming: null });
-  return error ? describePaymentError(error) : NOT_COMPLETED;
+  return describePaymentError(error);
 }
 
-// Paid or on its way: now only the order counts.
 function awaitOrder(paymentIntentId, clientSecret) {
   saveCheckout({ submitted: { paymentIntentId, clientSecret }, confirming: null });
-  state.locked = true;
-  show(ui.paymentSection, false);
-  setCartDisabled(true);
-  showOrder({ status: 'pending' });
-  ui.orderStatus.focus(); // Pay is gone
+  showLocked({ status: 'pending' });
   pollOrder(paymentIntentId, clientSecret);
+}
+
+const showLocked = (order) => { lock(); showOrder(order); $('order-status').focus(); };
+
+// Stripe awaits the shopper elsewhere (say, micro-deposits)
+function actionNeeded({ next_action: next }, clientSecret) {
+  const url = Object.values(next[next.type] || {}).find((v) => /^https:/.test(v));
+  showLocked({ status: 'requires_action' });
+  const detail = $('order-detail');
+  if (next.type === 'verify_with_microdeposits') detail.textContent = 'Verify the small deposit in your bank account: ';
+  if (url) Object.assign(detail.appendChild(document.createElement('a')), { href: url, textContent: 'Stripe’s instructions' });
+  offerRetry('', 'Check again', () => resume(clientSecret));
 }
 
 const STATUS_TEXT = {
@@ -250,15 +248,20 @@ const STATUS_TEXT = {
   failed: 'The payment failed.',
   canceled: 'This order was canceled.',
   refunded: 'This order was refunded.',
-  needs_review: 'Payment received. We are reviewing your order and will contact you.',
+  needs_review: 'Paid. We are reviewing your order and will contact you.',
+  disputed: 'This payment is disputed with your bank.',
+  dispute_lost: 'Your bank reversed this payment after a dispute.',
+  requires_action: 'Action needed to complete your payment.',
 };
 
-function showOrder(order) {
-  show($('result'), true);
-  ui.orderStatus.dataset.status = order.status;
-  ui.orderStatus.textContent = STATUS_TEXT[order.status] || order.status;
-  const error = order.status === 'failed' && order.lastPaymentError ? ` ${order.lastPaymentError.message}` : '';
-  $('order-detail').textContent = order.amount == null ? error : `Amount: ${money(order.amount, order.currency)}.${error}`;
+function showOrder({ status, amount, currency, refundedAmount, lastPaymentError }) {
+  $('result').hidden = false;
+  Object.assign($('order-status'), { textContent: STATUS_TEXT[status] || status }).dataset.status = status;
+  $('order-detail').textContent = [
+    amount != null && `Amount: ${money(amount, currency)}.`,
+    refundedAmount > 0 && `Refunded ${money(refundedAmount, currency)} of ${money(amount, currency)}.`,
+    status === 'failed' && lastPaymentError?.message,
+  ].filter(Boolean).join(' ');
 }
 
 async function retrieve(clientSecret) {
@@ -268,71 +271,74 @@ async function retrieve(clientSecret) {
 async function pollOrder(paymentIntentId, clientSecret) {
   const again = () => pollOrder(paymentIntentId, clientSecret);
   const deadline = Date.now() + 30000;
+  let unknown = false;
   while (Date.now() < deadline) {
     try {
-      let order = await api(`/api/orders/${encodeURIComponent(paymentIntentId)}`,
+      const order = await api(`/api/orders/${encodeURIComponent(paymentIntentId)}`,
         { headers: { 'X-Client-Secret': clientSecret } });
-      // An earlier attempt's `failed` may stay until this payment's webhook lands
-      if (order.status === 'failed' && (await retrieve(clientSecret))?.status !== 'requires_payment_method') {
-        order = { ...order, status: 'pending' };
-      }
-      showOrder(order);
-      if (FINAL_STATUSES.has(order.status)) return orderFinished(order);
+      // An earlier attempt's `failed`, until this payment's webhook lands? Ask Stripe.
+      const intent = order.status === 'failed' && await retrieve(clientSecret);
+      unknown = intent === undefined;
+      if (intent && intent.status !== 'requires_payment_method') order.status = 'pending';
+      if (!unknown) showOrder(order);
+      if (!unknown && !WAITING.has(order.status)) return orderFinished(order);
     } catch (err) {
       if (err.status < 500 && err.status !== 404) return offerRetry(err.message, 'Check again', again);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  offerRetry('No confirmation yet: your payment may still be processing.', 'Check again', again);
+  offerRetry(unknown ? 'We could not check your payment.'
+    : 'No confirmation yet: your payment may still be processing.', 'Check again', again);
 }
 
 function orderFinished(order) {
-  if (order.status === 'failed') { // the PaymentIntent is open again: the shopper may retry
+  if (order.status === 'failed') { // the shopper may pay again
     saveCheckout({ submitted: null });
-    state.locked = state.paying = false;
-    show(ui.paymentSection, true);
+    locked = paying = false;
+    $('payment').hidden = false;
     setCartDisabled(false);
     cartChanged();
     return showPayError(NOT_COMPLETED);
   }
-  sessionStorage.removeItem(KEY); // the next purchase is a new checkout
+  sessionStorage.removeItem(KEY);
   offerNewCheckout();
 }
 
-// Back from a redirect, or reloaded while paying. No new checkout while a payment may succeed.
+// After a redirect or reload: no new checkout while a payment may succeed.
 async function resume(clientSecret) {
   const intent = await retrieve(clientSecret);
   if (!intent) return offerRetry('We could not load your payment.', 'Try again', () => resume(clientSecret));
   if (PAID_INTENT.has(intent.status)) return awaitOrder(intent.id, clientSecret);
-  if (intent.status === 'requires_action') { // 3D Secure unfinished: same cart
+  if (intent.status === 'requires_action') {
+    if (!/^(use_stripe_sdk|redirect_to_url)$/.test(intent.next_action.type)) return actionNeeded(intent, clientSecret);
     setCartDisabled(true);
     showPayError('Your payment is not finished. Enter your card again and press Pay.');
   } else {
     saveCheckout({ confirming: null });
-    showPayError(NOT_COMPLETED);
+    showPayError(intent.last_payment_error?.message || NOT_COMPLETED);
   }
   cartChanged();
 }
 
 async function start() {
-  ui.form.addEventListener('submit', pay);
-  ui.newCheckout.onclick = () => { sessionStorage.removeItem(KEY); location.assign(location.pathname); };
-  ui.email.addEventListener('change', () => {
-    const bad = !ui.email.checkValidity(); // never drop a typo silently
-    ui.email.ariaInvalid = bad;
+  $('payment-form').addEventListener('submit', pay);
+  $('new-checkout').onclick = () => { sessionStorage.removeItem(KEY); location.assign(location.pathname); };
+  const email = $('email');
+  email.addEventListener('change', () => {
+    const bad = !email.checkValidity();
+    email.ariaInvalid = bad;
     $('email-error').textContent = bad ? 'Check your email address, or leave it empty.' : '';
     if (!bad && cartItems().length) cartChanged();
   });
   try {
     state.config = await api('/api/config');
-    state.stripe = Stripe(state.config.publishableKey); // throws without Stripe.js
+    state.stripe = Stripe(state.config.publishableKey);
   } catch (err) {
-    ui.loading.textContent = state.config ? 'The payment form could not load. Check your connection and reload.'
-      : `${err.message} Reload the page to try again.`;
+    $('cart-loading').textContent = `${state.config ? 'The payment form could not load.' : err.message} Reload the page to try again.`;
     return;
   }
   state.checkout = loadCheckout();
-  show(ui.loading, false);
+  $('cart-loading').hidden = true;
   renderProducts();
   saveCheckout();
 

@@ -10,6 +10,9 @@ Every endpoint takes the PaymentIntent's client secret, like Stripe.js, and acts
 matches the PaymentIntent it names. Answers use Stripe.js's shapes: `{"paymentIntent": {...}}` or
 `{"error": {"type", "code", "decline_code", "message", "payment_intent"}}`.
 
+Two stand-in-only test cards reach states localstripe cannot: 4000 0000 0000 1117 answers
+`processing`, 4000 0000 0000 2222 `requires_action` (verify micro-deposits); see simulated_state().
+
 Settings (environment): STRIPE_SECRET_KEY (sk_test_...), STRIPE_API_BASE (the localstripe URL;
 required: this helper refuses to talk to real Stripe), optional STRIPE_PUBLISHABLE_KEY (when set,
 requests must carry exactly this key). Run:
@@ -26,6 +29,8 @@ import json
 import os
 import signal
 import sys
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -59,6 +64,34 @@ AUTHENTICATION_FAILED_MESSAGE = (
     "We are unable to authenticate your payment method. "
     "Please choose a different payment method and try again."
 )
+
+
+# Stand-in-only test cards for states localstripe cannot reach. On real Stripe a card never gets
+# there, but other methods do: a US bank debit is `processing` for days, or `requires_action`
+# until the shopper verifies micro-deposits. localstripe's PaymentIntent is left as it was; the
+# stand-in remembers what it answered and shows it on every later read, as Stripe would.
+CARD_PROCESSING = "4000000000001117"
+CARD_REQUIRES_ACTION = "4000000000002222"
+
+
+def simulated_state(card_number: str, intent_id: str) -> dict[str, Any] | None:
+    if card_number == CARD_PROCESSING:
+        return {"status": "processing", "last_payment_error": None, "next_action": None}
+    if card_number == CARD_REQUIRES_ACTION:
+        details = {
+            "arrival_date": int(time.time()) + 2 * 86400,
+            "hosted_verification_url": f"https://payments.stripe.com/microdeposit/pacs_test_{intent_id}",
+            "microdeposit_type": "descriptor_code",
+        }
+        return {
+            "status": "requires_action",
+            "last_payment_error": None,
+            "next_action": {
+                "type": "verify_with_microdeposits",
+                "verify_with_microdeposits": details,
+            },
+        }
+    return None
 
 
 class StripeError(Exception):
@@ -206,6 +239,20 @@ class StandIn:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stripe = Localstripe(settings)
+        self._simulated: dict[str, dict[str, Any]] = {}  # intent id -> fields shown instead
+        self._lock = threading.Lock()
+
+    def view(self, intent: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            simulated = self._simulated.get(intent["id"], {})
+        return {**client_view(intent), **simulated}
+
+    def simulate(self, intent_id: str, fields: dict[str, Any] | None) -> None:
+        with self._lock:
+            if fields is None:
+                self._simulated.pop(intent_id, None)
+            else:
+                self._simulated[intent_id] = fields
 
     def check_key(self, key: Any) -> str:
         expected = self.settings.publishable_key
@@ -240,12 +287,12 @@ class StandIn:
 
     def retrieve(self, body: dict[str, Any]) -> dict[str, Any]:
         self.check_key(body.get("key"))
-        return {"paymentIntent": client_view(self.intent_for_secret(body.get("client_secret")))}
+        return {"paymentIntent": self.view(self.intent_for_secret(body.get("client_secret")))}
 
     def confirm(self, body: dict[str, Any]) -> dict[str, Any]:
         self.check_key(body.get("key"))
         intent = self.intent_for_secret(body.get("client_secret"))
-        status = intent["status"]
+        status = self.view(intent)["status"]
         if status not in ("requires_payment_method", "requires_confirmation", "requires_action"):
             raise StripeError(
                 400,
@@ -253,10 +300,15 @@ class StandIn:
                     "type": "invalid_request_error",
                     "code": "payment_intent_unexpected_state",
                     "message": f"You cannot confirm this PaymentIntent because it has a status of {status}.",
-                    "payment_intent": client_view(intent),
+                    "payment_intent": self.view(intent),
                 },
             )
-        method = self.stripe.create_card_method(parse_card(body.get("card")))
+        card = parse_card(body.get("card"))
+        simulated = simulated_state(card["number"], intent["id"])
+        self.simulate(intent["id"], simulated)
+        if simulated:
+            return {"paymentIntent": self.view(intent)}
+        method = self.stripe.create_card_method(card)
         # Real Stripe lets a shopper retry with a new card after a decline or an abandoned 3D Secure
         # challenge. localstripe only confirms from `requires_confirmation`, which it derives from a
         # failed charge or a pending next_action still being there: clear those (null needs JSON).

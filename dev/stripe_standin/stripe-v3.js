@@ -4,7 +4,15 @@
  *
  * Implemented: Stripe(pk) -> {elements, confirmPayment, retrievePaymentIntent};
  * elements({clientSecret, appearance}) -> {create('payment'), fetchUpdates(), submit()};
- * element.mount/unmount/on('ready'|'change').
+ * element.mount/unmount/on('ready'|'change'|'loaderror').
+ *
+ * Like Stripe.js, it throws an IntegrationError on misuse (or rejects, from the async methods),
+ * and reports a failed load or refresh as Stripe.js does: the `loaderror` event, and
+ * fetchUpdates() resolving with {error}. Tests ask for those through sessionStorage (this tab,
+ * kept across reloads): `standin:fail` holds a comma-separated list such as
+ * "loaderror,fetchUpdates", and each entry makes the next such call fail once.
+ * Two test cards reach states localstripe cannot (see server.py): 4000 0000 0000 1117 ends
+ * `processing`, 4000 0000 0000 2222 in `requires_action` (verify micro-deposits).
  *
  * The real Payment Element is an iframe the page cannot read; this one is plain labelled inputs in
  * the page so tests can fill them. Card data goes only to the stand-in server (which holds the
@@ -29,6 +37,20 @@
       return { error: { type: 'api_connection_error', message: 'Could not reach the Stripe stand-in server.' } };
     }
     return res.json();
+  }
+
+  class IntegrationError extends Error {
+    constructor(message) { super(message); this.name = 'IntegrationError'; }
+  }
+
+  // True once for each `what` listed in sessionStorage['standin:fail'] (see the header).
+  function failRequested(what) {
+    const list = (sessionStorage.getItem('standin:fail') || '').split(',').filter(Boolean);
+    const at = list.indexOf(what);
+    if (at < 0) return false;
+    list.splice(at, 1);
+    sessionStorage.setItem('standin:fail', list.join(','));
+    return true;
   }
 
   function css(el, styles) { Object.assign(el.style, styles); return el; }
@@ -95,7 +117,13 @@
 
     mount(target) {
       const parent = typeof target === 'string' ? document.querySelector(target) : target;
-      if (!parent) throw new Error(`stand-in: mount target ${target} not found`);
+      if (!parent) throw new IntegrationError(`Invalid DOM element. Make sure to call mount() with a valid DOM element or selector (${target}).`);
+      if (failRequested('loaderror')) { // as when Stripe cannot load the Element: nothing shows
+        parent.replaceChildren();
+        const error = { type: 'api_connection_error', message: 'The Payment Element could not be loaded (stand-in).' };
+        setTimeout(() => this._emit('loaderror', { elementType: 'payment', error }), 0);
+        return;
+      }
       const vars = (this._elements._appearance && this._elements._appearance.variables) || {};
       const radius = vars.borderRadius || '4px';
       const root = make('fieldset', { class: 'standin-payment-element' },
@@ -142,7 +170,7 @@
 
     // Stripe shows validation errors inside the element as well as returning them.
     _validate() {
-      if (!this._root) return [null, { type: 'integration_error', message: 'The Payment Element is not mounted.' }];
+      if (!this._root) throw new IntegrationError('The Payment Element is not mounted.');
       const [card, error] = validate(this._values());
       this._error.textContent = error ? error.message : '';
       return [card, error];
@@ -151,7 +179,7 @@
 
   class Elements {
     constructor(stripe, options) {
-      if (!options || !options.clientSecret) throw new Error('stand-in: elements() needs a clientSecret');
+      if (!options || !options.clientSecret) throw new IntegrationError('In order to create a payment element, you must pass a valid PaymentIntent or SetupIntent client secret when creating the Elements group.');
       this._stripe = stripe;
       this._clientSecret = options.clientSecret;
       this._appearance = options.appearance; // only borderRadius is honoured
@@ -159,7 +187,7 @@
     }
 
     create(type) {
-      if (type !== 'payment') throw new Error(`stand-in: only the 'payment' element exists, not '${type}'`);
+      if (type !== 'payment') throw new IntegrationError(`stand-in: only the 'payment' element exists, not '${type}'`);
       this._element = new PaymentElement(this);
       return this._element;
     }
@@ -167,12 +195,16 @@
     getElement(type) { return type === 'payment' ? this._element : null; }
 
     async submit() {
-      const [, error] = this._element ? this._element._validate() : [null, { type: 'integration_error', message: 'No Payment Element.' }];
+      if (!this._element) throw new IntegrationError('elements.submit(): there is no Payment Element.');
+      const [, error] = this._element._validate();
       return error ? { error } : {};
     }
 
     // Stripe re-reads the PaymentIntent (amount, currency) after the server changed it.
     async fetchUpdates() {
+      if (failRequested('fetchUpdates')) {
+        return { error: { type: 'api_connection_error', message: 'Could not refresh the Payment Element (stand-in).' } };
+      }
       const result = await helper('/v1/retrieve', { key: this._stripe._key, client_secret: this._clientSecret });
       return result.error ? { error: result.error } : {};
     }
@@ -224,7 +256,7 @@
   class StripeStandIn {
     constructor(key) {
       if (typeof key !== 'string' || !key.startsWith('pk_')) {
-        throw new Error('IntegrationError: Stripe() needs a publishable key (pk_...).');
+        throw new IntegrationError('Invalid value for Stripe(): apiKey should be a publishable key (pk_...).');
       }
       this._key = key;
     }
@@ -237,18 +269,22 @@
 
     async confirmPayment(options) {
       const elements = options && options.elements;
-      if (!elements || !elements._element) {
-        return { error: { type: 'integration_error', message: 'confirmPayment needs the elements with a mounted Payment Element.' } };
+      if (!elements || !elements._element || !elements._element._root) {
+        throw new IntegrationError('Invalid value for stripe.confirmPayment(): elements should have a mounted Payment Element or Express Checkout Element.');
       }
       const returnUrl = options.confirmParams && options.confirmParams.return_url;
-      if (!returnUrl) return { error: { type: 'integration_error', message: 'confirmParams.return_url is required.' } };
+      if (!returnUrl && options.redirect !== 'if_required') {
+        throw new IntegrationError("stripe.confirmPayment(): the `confirmParams.return_url` argument is required unless passing `redirect: 'if_required'`");
+      }
 
       const [card, validation] = elements._element._validate();
       if (validation) return { error: validation };
 
       const secret = elements._clientSecret;
       let result = await helper('/v1/confirm', { key: this._key, client_secret: secret, card });
-      if (!result.error && result.paymentIntent.status === 'requires_action') {
+      // Stripe.js handles 3D Secure itself; other actions (micro-deposits) are the page's to show.
+      const next = !result.error && result.paymentIntent.next_action;
+      if (next && next.type === 'use_stripe_sdk') {
         const ok = await threeDSecureChallenge();
         result = await helper('/v1/authenticate', { key: this._key, client_secret: secret, success: ok });
       }
