@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from checkout.cart.pricing import PricedCart, items_metadata, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.intents import stripe_gateway
+from checkout.intents.stripe_gateway import ABANDONED
 from checkout.orders import store as order_store
 from checkout.platform import structured_log as logger
-from checkout.platform.errors import ApiError, checkout_locked
+from checkout.platform.errors import ApiError, checkout_expired, checkout_locked
 
 # How long a duplicate request waits for the request that holds the claim.
 _BUSY_WAIT_SECONDS = 8.0
@@ -66,7 +67,10 @@ def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> stripe_gate
 def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe_gateway.Intent:
     intent = stripe_gateway.retrieve_intent(payment_intent_id)
     if intent.status == "canceled":
-        # Its client secret can never pay: the page must start a new checkout.
+        # Its client secret can never pay: the page must start a new checkout. One the
+        # reconciler expired (checkout.reconcile) the page replaces without a word.
+        if intent.cancellation_reason == ABANDONED:
+            raise checkout_expired()
         raise checkout_locked("This payment was canceled; start a new checkout.")
     if (intent.amount, intent.currency, intent.items) == (
         cart.amount,

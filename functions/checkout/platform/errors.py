@@ -25,3 +25,8 @@ def checkout_locked(
 ) -> ApiError:
     """The one answer for a checkout whose cart can no longer change (the page offers a new one)."""
     return ApiError(409, "checkout_locked", message)
+
+
+def checkout_expired() -> ApiError:
+    """The checkout was abandoned and its PaymentIntent canceled: the page silently starts anew."""
+    return ApiError(409, "checkout_expired", "This checkout has expired; start a new one.")

@@ -1,0 +1,47 @@
+"""`make reconcile`: one reconciler pass (`python -m checkout.reconcile`) against `make dev`.
+
+The settings are the ones `make dev` gives the functions (dev/stack.py): offline, localstripe
+and the Firestore emulator on their default ports; with real Stripe test keys in
+functions/.env.local, those keys. FIRESTORE_EMULATOR_HOST, STRIPE_API_BASE and the other
+settings already in the environment win. Offline, the pass talks to localstripe through
+dev/localstripe_compat.py, which accepts `cancellation_reason` as Stripe does.
+
+    python dev/reconcile.py [--abandon-after SECONDS]
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dev.localstripe_compat import compat_proxy
+from dev.stack import OFFLINE_ENV, PROJECT_ID, ROOT, VENV_BIN, real_stripe_settings
+
+
+def reconcile_env() -> dict[str, str]:
+    online = real_stripe_settings()
+    defaults = (
+        {**online, "GCLOUD_PROJECT": PROJECT_ID,
+         "FIRESTORE_EMULATOR_HOST": OFFLINE_ENV["FIRESTORE_EMULATOR_HOST"]}
+        if online
+        else OFFLINE_ENV
+    )  # fmt: skip
+    return {**defaults, **os.environ}
+
+
+def main(argv: list[str]) -> int:
+    env = reconcile_env()
+    command = [str(VENV_BIN / "python"), "-m", "checkout.reconcile", *argv]
+    base = env.get("STRIPE_API_BASE", "")
+    if not base:
+        return subprocess.call(command, cwd=ROOT / "functions", env=env)
+    with compat_proxy(base) as proxied:
+        return subprocess.call(
+            command, cwd=ROOT / "functions", env={**env, "STRIPE_API_BASE": proxied}
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
