@@ -108,10 +108,10 @@ def list_events(event_type: str, window: Window, page_size: int, max_pages: int 
         params["starting_after"] = page.data[-1].id
 
 
-def list_window(window: Window, page_size: int) -> list[Json] | None:
+def list_window(window: Window, page_size: int, now_ts: int) -> list[Json] | None:
     """Every handled event in the window, oldest first; None when the window is too full."""
     # A one-second window cannot be split: read it whole, however long.
-    single_second = window.end is not None and window.end - window.start <= 1
+    single_second = (window.end if window.end is not None else now_ts + 1) - window.start <= 1
     events: list[Json] = []
     for event_type in handled_types():
         listed = list_events(event_type, window, page_size, None if single_second else MAX_PAGES)
@@ -175,10 +175,13 @@ def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime)
     width: int | None = None  # None: the window reaches up to now
 
     while True:
+        if budget.spent():
+            summary.left_over(STEP)
+            break
         end = None if width is None or start + width > now_ts else start + width
         window = Window(start, end)
         try:
-            events = list_window(window, settings.page_size)
+            events = list_window(window, settings.page_size, now_ts)
         except Exception as error:  # noqa: BLE001 - counted; the cursor stays, the next pass retries
             summary.error(STEP, error, windowStart=start)
             break
