@@ -1,8 +1,9 @@
 """`make reconcile`: one reconciler pass (`python -m checkout.reconcile`) against `make dev`.
 
 The settings are the ones `make dev` gives the functions (dev/stack.py): offline, localstripe
-and the Firestore emulator on their default ports; with real Stripe test keys in
-functions/.env.local, those keys. FIRESTORE_EMULATOR_HOST, STRIPE_API_BASE and the other
+and the Firestore emulator on `make dev`'s ports (its defaults, or FIRESTORE_PORT and
+LOCALSTRIPE_PORT as for `make dev`); with real Stripe test keys in functions/.env.local, those
+keys. FIRESTORE_EMULATOR_HOST, STRIPE_API_BASE and the other
 settings already in the environment win. Offline, the pass talks to localstripe through
 dev/localstripe_compat.py, which accepts `cancellation_reason` as Stripe does.
 
@@ -17,17 +18,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dev.localstripe_compat import compat_proxy
-from dev.stack import OFFLINE_ENV, PROJECT_ID, ROOT, VENV_BIN, real_stripe_settings
+from dev.stack import (
+    OFFLINE_KEYS_ENV,
+    PROJECT_ID,
+    ROOT,
+    VENV_BIN,
+    configured_ports,
+    real_stripe_settings,
+)
 
 
 def reconcile_env() -> dict[str, str]:
-    online = real_stripe_settings()
-    defaults = (
-        {**online, "GCLOUD_PROJECT": PROJECT_ID,
-         "FIRESTORE_EMULATOR_HOST": OFFLINE_ENV["FIRESTORE_EMULATOR_HOST"]}
-        if online
-        else OFFLINE_ENV
-    )  # fmt: skip
+    # The ports `make dev` uses: its defaults, or the same variables (FIRESTORE_PORT, ...).
+    ports = configured_ports(("firestore", "localstripe"), os.environ)
+    firestore = {
+        "GCLOUD_PROJECT": PROJECT_ID,
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{ports['firestore']}",
+    }
+    online = {} if os.environ.get("DEV_OFFLINE") else real_stripe_settings()
+    if online:
+        defaults = {**online, **firestore}
+    else:
+        defaults = {
+            **OFFLINE_KEYS_ENV,
+            **firestore,
+            "STRIPE_API_BASE": f"http://127.0.0.1:{ports['localstripe']}",
+        }
     return {**defaults, **os.environ}
 
 
