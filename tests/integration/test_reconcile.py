@@ -542,3 +542,22 @@ def test_stripe_down_is_counted_and_the_pass_goes_on(
     assert report["errors"]["events"] >= 1 and report["errors"]["stuck"] == 1
     # The cursor stayed where it was: the next pass retries those events.
     assert catch_up.read_cursor(firestore_db) == fresh_cursor
+
+
+def test_the_scheduled_function_runs_the_same_pass(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    fresh_cursor: int,
+    fulfilled: list[str],
+) -> None:
+    # What Cloud Scheduler does (the emulator never fires it): a request to the function.
+    pi_id = open_checkout(checkout_api)["paymentIntentId"]
+    pay_at_stripe(stripe_client, pi_id)
+    scheduled = function_client("reconcile_orders")
+
+    response = scheduled.post("/", headers={"X-CloudScheduler-JobName": "reconcile-test"})
+
+    assert response.status_code == 200
+    assert order_of(firestore_db, pi_id)["status"] == "paid"
+    assert fulfilled == [pi_id]
