@@ -5,7 +5,7 @@ VENV := functions/venv
 PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: dev test e2e lint typecheck install bench clean
+.PHONY: dev test e2e lint typecheck install bench clean reconcile
 
 # Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (README, "Ports").
 dev: install
@@ -19,6 +19,11 @@ test: install lint typecheck
 
 e2e: install
 	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e
+
+# One reconciler pass against the `make dev` stack (README: Operations). Extra options in ARGS,
+# e.g. `make reconcile ARGS="--abandon-after 0"`.
+reconcile: $(VENV)/.installed
+	$(PY) dev/reconcile.py $(ARGS)
 
 # tsc checks web/app.js against Stripe.js's published types (tsconfig.json); it emits nothing.
 lint: $(VENV)/.installed node_modules/.installed

@@ -1,10 +1,12 @@
-"""The two HTTP entry points. They only parse, call and respond; the work is in `checkout/`.
+"""The entry points. They only parse, call and respond; the work is in `checkout/`.
 
-Firebase discovers them through the `on_request` decorator; each also runs under plain
-functions-framework (`functions-framework --target checkout_api --source functions/main.py`).
+Two HTTP functions serve the page and Stripe's webhook; a scheduled one, `reconcile_orders`,
+heals what the webhook missed. Firebase discovers them through their decorators; each HTTP one
+also runs under plain functions-framework
+(`functions-framework --target checkout_api --source functions/main.py`).
 """
 
-from firebase_functions import https_fn
+from firebase_functions import https_fn, scheduler_fn
 from flask import Request, Response
 
 from checkout.platform.settings import (
@@ -52,3 +54,17 @@ def stripe_webhook(request: Request) -> Response:
     from checkout.webhooks import route
 
     return route.handle(request)
+
+
+# Operations need a clock: webhooks get lost (a wrong signing secret, a disabled endpoint) and
+# fulfilment can fail, and nothing else would notice. One pass is bounded by a time budget
+# (checkout.reconcile.PassSettings, 4 min) well inside this timeout; passes may overlap safely.
+@scheduler_fn.on_schedule(
+    schedule="every 10 minutes", secrets=[STRIPE_SECRET_KEY], timeout_sec=300, max_instances=1
+)
+def reconcile_orders(event: scheduler_fn.ScheduledEvent) -> None:
+    """One reconciliation pass: missed events, stuck orders, lost fulfilment, abandoned checkouts."""
+    # Imported on first use: the two HTTP functions never load the reconciler.
+    from checkout import reconcile
+
+    reconcile.run_pass()

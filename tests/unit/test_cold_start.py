@@ -88,3 +88,34 @@ def test_firestore_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> No
     )
     monkeypatch.setenv("GCLOUD_PROJECT", "demo-checkout")
     assert db() is db()
+
+
+def test_neither_http_function_loads_the_reconciler() -> None:
+    config = modules_loaded_by(
+        "from flask import Flask\n"
+        "with Flask('t').test_request_context('/api/config'):\n"
+        "    from flask import request; main.checkout_api(request)"
+    )
+    poll = modules_loaded_by(
+        "from flask import Flask\n"
+        "with Flask('t').test_request_context('/api/orders/pi_x', headers={'X-Client-Secret': 's'}):\n"
+        "    from flask import request; main.checkout_api(request)"
+    )
+    webhook = modules_loaded_by(
+        "from flask import Flask\n"
+        "with Flask('t').test_request_context('/api/stripe-webhook', method='POST', data=b'{}'):\n"
+        "    from flask import request; main.stripe_webhook(request)"
+    )
+    for loaded in (config, poll, webhook):
+        assert not {m for m in loaded if m.startswith("checkout.reconcile")}
+    # A poll loads the Stripe check only when one is due, never on the way in.
+    assert "checkout.orders.return_check" in poll
+    assert "checkout.orders.stripe_sync" not in poll
+
+
+def test_importing_main_does_not_load_the_reconciler() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))"],
+        cwd=FUNCTIONS_DIR, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "checkout.reconcile" not in result.stdout

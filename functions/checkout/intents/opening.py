@@ -18,12 +18,18 @@ from typing import Any
 from checkout.cart.pricing import PricedCart, cart_signature, items_metadata, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.intents import rate_limits, stripe_gateway
+from checkout.intents.stripe_gateway import ABANDONED
 from checkout.orders import sealed_secret
 from checkout.orders import store as order_store
 from checkout.orders.attempts import attempts_exhausted
 from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
-from checkout.platform.errors import ApiError, checkout_attempts_exhausted, checkout_locked
+from checkout.platform.errors import (
+    ApiError,
+    checkout_attempts_exhausted,
+    checkout_expired,
+    checkout_locked,
+)
 
 # How long a request waits for another request that holds the checkout's claim.
 _BUSY_WAIT_SECONDS = 8.0
@@ -82,7 +88,10 @@ def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> stripe_gate
 def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe_gateway.Intent:
     intent = stripe_gateway.retrieve_intent(payment_intent_id)
     if intent.status == "canceled":
-        # Its client secret can never pay: the page must start a new checkout.
+        # Its client secret can never pay: the page must start a new checkout. One the
+        # reconciler expired (checkout.reconcile) the page replaces without a word.
+        if intent.cancellation_reason == ABANDONED:
+            raise checkout_expired()
         raise checkout_locked("This payment was canceled; start a new checkout.")
     if (intent.amount, intent.currency, intent.items) == (
         cart.amount,
@@ -131,6 +140,9 @@ def _refuse_unusable(order: dict[str, Any] | None) -> None:
     if attempts_exhausted(order):
         raise checkout_attempts_exhausted()
     if (order or {}).get("status") == OrderStatus.CANCELED.value:
+        # One the reconciler expired (checkout.reconcile) the page replaces without a word.
+        if (order or {}).get("cancellationReason") == ABANDONED:
+            raise checkout_expired()
         raise checkout_locked("This payment was canceled; start a new checkout.")
 
 

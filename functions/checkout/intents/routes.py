@@ -10,7 +10,7 @@ from flask import Request, Response
 from checkout.cart import catalog
 from checkout.cart.validation import parse_cart_request
 from checkout.intents import opening, rate_limits
-from checkout.orders import store as order_store
+from checkout.orders import return_check
 from checkout.platform import structured_log as logger
 from checkout.platform.client_ip import client_ip
 from checkout.platform.deadline import request_deadline
@@ -61,7 +61,9 @@ def get_order(request: Request, payment_intent_id: str) -> Response:
     require_method(request, ["GET"])
     client_secret = request.headers.get("X-Client-Secret", "")
     order = (
-        order_store.read_order_status(payment_intent_id, client_secret) if client_secret else None
+        return_check.shoppers_order_status(payment_intent_id, client_secret)
+        if client_secret
+        else None
     )
     logger.bind(orderId=payment_intent_id)
     if order is None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import stripe
 
@@ -18,6 +19,10 @@ from checkout.platform.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optio
 
 # PaymentIntent statuses in which Stripe still accepts a new amount.
 UPDATABLE_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})
+# Statuses in which nobody has paid and nothing is under way: an idle one can be canceled.
+UNPAID_STATUSES = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
+# The cancellation_reason the reconciler gives an abandoned checkout's PaymentIntent.
+ABANDONED = "abandoned"
 
 # A serverless request should fail fast rather than hang for the SDK's default 80 s.
 _TIMEOUT_SECONDS = (3.0, 10.0)  # (connect, read)
@@ -37,6 +42,7 @@ class Intent:
     currency: str
     status: str
     items: str  # the "items" metadata value
+    cancellation_reason: str | None = None
 
 
 @cache
@@ -86,6 +92,7 @@ def _intent(obj: stripe.PaymentIntent) -> Intent:
         currency=obj.currency,
         status=obj.status,
         items=obj.metadata.to_dict().get("items", "") if obj.metadata else "",
+        cancellation_reason=getattr(obj, "cancellation_reason", None),
     )
 
 
@@ -134,3 +141,19 @@ def cancel_intent(payment_intent_id: str) -> None:
     """Cancel a PaymentIntent that must not be paid (a spare, or one past the attempt cap)."""
     with translated_errors():
         client().v1.payment_intents.cancel(payment_intent_id)
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any]:
+    """The PaymentIntent as Stripe has it now, as a plain dict (what an event's data.object is)."""
+    with translated_errors():
+        return client().v1.payment_intents.retrieve(payment_intent_id).to_dict()
+
+
+def cancel_abandoned_intent(payment_intent_id: str) -> dict[str, Any]:
+    """Cancel an idle checkout's PaymentIntent as `abandoned`; the canceled intent, as a dict."""
+    with translated_errors():
+        return (
+            client()
+            .v1.payment_intents.cancel(payment_intent_id, params={"cancellation_reason": ABANDONED})
+            .to_dict()
+        )

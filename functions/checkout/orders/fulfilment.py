@@ -7,7 +7,9 @@ run several times; not on a duplicate delivery, which finds the ledger entry and
 The trade-off is at-most-once: if the process dies between the commit and this call, it does
 not run, and Stripe will not help (the event is already recorded). Such orders stay
 `status == "paid"` with `fulfilledAt == null` (set by the transition), which is exactly the
-query a recovery sweep runs. The alternative, fulfilling before recording the event, would
+query the reconciler's fulfilment recovery runs (checkout.reconcile.fulfilment_recovery): it
+fulfils such an order, under a claim, once it has been so for 5 minutes. The return page's
+check and the reconciler also call this right after their own commit that made an order paid. The alternative, fulfilling before recording the event, would
 fulfil twice whenever the recording fails.
 
 Keep it fast: Stripe is waiting for the response. Send slow work (emails, shipping APIs) to a

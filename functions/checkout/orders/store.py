@@ -3,7 +3,10 @@
 Collections (names defined once, here):
   checkouts/{checkoutId}      -> which PaymentIntent serves this checkout, what it holds (`cart`),
                                  its client secret sealed (orders/sealed_secret.py)
-  orders/{paymentIntentId}    -> the order; only the webhook moves it past `pending`
+  orders/{paymentIntentId}    -> the order; only Stripe's events (delivered by the webhook, or
+                                 observed by the return page and the reconciler) move it on
+  stripe_events/{eventId}     -> the ledger of applied events (checkout.webhooks.ledger)
+  reconciler/events           -> the reconciler's events cursor (checkout.reconcile)
 """
 
 import hashlib
@@ -26,6 +29,7 @@ from checkout.platform.firestore_client import db
 CHECKOUTS = "checkouts"
 ORDERS = "orders"
 STRIPE_EVENTS = "stripe_events"
+RECONCILER_STATE = "reconciler"  # reconciler/events: how far the events catch-up has got
 
 T = TypeVar("T")
 
@@ -202,11 +206,22 @@ def save_pending_order(
 
 def read_order_status(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:
     """The order's status fields, for the holder of its client secret; None otherwise."""
+    order = read_shoppers_order(payment_intent_id, client_secret)
+    return None if order is None else order_status(payment_intent_id, order)
+
+
+def read_shoppers_order(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:
+    """The whole order document, for the holder of its client secret; None otherwise."""
     order = db().collection(ORDERS).document(payment_intent_id).get().to_dict()
     # Orders rebuilt by the webhook (paid outside the page) have no hash: nobody may poll them.
     stored_hash = (order or {}).get("clientSecretHash") or ""
     if order is None or not hmac.compare_digest(stored_hash, client_secret_hash(client_secret)):
         return None
+    return order
+
+
+def order_status(payment_intent_id: str, order: dict[str, Any]) -> dict[str, Any]:
+    """What GET /api/orders/{id} shows of an order: its status fields, nothing private."""
     return {
         "paymentIntentId": payment_intent_id,
         "status": order["status"],

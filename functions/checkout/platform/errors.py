@@ -40,3 +40,8 @@ def checkout_attempts_exhausted() -> ApiError:
         "checkout_attempts_exhausted",
         "This payment was declined too many times and has been closed; start a new checkout.",
     )
+
+
+def checkout_expired() -> ApiError:
+    """The checkout was abandoned and its PaymentIntent canceled: the page silently starts anew."""
+    return ApiError(409, "checkout_expired", "This checkout has expired; start a new one.")

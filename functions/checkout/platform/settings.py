@@ -29,6 +29,12 @@ CORS_ALLOWED_ORIGINS = params.StringParam(
     description="Comma-separated origins allowed to call the API cross-origin; empty: same-origin only.",
 )
 
+ABANDON_CHECKOUT_AFTER_SECONDS = params.IntParam(
+    "ABANDON_CHECKOUT_AFTER_SECONDS",
+    default=24 * 3600,
+    description="The reconciler cancels a pending checkout's unpaid PaymentIntent after this long.",
+)
+
 
 class MissingSetting(Exception):
     """A required setting has no value. The message names the variable, never a value."""

@@ -1,0 +1,211 @@
+"""Catching up on Stripe events the webhook never applied: the Events API, from a cursor.
+
+The cursor (reconciler/events, `createdFrom`, Unix seconds) means: every handled event created
+before this second has been applied. A pass lists the handled types' events created since it
+(one `type` per request, `created[gte]`/`created[lt]`, `limit`, `starting_after`: parameters
+real Stripe accepts), oldest first, and applies them through the webhook's ledger, so an event
+the webhook already applied, or that another pass is applying, is a duplicate with no effect.
+
+Stripe lists newest first, so to apply the oldest first the pass reads a time window whole and
+sorts it. A window with more than MAX_PAGES pages of one type is halved until it fits, which
+bounds what one pass holds; the window's end is where the next pass resumes. An event that fails
+to apply holds the cursor at its second, and the next pass tries it again.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+
+from checkout.intents import stripe_gateway
+from checkout.orders import stripe_sync
+from checkout.orders.store import RECONCILER_STATE
+from checkout.platform import firestore_client
+from checkout.platform import structured_log as logger
+from checkout.platform.firestore_client import db
+from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+from checkout.webhooks import ledger
+from checkout.webhooks.events import EVENT_RULES, order_id_for
+from checkout.webhooks.signature import InvalidWebhook, parse_event
+
+Json = dict[str, Any]
+
+STEP = "events"
+CURSOR_DOCUMENT = "events"
+# Stripe keeps events for 30 days; a cursor older than that is moved up (with an hour's margin,
+# so that a request never asks for a second Stripe has just dropped).
+RETENTION = timedelta(days=30) - timedelta(hours=1)
+MAX_PAGES = 5
+
+
+def handled_types() -> list[str]:
+    """The event types the webhook handles: the same table decides what the pass lists."""
+    return sorted(EVENT_RULES)
+
+
+# --- the cursor
+
+
+def _cursor_ref(client: firestore.Client) -> firestore.DocumentReference:
+    return client.collection(RECONCILER_STATE).document(CURSOR_DOCUMENT)
+
+
+def read_cursor(client: firestore.Client) -> int | None:
+    value = (_cursor_ref(client).get().to_dict() or {}).get("createdFrom")
+    return value if isinstance(value, int) else None
+
+
+def store_cursor(client: firestore.Client, created_from: int) -> None:
+    """Set the cursor, also backwards (to re-scan from a time; tests bound themselves so)."""
+    _cursor_ref(client).set({"createdFrom": created_from, "updatedAt": firestore.SERVER_TIMESTAMP})
+
+
+def advance_cursor(client: firestore.Client, created_from: int) -> None:
+    """Move the cursor forward only: a slower pass that started earlier never moves it back."""
+    ref = _cursor_ref(client)
+
+    def advance(transaction: firestore.Transaction) -> None:
+        current = (ref.get(transaction=transaction).to_dict() or {}).get("createdFrom")
+        if not isinstance(current, int) or created_from > current:
+            transaction.set(
+                ref, {"createdFrom": created_from, "updatedAt": firestore.SERVER_TIMESTAMP}
+            )
+
+    run = firestore.transactional(advance)
+    firestore_client.retry_on_contention(lambda: run(firestore_client.transaction()))
+
+
+# --- listing
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # created[gte]
+    end: int | None  # created[lt]; None: up to now
+
+
+def list_events(event_type: str, window: Window, page_size: int, max_pages: int | None) -> (
+    list[Json] | None
+):  # fmt: skip
+    """The window's events of one type, or None when there are more than max_pages pages."""
+    created: dict[str, int] = {"gte": window.start}
+    if window.end is not None:
+        created["lt"] = window.end
+    params: dict[str, Any] = {"type": event_type, "created": created, "limit": page_size}
+    events: list[Json] = []
+    pages = 0
+    while True:
+        with stripe_gateway.translated_errors():
+            page = stripe_gateway.client().v1.events.list(params=params)  # type: ignore[arg-type]
+        events.extend(event.to_dict() for event in page.data)
+        pages += 1
+        if not page.has_more or not page.data:
+            return events
+        if max_pages is not None and pages >= max_pages:
+            return None
+        params["starting_after"] = page.data[-1].id
+
+
+def list_window(window: Window, page_size: int, now_ts: int) -> list[Json] | None:
+    """Every handled event in the window, oldest first; None when the window is too full."""
+    # A one-second window cannot be split: read it whole, however long.
+    single_second = (window.end if window.end is not None else now_ts + 1) - window.start <= 1
+    events: list[Json] = []
+    for event_type in handled_types():
+        listed = list_events(event_type, window, page_size, None if single_second else MAX_PAGES)
+        if listed is None:
+            return None
+        events.extend(listed)
+    # Within one second Stripe gives no order; the plan copes with any order anyway.
+    return sorted(events, key=lambda e: (e.get("created", 0), str(e.get("id"))))
+
+
+# --- applying
+
+
+def apply_listed(raw: Json, summary: Summary) -> None:
+    """Apply one listed event as the webhook would have. Raises if it could not be recorded."""
+    try:
+        # The same checks as a delivery's body: the Events API is trusted, but an id becomes
+        # a document path and `created` a datetime, so they are checked all the same.
+        event = parse_event(json.dumps(raw).encode())
+    except InvalidWebhook as invalid:
+        logger.error("listed event is malformed", eventId=raw.get("id"), reason=str(invalid))
+        summary.count(STEP, "malformed")
+        return
+    order_id = order_id_for(event)
+    if order_id is None:
+        logger.error("event names no payment intent", eventId=event["id"], type=event["type"])
+        summary.count(STEP, "ignored")
+        return
+    applied = ledger.apply_event(db(), event, order_id)
+    if applied.duplicate or applied.plan is None:
+        summary.count(STEP, "duplicate")
+        return
+    decided = applied.plan
+    fields = {
+        "eventId": event["id"],
+        "type": event["type"],
+        "orderId": order_id,
+        "outcome": decided.outcome.value,
+        "reason": decided.reason,
+    }
+    if decided.alert:
+        logger.error(decided.alert, **fields)
+    elif decided.warning:
+        logger.warn(decided.warning, **fields)
+    else:
+        # Worth a WARNING: the webhook should have applied it, and did not (yet).
+        logger.warn("missed event applied by the reconciler", **fields)
+    summary.count(STEP, decided.outcome.value)
+    summary.fulfilment(STEP, stripe_sync.fulfil_newly_paid(applied))
+
+
+def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
+    client = db()
+    now_ts = int(now.timestamp())
+    oldest = now_ts - int(RETENTION.total_seconds())
+    stored = read_cursor(client)
+    start = stored if stored is not None else now_ts - int(settings.first_lookback.total_seconds())
+    start = max(start, oldest)
+    # The cursor never passes this: events of the last `settle` seconds may still appear.
+    horizon = now_ts - int(settings.settle.total_seconds())
+    width: int | None = None  # None: the window reaches up to now
+
+    while True:
+        if budget.spent():
+            summary.left_over(STEP)
+            break
+        end = None if width is None or start + width > now_ts else start + width
+        window = Window(start, end)
+        try:
+            events = list_window(window, settings.page_size, now_ts)
+        except Exception as error:  # noqa: BLE001 - counted; the cursor stays, the next pass retries
+            summary.error(STEP, error, windowStart=start)
+            break
+        if events is None:
+            width = max(1, ((end if end is not None else now_ts + 1) - start) // 2)
+            continue
+        summary.count(STEP, "listed", len(events))
+
+        reached = end if end is not None else now_ts
+        for raw in events:
+            if budget.spent():
+                reached = min(reached, int(raw["created"]))
+                summary.left_over(STEP)
+                break
+            try:
+                apply_listed(raw, summary)
+            except Exception as error:  # noqa: BLE001 - counted; the cursor holds at this event
+                summary.error(STEP, error, eventId=raw.get("id"))
+                reached = min(reached, int(raw.get("created", start)))
+        cursor = min(reached, horizon)
+        if cursor > start or stored is None:
+            advance_cursor(client, max(cursor, start))
+        if end is None or reached < end or budget.spent():
+            if end is not None and reached >= end:
+                summary.left_over(STEP)
+            break
+        start = end

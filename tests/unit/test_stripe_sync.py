@@ -1,0 +1,148 @@
+"""What a PaymentIntent retrieved from Stripe means for its order, decided without a server;
+and when the return page asks Stripe at all."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from checkout.orders.return_check import CHECK_AFTER, CHECK_INTERVAL, check_due
+from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE, observed_event
+from checkout.webhooks.events import Outcome, plan
+from checkout.webhooks.signature import STRIPE_ID, parse_event
+from tests.stripe_events import failed_payment_intent, payment_intent
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+T = int(NOW.timestamp())
+
+
+def page_order(pi: dict[str, Any], status: str = "pending", **fields: Any) -> dict[str, Any]:
+    return {
+        "paymentIntentId": pi["id"],
+        "status": status,
+        "amount": pi["amount"],
+        "currency": pi["currency"],
+        "items": [
+            {"productId": "tee-classic", "name": "Classic tee", "unitAmount": 2500, "quantity": 2}
+        ],
+        "history": [],
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("stripe_status", "event_type"),
+    [
+        ("succeeded", "payment_intent.succeeded"),
+        ("processing", "payment_intent.processing"),
+        ("canceled", "payment_intent.canceled"),
+    ],
+)
+def test_each_settled_state_becomes_the_event_stripe_sends(
+    stripe_status: str, event_type: str
+) -> None:
+    pi = payment_intent(status=stripe_status)
+    event = observed_event(pi, page_order(pi), RECONCILER, T)
+    assert event is not None
+    assert event["type"] == event_type
+    assert event["data"]["object"] is pi
+    # Shaped like a delivery: it passes the same checks as a signed body.
+    import json
+
+    assert parse_event(json.dumps(event).encode())["id"] == event["id"]
+
+
+def test_a_failed_attempt_is_a_payment_failed_event() -> None:
+    pi = failed_payment_intent("pi_testfailed1")
+    event = observed_event(pi, page_order(pi), RECONCILER, T)
+    assert event is not None and event["type"] == "payment_intent.payment_failed"
+
+
+@pytest.mark.parametrize(
+    "stripe_status",
+    ["requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"],
+)
+def test_states_where_nothing_happened_yet_give_no_event(stripe_status: str) -> None:
+    pi = payment_intent(status=stripe_status)
+    assert observed_event(pi, page_order(pi), RECONCILER, T) is None
+
+
+def test_the_id_names_the_observer_and_is_stable_per_order_version() -> None:
+    pi = payment_intent(status="succeeded")
+    order = page_order(pi, lastEventCreated=T - 50)
+    first = observed_event(pi, order, RECONCILER, T)
+    again = observed_event(pi, order, RECONCILER, T + 30)
+    page = observed_event(pi, order, RETURN_PAGE, T)
+    moved_on = observed_event(pi, {**order, "lastEventCreated": T - 10}, RECONCILER, T)
+    assert first is not None and again is not None and page is not None and moved_on is not None
+    assert first["id"].startswith("reconciler_pi_")
+    assert page["id"].startswith("return_page_pi_")
+    assert STRIPE_ID.match(first["id"]) and STRIPE_ID.match(page["id"])
+    assert first["id"] == again["id"]  # concurrent observers: one ledger entry
+    assert moved_on["id"] != first["id"]  # a new version of the order: a new observation
+
+
+def test_an_observation_is_newer_than_the_events_before_it() -> None:
+    # The order saw a (webhook) failure at T-100; Stripe now says processing: it applies.
+    pi = payment_intent(status="processing")
+    order = page_order(pi, status="failed", lastEventCreated=T - 100)
+    event = observed_event(pi, order, RECONCILER, T)
+    assert event is not None
+    decided = plan(order, event, NOW)
+    assert decided.outcome == Outcome.APPLIED
+    assert decided.writes["lastEventCreated"] == T
+    # And a webhook event from before the observation arriving late is stale.
+    late = {**event, "id": "evt_late", "type": "payment_intent.payment_failed", "created": T - 5,
+            "data": {"object": failed_payment_intent(pi["id"])}}  # fmt: skip
+    after = {**order, **decided.writes}
+    assert plan(after, late, NOW).outcome == Outcome.IGNORED
+
+
+def test_an_observed_success_makes_the_order_paid_for_fulfilment() -> None:
+    pi = payment_intent(status="succeeded", amount=5000)
+    order = page_order(pi)
+    event = observed_event(pi, order, RETURN_PAGE, T)
+    assert event is not None
+    decided = plan(order, event, NOW)
+    assert decided.newly_paid
+    assert decided.writes["history"][-1]["eventId"].startswith("return_page_")
+
+
+def test_an_unsafe_id_gives_no_event() -> None:
+    assert observed_event(payment_intent("pi_bad/../x"), None, RECONCILER, T) is None
+
+
+# --- when the return page asks Stripe
+
+
+def order_at(
+    status: str, changed_ago: timedelta, checked_ago: timedelta | None = None
+) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "status": status,
+        "updatedAt": NOW - changed_ago,
+        "createdAt": NOW - changed_ago,
+    }
+    if checked_ago is not None:
+        order["stripeCheckedAt"] = NOW - checked_ago
+    return order
+
+
+def test_a_fresh_order_is_not_checked() -> None:
+    assert not check_due(order_at("pending", CHECK_AFTER - timedelta(seconds=1)), NOW)
+
+
+@pytest.mark.parametrize("status", ["pending", "processing", "failed"])
+def test_an_open_order_is_checked_after_a_few_seconds(status: str) -> None:
+    assert check_due(order_at(status, CHECK_AFTER), NOW)
+
+
+@pytest.mark.parametrize("status", ["paid", "canceled", "refunded", "needs_review"])
+def test_a_settled_order_is_never_checked(status: str) -> None:
+    assert not check_due(order_at(status, timedelta(hours=1)), NOW)
+
+
+def test_at_most_one_check_per_interval() -> None:
+    old = timedelta(minutes=5)
+    assert not check_due(order_at("pending", old, CHECK_INTERVAL - timedelta(seconds=1)), NOW)
+    assert check_due(order_at("pending", old, CHECK_INTERVAL), NOW)
