@@ -14,6 +14,9 @@ from checkout.platform.settings import (
     CHECKOUT_MAX_INSTANCES,
     CHECKOUT_MEMORY_MB,
     CHECKOUT_TIMEOUT_SECONDS,
+    RECONCILE_MAX_INSTANCES,
+    RECONCILE_MEMORY_MB,
+    RECONCILE_TIMEOUT_SECONDS,
     STRIPE_SECRET_KEY,
     STRIPE_WEBHOOK_SECRET,
     WEBHOOK_CONCURRENCY,
@@ -58,9 +61,13 @@ def stripe_webhook(request: Request) -> Response:
 
 # Operations need a clock: webhooks get lost (a wrong signing secret, a disabled endpoint) and
 # fulfilment can fail, and nothing else would notice. One pass is bounded by a time budget
-# (checkout.reconcile.PassSettings, 4 min) well inside this timeout; passes may overlap safely.
+# (checkout.reconcile.PassSettings, 4 min) inside its timeout; passes may overlap safely.
 @scheduler_fn.on_schedule(
-    schedule="every 10 minutes", secrets=[STRIPE_SECRET_KEY], timeout_sec=300, max_instances=1
+    schedule="every 10 minutes",
+    secrets=[STRIPE_SECRET_KEY],
+    max_instances=RECONCILE_MAX_INSTANCES,
+    memory=RECONCILE_MEMORY_MB,
+    timeout_sec=RECONCILE_TIMEOUT_SECONDS,
 )
 def reconcile_orders(event: scheduler_fn.ScheduledEvent) -> None:
     """One reconciliation pass: missed events, stuck orders, lost fulfilment, abandoned checkouts."""

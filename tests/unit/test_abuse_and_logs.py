@@ -255,10 +255,22 @@ def test_every_function_has_ceilings_from_params() -> None:
         check=True,
     )
     endpoints = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(endpoints) == {"checkout_api", "stripe_webhook"}
-    prefix = {"checkout_api": "CHECKOUT", "stripe_webhook": "WEBHOOK"}
+    prefix = {
+        "checkout_api": "CHECKOUT",
+        "stripe_webhook": "WEBHOOK",
+        "reconcile_orders": "RECONCILE",
+    }
+    assert set(endpoints) == set(prefix)
     for name, endpoint in endpoints.items():
         assert endpoint["maxInstances"] == f"{{{{ params.{prefix[name]}_MAX_INSTANCES }}}}"
-        assert endpoint["concurrency"] == f"{{{{ params.{prefix[name]}_CONCURRENCY }}}}"
         assert endpoint["availableMemoryMb"] == f"{{{{ params.{prefix[name]}_MEMORY_MB }}}}"
         assert endpoint["timeoutSeconds"] == f"{{{{ params.{prefix[name]}_TIMEOUT_SECONDS }}}}"
+        if name != "reconcile_orders":  # one scheduled event at a time: concurrency is moot
+            assert endpoint["concurrency"] == f"{{{{ params.{prefix[name]}_CONCURRENCY }}}}"
+
+
+def test_a_reconcile_pass_ends_inside_its_timeout() -> None:
+    from checkout.platform.settings import RECONCILE_TIMEOUT_SECONDS
+    from checkout.reconcile.one_pass import PassSettings
+
+    assert PassSettings().time_budget.total_seconds() < RECONCILE_TIMEOUT_SECONDS.value

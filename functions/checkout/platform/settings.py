@@ -116,6 +116,19 @@ WEBHOOK_MEMORY_MB = params.IntParam(
 WEBHOOK_TIMEOUT_SECONDS = params.IntParam(
     "WEBHOOK_TIMEOUT_SECONDS", default=60, description="stripe_webhook: request timeout, seconds."
 )
+# One pass at a time is enough (passes may overlap safely, but need not); its time budget
+# (checkout.reconcile.PassSettings, 4 min) stays inside the timeout.
+RECONCILE_MAX_INSTANCES = params.IntParam(
+    "RECONCILE_MAX_INSTANCES", default=1, description="reconcile_orders: most instances at once."
+)
+RECONCILE_MEMORY_MB = params.IntParam(
+    "RECONCILE_MEMORY_MB", default=512, description="reconcile_orders: memory per instance, in MB."
+)
+RECONCILE_TIMEOUT_SECONDS = params.IntParam(
+    "RECONCILE_TIMEOUT_SECONDS",
+    default=300,
+    description="reconcile_orders: timeout of a pass, seconds.",
+)
 
 
 def positive(param: params.IntParam) -> int:
