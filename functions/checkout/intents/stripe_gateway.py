@@ -12,6 +12,7 @@ from functools import cache
 import stripe
 
 from checkout.cart.pricing import PricedCart, items_metadata
+from checkout.orders.ownership import marked
 from checkout.platform.errors import ApiError, checkout_locked
 from checkout.platform.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
 
@@ -96,7 +97,8 @@ def create_intent(checkout_id: str, cart: PricedCart) -> Intent:
             params={
                 "amount": cart.amount,
                 "currency": cart.currency,
-                "metadata": {"checkoutId": checkout_id, "items": items_metadata(cart)},
+                # The mark tells the webhook this PaymentIntent is ours (orders/ownership.py).
+                "metadata": marked({"checkoutId": checkout_id, "items": items_metadata(cart)}),
             },
             options={"idempotency_key": idempotency_key(checkout_id, cart)},
         )
