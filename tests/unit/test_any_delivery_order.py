@@ -18,106 +18,16 @@ from hypothesis import strategies as st
 from checkout.orders.status import OrderStatus, can_transition
 from checkout.webhooks.events import Outcome, order_status, plan
 from tests import stripe_events as se
+from tests.payment_lives import lives
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-T0 = 1_790_000_000
 PI = "pi_life"
 Json = dict[str, Any]
 
 ORDER_OF_DELIVERY = {"history", "lastEventCreated", "fulfilledAt"}
 
 
-def _event(kind: str, obj: Json, at: int) -> Json:
-    return se.event(kind, obj, created=T0 + at, event_id=f"evt_{kind}_{at}")
-
-
-def processing(at: int) -> Json:
-    return _event("payment_intent.processing", se.payment_intent(PI, status="processing"), at)
-
-
-def declined(at: int, decline_code: str) -> Json:
-    pi = se.failed_payment_intent(PI, decline_code=decline_code)
-    return _event("payment_intent.payment_failed", pi, at)
-
-
-def succeeded(at: int) -> Json:
-    return _event("payment_intent.succeeded", se.payment_intent(PI), at)
-
-
-def refund(kind: str, refund_id: str, amount: int, status: str, at: int, created: int) -> Json:
-    obj = se.refund(PI, amount=amount, status=status, refund_id=refund_id, created=T0 + created)
-    return se.event(kind, obj, created=T0 + at, event_id=f"evt_{kind}_{refund_id}_{at}")
-
-
-def charge_refunded(amount_refunded: int, at: int) -> Json:
-    return _event("charge.refunded", se.charge(PI, amount_refunded=amount_refunded), at)
-
-
-def dispute(kind: str, status: str, at: int) -> Json:
-    return _event(f"charge.dispute.{kind}", se.dispute(PI, status=status), at)
-
-
-def fraud_warning(at: int) -> Json:
-    return _event("radar.early_fraud_warning.created", se.early_fraud_warning(PI), at)
-
-
-# Realistic lives of one payment, each in the order things happened.
-LIVES: dict[str, list[Json]] = {
-    # Declined, retried, paid; refunded in part, then the rest, which fails; disputed and won.
-    "partial-refund-kept-dispute-won": [
-        processing(1),
-        declined(2, "insufficient_funds"),
-        processing(3),
-        succeeded(4),
-        refund("refund.created", "re_1", 1000, "succeeded", 10, 10),
-        charge_refunded(1000, 10),
-        refund("refund.created", "re_2", 4000, "pending", 20, 20),
-        charge_refunded(5000, 20),
-        refund("refund.updated", "re_2", 4000, "succeeded", 21, 20),
-        refund("refund.failed", "re_2", 4000, "failed", 30, 20),
-        refund("charge.refund.updated", "re_2", 4000, "failed", 30, 20),
-        fraud_warning(35),
-        dispute("created", "needs_response", 40),
-        dispute("funds_withdrawn", "needs_response", 40),
-        dispute("updated", "under_review", 45),
-        dispute("closed", "won", 50),
-        dispute("funds_reinstated", "won", 50),
-    ],
-    # A card-testing run, then paid and fully refunded in two steps.
-    "declines-then-full-refund": [
-        declined(1, "stolen_card"),
-        declined(2, "incorrect_cvc"),
-        declined(3, "insufficient_funds"),
-        succeeded(5),
-        refund("refund.created", "re_1", 2000, "succeeded", 10, 10),
-        charge_refunded(2000, 10),
-        refund("refund.created", "re_2", 3000, "succeeded", 20, 20),
-        charge_refunded(5000, 20),
-        refund("refund.created", "re_3", 100, "canceled", 25, 25),
-    ],
-    # Paid, partly refunded, disputed and lost.
-    "dispute-lost": [
-        processing(1),
-        succeeded(2),
-        refund("refund.created", "re_1", 500, "succeeded", 10, 10),
-        charge_refunded(500, 10),
-        fraud_warning(15),
-        dispute("created", "warning_needs_response", 40),
-        dispute("updated", "needs_response", 42),
-        dispute("funds_withdrawn", "needs_response", 42),
-        dispute("closed", "lost", 50),
-    ],
-    # An inquiry that closes without a chargeback, and a refund that fails outright.
-    "inquiry-closed": [
-        succeeded(1),
-        dispute("created", "warning_needs_response", 10),
-        dispute("updated", "warning_under_review", 12),
-        dispute("closed", "warning_closed", 20),
-        refund("refund.created", "re_1", 5000, "succeeded", 30, 30),
-        charge_refunded(5000, 30),
-        refund("refund.failed", "re_1", 5000, "failed", 40, 30),
-    ],
-}
+LIVES = lives(PI)
 
 
 def deliver(events: list[Json]) -> tuple[Json, list[OrderStatus]]:
@@ -197,16 +107,16 @@ def test_a_fully_refunded_payment_is_never_fulfilled_once_the_refund_came_first(
 ) -> None:
     events = [LIVES["declines-then-full-refund"][i] for i in indices]
     position = {e["id"]: n for n, e in enumerate(events)}
-    success = position["evt_payment_intent.succeeded_5"]
+    success = position[f"evt_{PI}_payment_intent_succeeded_5"]
 
     # Known in full before the success: from the Charge's total, or the second refund (3000)
     # by id plus the first (2000) by id or from the Charge's earlier total.
     def first(event_id: str) -> bool:
         return position[event_id] < success
 
-    full_first = first("evt_charge.refunded_20") or (
-        first("evt_refund.created_re_2_20")
-        and (first("evt_refund.created_re_1_10") or first("evt_charge.refunded_10"))
+    full_first = first(f"evt_{PI}_charge_refunded_20") or (
+        first(f"evt_{PI}_refund_created_re_2_20")
+        and (first(f"evt_{PI}_refund_created_re_1_10") or first(f"evt_{PI}_charge_refunded_10"))
     )
     _, fulfilments = deliver(events)
     assert fulfilments == ([] if full_first else [OrderStatus.PAID])

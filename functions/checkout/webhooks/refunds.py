@@ -7,7 +7,7 @@ Two kinds of event tell about refunds, and either may arrive first, late, or twi
   and status.
 The order keeps the newest Charge figure (`chargeRefunded`) and every Refund by id with its most
 advanced status (`refunds`). The refunded amount is derived from those two: the Charge's total,
-corrected by what the Refunds say happened after it. Event amounts are never added up, so a
+corrected by what the Refunds say happened after it, and never less than the live Refunds. Event amounts are never added up, so a
 duplicate or a late event cannot count twice.
 """
 
@@ -73,16 +73,22 @@ def charge_refund_records(charge: Json, event_created: int) -> list[Json]:
 
 
 def refunded_amount(snapshot: Json | None, refunds: list[Json]) -> int:
-    """Stripe's total after the newest information: the Charge's figure, plus live refunds made
-    after it, minus refunds it counted that failed or were canceled after it."""
+    """Stripe's total after the newest information.
+
+    Two lower bounds, each exact when its source is complete: the Charge's figure plus live
+    refunds made after it, minus refunds it counted that failed or were canceled after it; and
+    the live refunds known by id. Within the Charge figure's own second a refund cannot be
+    placed before or after it, so the first bound may fall short; the second covers that.
+    """
     total = int_field(snapshot, "amountRefunded") if snapshot else None
     at = int_field(snapshot, "eventCreated") if snapshot else None
-    amount = total or 0
+    from_charge = total or 0
     for refund in refunds:
         live = refund["status"] in _LIVE
         if at is not None and refund["created"] <= at:
             if not live and refund["statusAt"] > at:
-                amount -= refund["amount"]
+                from_charge -= refund["amount"]
         elif live:
-            amount += refund["amount"]
-    return max(amount, 0)
+            from_charge += refund["amount"]
+    by_id = sum(r["amount"] for r in refunds if r["status"] in _LIVE)
+    return max(from_charge, by_id, 0)
