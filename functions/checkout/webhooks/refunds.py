@@ -82,7 +82,7 @@ def refunded_amount(snapshot: Json | None, refunds: list[Json]) -> int:
     """
     total = int_field(snapshot, "amountRefunded") if snapshot else None
     at = int_field(snapshot, "eventCreated") if snapshot else None
-    from_charge = total or 0
+    from_charge: int = total or 0
     for refund in refunds:
         live = refund["status"] in _LIVE
         if at is not None and refund["created"] <= at:
@@ -90,5 +90,5 @@ def refunded_amount(snapshot: Json | None, refunds: list[Json]) -> int:
                 from_charge -= refund["amount"]
         elif live:
             from_charge += refund["amount"]
-    by_id = sum(r["amount"] for r in refunds if r["status"] in _LIVE)
+    by_id: int = sum(r["amount"] for r in refunds if r["status"] in _LIVE)
     return max(from_charge, by_id, 0)
