@@ -5,12 +5,13 @@ Stripe said about the payment, its refunds, its dispute), and the status is deri
 facts recorded so far by `derive_status`. Facts only grow or are replaced by newer ones, so the
 status does not depend on the order in which Stripe delivers its events.
 
-    pending ─┬─> processing ─┬─> paid ─────────┬─> refunded ──┐
-             ├─> failed ─────┤   needs_review ─┤              ├─> dispute_lost   (final)
-             │  (a retry may ├─> refunded      └─> disputed ──┘
-             │   still pay)  ├─> disputed           │ won: back to paid / needs_review / refunded
-             └─> canceled    └─> dispute_lost
-                 (final)
+    before the success:  pending -> processing or failed; processing <-> failed (a retry)
+                         any of them -> canceled              (final)
+    the success:         any of them -> paid or needs_review, or straight to refunded, disputed
+                         or dispute_lost when those facts arrived first
+    after it:            paid / needs_review <-> refunded     (a refund that fails gives back)
+                         paid / needs_review / refunded <-> disputed  (won: back where it was)
+                         any of them -> dispute_lost          (final)
 
 `ALLOWED_TRANSITIONS` below is the complete table; a derived status that is not allowed from the
 current one is refused (and alerted) rather than written.
