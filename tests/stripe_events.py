@@ -1,19 +1,44 @@
-"""Stripe objects and events as plain dicts, shaped like the current API's (only the fields
-the webhook reads, plus a few it must ignore)."""
+"""Stripe objects and events as plain dicts, built from Stripe's own published example objects
+(tests/fixtures/stripe_objects.json) with only the fields a test is about set."""
 
+import copy
 import itertools
+import json
 import time
 import uuid
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+from checkout.orders.ownership import marked
 
 Json = dict[str, Any]
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe_objects.json"
+API_VERSION = "2025-10-29.clover"
+
 _ids = itertools.count(1)
+
+
+@cache
+def _fixtures() -> Json:
+    loaded: Json = json.loads(FIXTURES.read_text())
+    return loaded
+
+
+def fixture(name: str) -> Json:
+    """A fresh copy of Stripe's example object `name`."""
+    return copy.deepcopy(_fixtures()[name])
 
 
 def new_id(prefix: str) -> str:
     # Unique across test runs too: ledger documents outlive a test when the emulator is shared.
     return f"{prefix}_test{uuid.uuid4().hex[:16]}{next(_ids)}"
+
+
+def shop_metadata(**metadata: str) -> dict[str, str]:
+    """PaymentIntent metadata as this shop's checkout writes it, mark included."""
+    return marked({"checkoutId": str(uuid.uuid4()), "items": "tee-classic:2", **metadata})
 
 
 def payment_intent(
@@ -26,31 +51,39 @@ def payment_intent(
     **extra: Any,
 ) -> Json:
     return {
+        **fixture("payment_intent"),
         "id": pi_id or new_id("pi"),
-        "object": "payment_intent",
         "amount": amount,
         "amount_received": amount if status == "succeeded" else 0,
+        "amount_capturable": 0,
+        "client_secret": None,  # as in webhook payloads, which never carry it
         "currency": currency,
         "status": status,
-        "metadata": metadata
-        if metadata is not None
-        else {"checkoutId": str(uuid.uuid4()), "items": "tee-classic:2"},
+        "metadata": metadata if metadata is not None else shop_metadata(),
         "last_payment_error": None,
+        "next_action": None,
+        "canceled_at": None,
         "cancellation_reason": None,
         "receipt_email": None,
-        "livemode": False,
         **extra,
     }
 
 
-def failed_payment_intent(pi_id: str, *, code: str = "card_declined", **extra: Any) -> Json:
+def failed_payment_intent(
+    pi_id: str,
+    *,
+    code: str = "card_declined",
+    decline_code: str = "generic_decline",
+    message: str = "Your card was declined.",
+    **extra: Any,
+) -> Json:
     return payment_intent(
         pi_id,
         status="requires_payment_method",
         last_payment_error={
             "code": code,
-            "decline_code": "generic_decline",
-            "message": "Your card was declined.",
+            "decline_code": decline_code,
+            "message": message,
             "type": "card_error",
         },
         **extra,
@@ -58,13 +91,21 @@ def failed_payment_intent(pi_id: str, *, code: str = "card_declined", **extra: A
 
 
 def charge(
-    pi_id: str, *, amount: int = 5000, amount_refunded: int = 0, currency: str = "usd"
+    pi_id: str | None,
+    *,
+    amount: int = 5000,
+    amount_refunded: int = 0,
+    currency: str = "usd",
+    charge_id: str | None = None,
 ) -> Json:
+    obj = fixture("charge")
+    obj["refunds"]["data"] = []  # not included by default in the current API
     return {
-        "id": new_id("ch"),
-        "object": "charge",
+        **obj,
+        "id": charge_id or new_id("ch"),
         "amount": amount,
         "amount_captured": amount,
+        "captured": True,
         "amount_refunded": amount_refunded,
         "refunded": amount_refunded >= amount,
         "currency": currency,
@@ -74,18 +115,74 @@ def charge(
     }
 
 
+def refund(
+    pi_id: str | None,
+    *,
+    amount: int,
+    status: str = "succeeded",
+    refund_id: str | None = None,
+    created: int | None = None,
+    charge_id: str = "ch_test",
+) -> Json:
+    return {
+        **fixture("refund"),
+        "id": refund_id or new_id("re"),
+        "amount": amount,
+        "status": status,
+        "payment_intent": pi_id,
+        "charge": charge_id,
+        "created": int(time.time()) if created is None else created,
+    }
+
+
+def dispute(
+    pi_id: str | None,
+    *,
+    status: str = "needs_response",
+    amount: int = 5000,
+    reason: str = "fraudulent",
+    dispute_id: str = "dp_test1",
+    due_by: int = 1_790_600_000,
+    charge_id: str = "ch_test",
+) -> Json:
+    obj = fixture("dispute")
+    obj["evidence_details"]["due_by"] = due_by
+    obj["payment_method_details"]["card"]["case_type"] = (
+        "inquiry" if status.startswith("warning_") else "chargeback"
+    )
+    return {
+        **obj,
+        "id": dispute_id,
+        "amount": amount,
+        "status": status,
+        "reason": reason,
+        "payment_intent": pi_id,
+        "charge": charge_id,
+    }
+
+
+def early_fraud_warning(
+    pi_id: str | None, *, warning_id: str = "issfr_test1", charge_id: str = "ch_test"
+) -> Json:
+    return {
+        **fixture("radar.early_fraud_warning"),
+        "id": warning_id,
+        "fraud_type": "made_with_stolen_card",
+        "payment_intent": pi_id,
+        "charge": charge_id,
+    }
+
+
 def event(
     event_type: str, obj: Json, *, created: int | None = None, event_id: str | None = None
 ) -> Json:
     return {
+        **fixture("event"),
         "id": event_id or new_id("evt"),
-        "object": "event",
-        "api_version": "2025-10-29.clover",
+        "api_version": API_VERSION,
         "created": int(time.time()) if created is None else created,
         "data": {"object": obj},
-        "livemode": False,
         "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
         "type": event_type,
     }
 
@@ -104,5 +201,9 @@ def order(pi_id: str, *, amount: int = 5000, status: str = "pending", **extra: A
         "email": "shopper@example.com",
         "clientSecretHash": "0" * 64,
         "history": [],
+        "refundedAmount": 0,
+        "dispute": None,
+        "declineCount": 0,
+        "lastPaymentError": None,
         **extra,
     }

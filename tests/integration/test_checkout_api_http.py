@@ -40,6 +40,9 @@ def test_order_status_for_the_holder_of_the_client_secret(checkout_api: FlaskCli
         "amount": intent["amount"],
         "currency": "usd",
         "lastPaymentError": None,
+        "declineCount": 0,
+        "refundedAmount": 0,
+        "dispute": None,
     }
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -14,6 +14,7 @@ from google.cloud import firestore
 
 from checkout.cart.catalog import PRODUCTS
 from checkout.intents import opening, stripe_gateway
+from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import CHECKOUTS, ORDERS, client_secret_hash
 from tests import stripe_events as se
 from tests.integration.conftest import function_client, intents_for_checkout
@@ -60,6 +61,7 @@ def test_server_prices_the_cart_and_ignores_client_amounts(
     assert intent.metadata.to_dict() == {
         "checkoutId": checkout_id,
         "items": "tee-classic:2,mug-enamel:1",
+        MARK_KEY: MARK_VALUE,  # this shop's mark: only marked PaymentIntents become orders
     }
 
 

@@ -149,3 +149,38 @@ def test_a_3d_secure_card_is_paid_after_authentication(
 
     order = order_when(firestore_db, pi_id, "paid")
     assert [h["type"] for h in order["history"]] == ["payment_intent.succeeded"]
+
+
+@pytest.mark.usefixtures("webhook_url")
+def test_every_decline_on_one_payment_intent_is_recorded(
+    checkout_api: FlaskClient, stripe_client: stripe.StripeClient, firestore_db: firestore.Client
+) -> None:
+    # A card-testing run on one PaymentIntent: each decline is its own payment_failed event.
+    pi_id = open_checkout(checkout_api)["paymentIntentId"]
+    for attempt in range(1, 4):
+        if attempt > 1:
+            # localstripe confirms again only once its failed charge is cleared (Stripe needs
+            # nothing); JSON, because only JSON can send null. Test-only, as in the stand-in.
+            requests.post(
+                f"{os.environ['STRIPE_API_BASE']}/v1/payment_intents/{pi_id}",
+                json={"latest_charge": None},
+                auth=(os.environ["STRIPE_SECRET_KEY"], ""),
+                timeout=10,
+            ).raise_for_status()
+        with pytest.raises(stripe.CardError):
+            confirm(stripe_client, pi_id, card(stripe_client, "4000000000000341"))
+        order = order_when_declined(firestore_db, pi_id, attempt)
+    assert order["status"] == "failed"
+    assert len(order["recentDeclines"]) == 3
+    assert order["lastPaymentError"]["code"] == "card_declined"
+
+
+def order_when_declined(db: firestore.Client, pi_id: str, count: int) -> dict[str, Any]:
+    deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
+    order: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        order = db.collection(ORDERS).document(pi_id).get().to_dict() or {}
+        if order.get("declineCount") == count:
+            return order
+        time.sleep(0.25)
+    pytest.fail(f"order {pi_id} has {order.get('declineCount')!r} declines, not {count}")

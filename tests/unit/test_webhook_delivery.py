@@ -209,15 +209,37 @@ def test_an_unhandled_event_type_is_200_and_touches_nothing(
     assert store.calls == []
 
 
-def test_a_handled_event_without_a_usable_id_is_200_and_logged(
+def test_a_handled_event_with_a_malformed_id_is_200_and_logged(
     store: FakeStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    event = se.event("charge.refunded", {"id": "ch_1", "object": "charge", "payment_intent": None})
+    event = se.event("charge.refunded", se.charge("orders/pi_1"))
     response = post(body(event))
     assert response.status_code == 200
     assert reply(response)["outcome"] == "ignored"
     assert store.calls == []
     assert [e["severity"] for e in logs(capsys)] == ["ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "obj"),
+    [
+        ("charge.refunded", se.charge(None)),
+        ("refund.created", se.refund(None, amount=100)),
+        ("charge.dispute.created", se.dispute(None)),
+        ("radar.early_fraud_warning.created", se.early_fraud_warning(None)),
+    ],
+    ids=["charge", "refund", "dispute", "warning"],
+)
+def test_an_object_without_a_payment_intent_is_not_this_shops(
+    store: FakeStore, capsys: pytest.CaptureFixture[str], event_type: str, obj: dict[str, Any]
+) -> None:
+    event = se.event(event_type, obj)
+    response = post(body(event))
+    assert response.status_code == 200
+    assert reply(response)["outcome"] == "foreign"
+    assert store.calls == []  # not even read
+    entries = logs(capsys)
+    assert [(e["severity"], e["eventId"]) for e in entries] == [("INFO", event["id"])]
 
 
 def test_a_success_is_applied_and_fulfilled_once(
@@ -250,7 +272,7 @@ def test_an_ignored_transition_is_200_and_not_fulfilled(
 ) -> None:
     store.order = se.order("pi_1", status="paid")
     response = post(
-        body(se.event("payment_intent.payment_failed", se.failed_payment_intent("pi_1")))
+        body(se.event("payment_intent.processing", se.payment_intent("pi_1", status="processing")))
     )
     assert response.status_code == 200
     assert reply(response) | {"received": None} == {
@@ -318,3 +340,89 @@ def test_a_failing_fulfilment_is_logged_and_still_acknowledged(
     response = post(succeeded())
     assert response.status_code == 200
     assert any("fulfilment failed" in e.get("message", "") for e in logs(capsys))
+
+
+# --- payments that are not this shop's
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"invoice": "in_1"}, {"checkoutId": "c0ffee00-0000-4000-8000-000000000000"}],
+    ids=["empty", "invoice", "unmarked"],
+)
+@pytest.mark.parametrize(
+    "event_type",
+    ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.processing"],
+)
+def test_an_unmarked_payment_intent_without_an_order_writes_nothing_and_logs_once_at_info(
+    store: FakeStore,
+    fulfilled: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    metadata: dict[str, str],
+    event_type: str,
+) -> None:
+    store.order = None
+    event = se.event(event_type, se.payment_intent("pi_other", metadata=metadata))
+    response = post(body(event))
+    assert response.status_code == 200
+    assert reply(response)["outcome"] == "foreign"
+    assert fulfilled == []
+    entries = logs(capsys)
+    assert [(e["severity"], e["eventId"]) for e in entries] == [("INFO", event["id"])]
+
+
+def test_a_dispute_opening_logs_an_error_with_the_due_date(
+    store: FakeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.order = se.order("pi_1", status="paid")
+    dispute = se.dispute("pi_1", due_by=1_790_600_000)
+    response = post(body(se.event("charge.dispute.created", dispute)))
+    assert reply(response)["status"] == "disputed"
+    errors = [e for e in logs(capsys) if e["severity"] == "ERROR"]
+    assert len(errors) == 1
+    assert "dp_test1" in errors[0]["message"]
+    assert "evidence due by 2026-09-28T" in errors[0]["message"]
+    assert errors[0]["orderId"] == "pi_1"
+
+
+def test_an_early_fraud_warning_logs_an_error(
+    store: FakeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.order = se.order("pi_1", status="paid")
+    response = post(
+        body(se.event("radar.early_fraud_warning.created", se.early_fraud_warning("pi_1")))
+    )
+    assert reply(response) | {"received": None} == {
+        "received": None,
+        "outcome": "applied",
+        "orderId": "pi_1",
+        "status": "paid",
+    }
+    errors = [e for e in logs(capsys) if e["severity"] == "ERROR"]
+    assert len(errors) == 1 and "issfr_test1" in errors[0]["message"]
+
+
+def test_a_full_refund_before_the_success_is_never_fulfilled(
+    store: FakeStore, fulfilled: list[dict[str, Any]]
+) -> None:
+    order = se.order("pi_1")
+    refund = plan(
+        order,
+        se.event("charge.refunded", se.charge("pi_1", amount_refunded=5000)),
+        datetime.now(UTC),
+    )
+    store.order = {**order, **refund.writes}
+    response = post(succeeded())
+    assert reply(response)["status"] == "refunded"
+    assert fulfilled == []
+
+
+def test_a_dispute_before_the_success_is_never_fulfilled(
+    store: FakeStore, fulfilled: list[dict[str, Any]]
+) -> None:
+    order = se.order("pi_1")
+    opened = plan(order, se.event("charge.dispute.created", se.dispute("pi_1")), datetime.now(UTC))
+    store.order = {**order, **opened.writes}
+    response = post(succeeded())
+    assert reply(response)["status"] == "disputed"
+    assert fulfilled == []

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from checkout.orders.ownership import marked
 from checkout.orders.status import (
     ALLOWED_TRANSITIONS,
-    PROVISIONAL_STATUSES,
+    UNPAID_STATUSES,
     OrderStatus,
     can_transition,
 )
@@ -20,6 +21,7 @@ from checkout.webhooks.events import (
     is_handled,
     order_from_payment_intent,
     order_id_for,
+    order_status,
     plan,
 )
 from tests import stripe_events as se
@@ -69,14 +71,27 @@ def refunded(pi_id: str, amount_refunded: int, *, created: int = T0) -> Json:
 # --- the table
 
 
-def test_the_table_handles_exactly_the_five_event_types() -> None:
-    assert set(EVENT_RULES) == {
-        "payment_intent.succeeded",
-        "payment_intent.processing",
-        "payment_intent.payment_failed",
-        "payment_intent.canceled",
-        "charge.refunded",
-    }
+HANDLED = {
+    "payment_intent.succeeded",
+    "payment_intent.processing",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+    "radar.early_fraud_warning.created",
+}
+
+
+def test_the_table_handles_exactly_these_event_types() -> None:
+    assert set(EVENT_RULES) == HANDLED
 
 
 @pytest.mark.parametrize(
@@ -279,7 +294,7 @@ def test_any_other_mismatch_still_needs_review(pi_fields: Json, problem: str) ->
 
 def test_a_rebuilt_order_is_never_corrected() -> None:
     # Its items already come from this PaymentIntent's metadata: there is no newer cart.
-    pi = se.payment_intent("pi_out", amount=6400, metadata={"items": TEE_2_MUG_1})
+    pi = se.payment_intent("pi_out", amount=6400, metadata=marked({"items": TEE_2_MUG_1}))
     pi["amount_received"] = 5000
     decided = run(None, se.event("payment_intent.succeeded", pi))
     assert decided.creates and decided.status is S.NEEDS_REVIEW
@@ -287,7 +302,7 @@ def test_a_rebuilt_order_is_never_corrected() -> None:
 
 
 def test_a_rebuilt_order_with_unparseable_items_needs_review_rather_than_raising() -> None:
-    pi = se.payment_intent("pi_out", amount=5000, metadata={"items": "tee-classic:\u00b2"})
+    pi = se.payment_intent("pi_out", amount=5000, metadata=marked({"items": "tee-classic:\u00b2"}))
     decided = run(None, se.event("payment_intent.succeeded", pi))
     assert decided.creates and decided.status is S.NEEDS_REVIEW
     assert decided.writes["items"] == []
@@ -352,14 +367,23 @@ def test_cancellation_records_the_reason() -> None:
 # --- out of order: nothing undoes paid
 
 
-@pytest.mark.parametrize("late", [processing, failed, canceled])
+@pytest.mark.parametrize("late", [processing, canceled])
 def test_a_late_event_never_undoes_paid(late: Any) -> None:
     order = after(se.order("pi_1"), run(se.order("pi_1"), succeeded("pi_1", created=T0 + 10)))
     decided = run(order, late("pi_1", created=T0))
     assert decided.outcome is Outcome.IGNORED
     assert decided.status is S.PAID
     assert decided.writes == {}
-    assert "not allowed" in decided.reason
+    assert decided.reason.startswith("stale")
+
+
+def test_a_late_decline_is_recorded_but_never_undoes_paid() -> None:
+    order = after(se.order("pi_1"), run(se.order("pi_1"), succeeded("pi_1", created=T0 + 10)))
+    decided = run(order, failed("pi_1", created=T0))
+    assert (decided.outcome, decided.status) == (Outcome.APPLIED, S.PAID)
+    assert not decided.newly_paid
+    assert decided.writes["declineCount"] == 1
+    assert "payment" not in decided.writes  # the success stays the payment's last word
 
 
 def test_a_second_success_for_a_paid_order_is_ignored_and_not_fulfilled_again() -> None:
@@ -380,7 +404,9 @@ def test_a_stale_processing_does_not_undo_a_newer_failure() -> None:
 
 def test_a_stale_failure_does_not_undo_a_newer_processing() -> None:
     order = after(se.order("pi_1"), run(se.order("pi_1"), processing("pi_1", created=T0 + 10)))
-    assert run(order, failed("pi_1", created=T0)).reason.startswith("stale")
+    decided = run(order, failed("pi_1", created=T0))
+    assert decided.status is S.PROCESSING  # the decline is recorded, the status stays
+    assert decided.writes["declineCount"] == 1
 
 
 def test_a_retry_after_a_failure_is_applied() -> None:
@@ -433,15 +459,18 @@ def test_a_needs_review_order_can_be_refunded() -> None:
     )
 
 
-@pytest.mark.parametrize("status", ["pending", "processing", "failed", "canceled"])
-def test_a_refund_on_an_unpaid_order_is_ignored(status: str) -> None:
+@pytest.mark.parametrize("status", ["pending", "processing", "failed"])
+def test_a_refund_before_the_success_is_recorded_and_keeps_the_status(status: str) -> None:
     for amount in (5000, 100):
         decided = run(se.order("pi_1", status=status), refunded("pi_1", amount))
-        assert decided.outcome is Outcome.IGNORED
+        assert decided.outcome is Outcome.APPLIED
+        assert decided.status is S(status)
+        assert decided.writes["refundedAmount"] == amount
+        assert not decided.newly_paid
 
 
 def test_a_refund_leaves_refunded_alone() -> None:
-    order = se.order("pi_1", status="refunded", refundedAmount=5000)
+    order = se.order("pi_1", status="refunded", refundedAmount=5000, lastEventCreated=T0)
     assert run(order, refunded("pi_1", 5000)).outcome is Outcome.IGNORED
 
 
@@ -452,7 +481,7 @@ def test_a_missing_order_is_rebuilt_from_the_payment_intent() -> None:
     pi = se.payment_intent(
         "pi_out",
         amount=2 * 2500 + 1400,
-        metadata={"checkoutId": "c-1", "items": "tee-classic:2,mug-enamel:1"},
+        metadata=marked({"checkoutId": "c-1", "items": "tee-classic:2,mug-enamel:1"}),
         receipt_email="a@example.com",
     )
     decided = run(None, se.event("payment_intent.succeeded", pi, created=T0))
@@ -479,7 +508,7 @@ def test_a_missing_order_is_rebuilt_from_the_payment_intent() -> None:
 def test_a_rebuilt_order_whose_items_do_not_cost_the_amount_needs_review(
     metadata: dict[str, str],
 ) -> None:
-    pi = se.payment_intent("pi_out", amount=5000, metadata=metadata)
+    pi = se.payment_intent("pi_out", amount=5000, metadata=marked(metadata))
     decided = run(None, se.event("payment_intent.succeeded", pi))
     assert decided.creates
     assert decided.status is S.NEEDS_REVIEW
@@ -493,8 +522,8 @@ def test_a_missing_order_is_rebuilt_by_a_failure_too() -> None:
 
 def test_a_refund_cannot_rebuild_a_missing_order() -> None:
     decided = run(None, refunded("pi_out", 5000))
-    assert decided.outcome is Outcome.IGNORED
-    assert not decided.creates
+    assert decided.outcome is Outcome.FOREIGN  # nothing is written, not even the ledger
+    assert not decided.creates and not decided.recorded
 
 
 def test_a_payment_intent_without_amount_cannot_be_rebuilt() -> None:
@@ -512,6 +541,30 @@ def test_an_order_with_an_unknown_status_is_left_alone_and_flagged() -> None:
 # --- properties over every state and event
 
 
+def order_in(status: OrderStatus) -> Json:
+    """A consistent order in `status`: the facts it records add up to it."""
+    paid: Json = {"payment": {"state": "succeeded"}, "amountReceived": 5000}
+    dispute = {"id": "dp_1", "reason": "fraudulent", "amount": 5000, "evidenceDueBy": None}
+    facts: dict[OrderStatus, Json] = {
+        S.PENDING: {},
+        S.PROCESSING: {"payment": {"state": "processing", "eventCreated": T0 - 1}},
+        S.FAILED: {"payment": {"state": "failed", "eventCreated": T0 - 1}},
+        S.CANCELED: {"payment": {"state": "canceled"}},
+        S.PAID: paid,
+        S.NEEDS_REVIEW: {**paid, "reviewReason": "paid 1 usd but the order is for 5000 usd"},
+        S.REFUNDED: {
+            **paid,
+            "refundedAmount": 5000,
+            "chargeRefunded": {"amountRefunded": 5000, "eventCreated": T0 - 1},
+        },
+        S.DISPUTED: {**paid, "dispute": {**dispute, "status": "needs_response"}},
+        S.DISPUTE_LOST: {**paid, "dispute": {**dispute, "status": "lost"}},
+    }
+    order = se.order("pi_1", status=status.value, lastEventCreated=T0 - 1, **facts[status])
+    assert order_status(order) is status
+    return order
+
+
 ALL_EVENTS = [
     lambda: succeeded("pi_1", created=T0),
     lambda: succeeded("pi_1", created=T0, amount=1),
@@ -521,6 +574,11 @@ ALL_EVENTS = [
     lambda: canceled("pi_1", created=T0),
     lambda: refunded("pi_1", 5000, created=T0),
     lambda: refunded("pi_1", 100, created=T0),
+    lambda: se.event("refund.failed", se.refund("pi_1", amount=5000, status="failed"), created=T0),
+    lambda: se.event("charge.dispute.created", se.dispute("pi_1"), created=T0),
+    lambda: se.event("charge.dispute.closed", se.dispute("pi_1", status="won"), created=T0),
+    lambda: se.event("charge.dispute.closed", se.dispute("pi_1", status="lost"), created=T0),
+    lambda: se.event("radar.early_fraud_warning.created", se.early_fraud_warning("pi_1")),
 ]
 
 
@@ -529,7 +587,7 @@ ALL_EVENTS = [
 def test_every_applied_change_is_an_allowed_transition(
     status: OrderStatus, make_event: Any
 ) -> None:
-    order = se.order("pi_1", status=status.value, lastEventCreated=T0 - 1)
+    order = order_in(status)
     before = copy.deepcopy(order)
     decided = run(order, make_event())
     assert order == before  # the plan never mutates its input
@@ -538,14 +596,18 @@ def test_every_applied_change_is_an_allowed_transition(
         assert decided.status is status
     elif decided.status is not status:
         assert decided.status is not None and can_transition(status, decided.status)
-    assert decided.newly_paid == (decided.status is S.PAID and status is not S.PAID)
+        assert decided.status is order_status(after(order, decided))
+    assert decided.newly_paid == (decided.status is S.PAID and status in UNPAID_STATUSES)
 
 
 def test_the_state_machine_keeps_its_promises() -> None:
-    # Nothing leaves paid except to refunded or needs_review; refunded and canceled are final.
-    assert ALLOWED_TRANSITIONS[S.PAID] == {S.REFUNDED, S.NEEDS_REVIEW}
-    assert not ALLOWED_TRANSITIONS[S.REFUNDED] and not ALLOWED_TRANSITIONS[S.CANCELED]
+    # Nothing leaves paid but a refund or a dispute; canceled and dispute_lost are final.
+    assert ALLOWED_TRANSITIONS[S.PAID] == {S.REFUNDED, S.DISPUTED, S.DISPUTE_LOST}
+    assert not ALLOWED_TRANSITIONS[S.DISPUTE_LOST] and not ALLOWED_TRANSITIONS[S.CANCELED]
     assert can_transition(S.FAILED, S.PAID)
-    assert not any(can_transition(S.PAID, s) for s in PROVISIONAL_STATUSES)
-    # Every status can reach paid only through the table, and none reaches pending again.
+    assert not any(can_transition(S.PAID, s) for s in UNPAID_STATUSES)
+    # A refunded or disputed payment never becomes unpaid again either.
+    for status in (S.REFUNDED, S.DISPUTED, S.NEEDS_REVIEW):
+        assert not ALLOWED_TRANSITIONS[status] & UNPAID_STATUSES
+    # None reaches pending again.
     assert not any(S.PENDING in targets for targets in ALLOWED_TRANSITIONS.values())

@@ -13,6 +13,7 @@ from typing import Any
 import stripe
 
 from checkout.cart.pricing import PricedCart, cart_signature, items_metadata
+from checkout.orders.ownership import marked
 from checkout.platform.deadline import remaining_seconds
 from checkout.platform.errors import ApiError, checkout_locked
 from checkout.platform.settings import STRIPE_API_BASE, STRIPE_SECRET_KEY, optional, require
@@ -110,7 +111,8 @@ def create_intent(checkout_id: str, cart: PricedCart) -> Intent:
             params={
                 "amount": cart.amount,
                 "currency": cart.currency,
-                "metadata": {"checkoutId": checkout_id, "items": items_metadata(cart)},
+                # The mark tells the webhook this PaymentIntent is ours (orders/ownership.py).
+                "metadata": marked({"checkoutId": checkout_id, "items": items_metadata(cart)}),
             },
             options={"idempotency_key": idempotency_key(checkout_id, cart)},
         )

@@ -1,7 +1,9 @@
 """The one extension point for a paid order: `fulfil(order)`. Replace its body with yours.
 
-When it runs: once per order, by the webhook delivery whose Firestore transaction moved the
-order to `paid`, after that transaction committed. Not inside the transaction, whose body may
+When it runs: at most once per order, by the webhook delivery whose Firestore transaction
+recorded the payment's success and made the order `paid`, after that transaction committed. A
+payment that is fully refunded or disputed when its success is recorded is never fulfilled, nor
+is it later if it becomes `paid` again (a refund that failed, a dispute won): a person decides. Not inside the transaction, whose body may
 run several times; not on a duplicate delivery, which finds the ledger entry and stops.
 
 The trade-off is at-most-once: if the process dies between the commit and this call, it does

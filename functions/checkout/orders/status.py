@@ -1,14 +1,20 @@
 """Order statuses and the transitions between them: the one state machine, enforced on every write.
 
-    pending ──> processing ──> paid ──> refunded
-       │            │           │
-       │            │           └────> needs_review   (amount/currency mismatch, found late)
-       ├──> failed ─┴─> paid            (a later success still wins)
-       ├──> canceled
-       └──> needs_review               (succeeded, but amount/currency did not match the order)
+An order's status is never set by an event directly. Each event adds a fact to the order (what
+Stripe said about the payment, its refunds, its dispute), and the status is derived from all the
+facts recorded so far by `derive_status`. Facts only grow or are replaced by newer ones, so the
+status does not depend on the order in which Stripe delivers its events.
 
-Webhooks arrive late, twice and out of order, so a transition that is not listed here is
-ignored rather than applied: a late `processing` or `payment_failed` never undoes `paid`.
+    before the success:  pending -> processing or failed; processing <-> failed (a retry)
+                         any of them -> canceled              (final)
+    the success:         any of them -> paid or needs_review, or straight to refunded, disputed
+                         or dispute_lost when those facts arrived first
+    after it:            paid / needs_review <-> refunded     (a refund that fails gives back)
+                         paid / needs_review / refunded <-> disputed  (won: back where it was)
+                         any of them -> dispute_lost          (final)
+
+`ALLOWED_TRANSITIONS` below is the complete table; a derived status that is not allowed from the
+current one is refused (and alerted) rather than written.
 """
 
 from enum import StrEnum
@@ -17,24 +23,52 @@ from enum import StrEnum
 class OrderStatus(StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"
-    PAID = "paid"
     FAILED = "failed"
     CANCELED = "canceled"
-    REFUNDED = "refunded"
-    NEEDS_REVIEW = "needs_review"
+    PAID = "paid"
+    NEEDS_REVIEW = "needs_review"  # paid, but not what the order was for: a person looks
+    REFUNDED = "refunded"  # fully refunded (a partial refund keeps paid, with refundedAmount)
+    DISPUTED = "disputed"  # a dispute (or an inquiry) is open
+    DISPUTE_LOST = "dispute_lost"  # the money went back to the cardholder: final
+
+
+class PaymentState(StrEnum):
+    """The newest thing Stripe said about the PaymentIntent itself."""
+
+    PROCESSING = "processing"
+    FAILED = "failed"  # the last attempt was declined; the PaymentIntent stays open
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class DisputeState(StrEnum):
+    OPEN = "open"
+    KEPT = "kept"  # closed in the merchant's favour: won, an inquiry closed, or prevented
+    LOST = "lost"
 
 
 _S = OrderStatus
 
+# Statuses a payment leaves for good once Stripe reports it succeeded.
+UNPAID_STATUSES = frozenset({_S.PENDING, _S.PROCESSING, _S.FAILED})
+
+# Refunds and disputes recorded before the success arrive with it, so an unpaid order may
+# go straight to any status a paid one can have.
+_AFTER_SUCCESS = frozenset({_S.PAID, _S.NEEDS_REVIEW, _S.REFUNDED, _S.DISPUTED, _S.DISPUTE_LOST})
+
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    _S.PENDING: frozenset({_S.PROCESSING, _S.PAID, _S.FAILED, _S.CANCELED, _S.NEEDS_REVIEW}),
-    _S.PROCESSING: frozenset({_S.PAID, _S.FAILED, _S.CANCELED, _S.NEEDS_REVIEW}),
+    _S.PENDING: frozenset({_S.PROCESSING, _S.FAILED, _S.CANCELED}) | _AFTER_SUCCESS,
+    _S.PROCESSING: frozenset({_S.FAILED, _S.CANCELED}) | _AFTER_SUCCESS,
     # A failed attempt leaves the PaymentIntent open: the shopper may retry and succeed.
-    _S.FAILED: frozenset({_S.PROCESSING, _S.PAID, _S.CANCELED, _S.NEEDS_REVIEW}),
-    _S.PAID: frozenset({_S.REFUNDED, _S.NEEDS_REVIEW}),
-    _S.NEEDS_REVIEW: frozenset({_S.REFUNDED}),
+    _S.FAILED: frozenset({_S.PROCESSING, _S.CANCELED}) | _AFTER_SUCCESS,
+    _S.PAID: frozenset({_S.REFUNDED, _S.DISPUTED, _S.DISPUTE_LOST}),
+    _S.NEEDS_REVIEW: frozenset({_S.REFUNDED, _S.DISPUTED, _S.DISPUTE_LOST}),
+    # A refund that fails or is canceled gives the money back: paid (or needs_review) again.
+    _S.REFUNDED: frozenset({_S.PAID, _S.NEEDS_REVIEW, _S.DISPUTED, _S.DISPUTE_LOST}),
+    # A dispute won returns the order to what it was.
+    _S.DISPUTED: frozenset({_S.PAID, _S.NEEDS_REVIEW, _S.REFUNDED, _S.DISPUTE_LOST}),
+    _S.DISPUTE_LOST: frozenset(),
     _S.CANCELED: frozenset(),
-    _S.REFUNDED: frozenset(),
 }
 
 # Statuses in which the cart, and so the PaymentIntent's amount, may still change.
@@ -45,7 +79,30 @@ def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
     return new in ALLOWED_TRANSITIONS[current]
 
 
-# Statuses that a newer event may still take back (a retry after a failure, a failure after
-# processing). Stripe does not deliver in order, so an event older than the order's newest
-# applied event must not set one of these: it would undo something that happened after it.
-PROVISIONAL_STATUSES = frozenset({_S.PROCESSING, _S.FAILED})
+def derive_status(
+    payment: PaymentState | None,
+    *,
+    needs_review: bool,
+    fully_refunded: bool,
+    dispute: DisputeState | None,
+) -> OrderStatus:
+    """The status that the recorded facts add up to (payment None: Stripe has said nothing yet).
+
+    A refund or dispute recorded before the success changes nothing until the success is
+    known; then a lost dispute outranks an open one, which outranks a full refund.
+    """
+    if payment is PaymentState.SUCCEEDED:
+        if dispute is DisputeState.LOST:
+            return _S.DISPUTE_LOST
+        if dispute is DisputeState.OPEN:
+            return _S.DISPUTED
+        if fully_refunded:
+            return _S.REFUNDED
+        return _S.NEEDS_REVIEW if needs_review else _S.PAID
+    if payment is PaymentState.CANCELED:
+        return _S.CANCELED
+    if payment is PaymentState.FAILED:
+        return _S.FAILED
+    if payment is PaymentState.PROCESSING:
+        return _S.PROCESSING
+    return _S.PENDING

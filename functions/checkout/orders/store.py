@@ -173,6 +173,11 @@ def save_pending_order(
                     "status": OrderStatus.PENDING.value,
                     "clientSecretHash": client_secret_hash(client_secret),
                     "history": [],
+                    # Written by the webhook as Stripe reports refunds, disputes and declines.
+                    "refundedAmount": 0,
+                    "dispute": None,
+                    "declineCount": 0,
+                    "lastPaymentError": None,
                     "createdAt": firestore.SERVER_TIMESTAMP,
                     "updatedAt": firestore.SERVER_TIMESTAMP,
                 },
@@ -228,4 +233,23 @@ def order_status(payment_intent_id: str, order: dict[str, Any]) -> dict[str, Any
         "amount": order["amount"],
         "currency": order["currency"],
         "lastPaymentError": order.get("lastPaymentError"),
+        "declineCount": order.get("declineCount") or 0,
+        "refundedAmount": order.get("refundedAmount") or 0,
+        "dispute": _public_dispute(order.get("dispute")),
+    }
+
+
+def _public_dispute(dispute: Any) -> dict[str, Any] | None:
+    """The dispute as the page shows it: the evidence deadline as an ISO 8601 UTC time."""
+    if not isinstance(dispute, dict):
+        return None
+    due = dispute.get("evidenceDueBy")
+    return {
+        "id": dispute.get("id"),
+        "reason": dispute.get("reason"),
+        "status": dispute.get("status"),
+        "amount": dispute.get("amount"),
+        "evidenceDueBy": due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if isinstance(due, datetime)
+        else None,
     }

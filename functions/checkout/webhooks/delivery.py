@@ -14,7 +14,13 @@ from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
 from checkout.platform.settings import webhook_secrets
 from checkout.webhooks import ledger
-from checkout.webhooks.events import Json, is_handled, order_id_for
+from checkout.webhooks.events import (
+    Json,
+    Outcome,
+    is_handled,
+    names_no_payment_intent,
+    order_id_for,
+)
 from checkout.webhooks.signature import InvalidWebhook, verified_event
 
 
@@ -49,6 +55,10 @@ def receive(payload: bytes, signature_header: str | None) -> Receipt:
         # Acknowledged, or Stripe would retry it for days (and eventually disable the endpoint).
         return Receipt(event_id, "unhandled")
     order_id = order_id_for(event)
+    if order_id is None and names_no_payment_intent(event):
+        # A Charge, Refund or Dispute made without a PaymentIntent: not from this checkout.
+        _log_foreign(event_id, event_type, "names no payment intent")
+        return Receipt(event_id, Outcome.FOREIGN.value)
     if order_id is None:
         # Genuine but unusable: retrying cannot fix it, so acknowledge and make it visible.
         logger.error("webhook event names no payment intent", eventId=event_id, type=event_type)
@@ -72,6 +82,9 @@ def receive(payload: bytes, signature_header: str | None) -> Receipt:
         return Receipt(event_id, "duplicate", order_id)
 
     decided = applied.plan
+    if decided.outcome is Outcome.FOREIGN:
+        _log_foreign(event_id, event_type, decided.reason)
+        return Receipt(event_id, decided.outcome.value, order_id)
     fields = {
         "eventId": event_id,
         "type": event_type,
@@ -123,3 +136,13 @@ def _cancel_past_attempt_cap(order_id: str, declines: int) -> None:
             code=error.code, stripeCode=error.stripe_code)  # fmt: skip
     else:
         logger.warn("payment intent canceled at attempt cap", orderId=order_id, declines=declines)
+
+
+def _log_foreign(event_id: str, event_type: str, reason: str) -> None:
+    # INFO, once per delivery: other payments on the account are normal, not an alert.
+    logger.info(
+        "webhook event is not for this shop's payments; nothing recorded",
+        eventId=event_id,
+        type=event_type,
+        reason=reason,
+    )

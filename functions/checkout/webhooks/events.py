@@ -1,9 +1,13 @@
 """What a Stripe event means for its order: a pure plan, decided from the order as it is now.
 
-Shaped like saleor's Stripe webhooks: a table maps each handled event type to a handler, and
-every handler only *proposes* a status; one check against checkout.orders.status then decides
-whether it applies. Nothing here does I/O: checkout.webhooks.ledger runs `plan` inside the
-Firestore transaction that also writes the event ledger, with the order it just read.
+Shaped like saleor's Stripe webhooks: a table maps each handled event type to a handler. A
+handler never sets a status: it adds the *fact* its event carries to the order (the newest
+payment state, a refund by id, the Charge's refunded total, the dispute, a decline), and only
+when the order does not know it already. The status is then derived from all recorded facts
+(checkout.orders.status.derive_status) and checked against the one transition table. Because
+facts only ever grow or give way to newer ones, every delivery order of the same events ends in
+the same order document (its history aside). Nothing here does I/O: checkout.webhooks.ledger
+runs `plan` inside the Firestore transaction that also writes the event ledger.
 """
 
 from collections.abc import Callable
@@ -19,8 +23,18 @@ from checkout.cart.pricing import (
     parse_items_metadata,
     price_cart,
 )
-from checkout.orders.status import PROVISIONAL_STATUSES, OrderStatus, can_transition
+from checkout.orders.ownership import is_marked
+from checkout.orders.status import (
+    UNPAID_STATUSES,
+    DisputeState,
+    OrderStatus,
+    PaymentState,
+    can_transition,
+    derive_status,
+)
+from checkout.webhooks import declines, disputes, refunds
 from checkout.webhooks.signature import STRIPE_ID, StripeEvent
+from checkout.webhooks.stripe_fields import int_field, str_field
 
 Json = dict[str, Any]
 
@@ -31,13 +45,14 @@ SOURCE_WEBHOOK = "webhook"
 class Outcome(StrEnum):
     APPLIED = "applied"  # the order changed
     IGNORED = "ignored"  # valid event, but the order must not change (late, duplicate, ...)
+    # Not this shop's payment (no mark, no order): nothing is written, not even the ledger.
+    FOREIGN = "foreign"
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """What a handler asks for. status None: record `fields` without a status change."""
+    """What a handler asks for: the facts to record. The status follows from them."""
 
-    status: OrderStatus | None
     fields: Json = field(default_factory=dict)
     alert: str | None = None  # something a person must look at; logged at ERROR
     warning: str | None = None  # handled, nothing to do, but worth a WARNING (not an alert)
@@ -45,13 +60,13 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Skip:
-    """A handler's "nothing to do", with the reason kept in the ledger."""
+    """A handler's "nothing to do": the order already knows this. The reason goes to the ledger."""
 
     reason: str
 
 
-# (order as stored, Stripe object from event.data.object) -> what should happen
-Handler = Callable[[Json, Json], Proposal | Skip]
+# (order as stored, the event) -> what should happen
+Handler = Callable[[Json, StripeEvent], Proposal | Skip]
 
 
 @dataclass(frozen=True)
@@ -76,31 +91,28 @@ class Plan:
     alert: str | None = None
     warning: str | None = None
 
-
-# --- reading Stripe objects (defensively: a signed event is genuine, not necessarily complete)
-
-
-def _int(obj: Json, key: str) -> int | None:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    @property
+    def recorded(self) -> bool:
+        """Whether the event goes into the ledger (a foreign one leaves no trace)."""
+        return self.outcome is not Outcome.FOREIGN
 
 
-def _str(obj: Json, key: str) -> str | None:
-    value = obj.get(key)
-    return value if isinstance(value, str) and value else None
+def _obj(event: StripeEvent) -> Json:
+    obj: Json = event["data"]["object"]
+    return obj
 
 
 def _amount_received(payment_intent: Json) -> int | None:
     # amount_received is the money actually taken; older API versions (and localstripe)
     # have only amount, which equals it once an automatically captured intent succeeds.
-    received = _int(payment_intent, "amount_received")
-    return received if received is not None else _int(payment_intent, "amount")
+    received = int_field(payment_intent, "amount_received")
+    return received if received is not None else int_field(payment_intent, "amount")
 
 
 def _metadata_cart(payment_intent: Json) -> PricedCart:
     """The cart in the PaymentIntent's `items` metadata, priced from the catalog (maybe empty)."""
     metadata = payment_intent.get("metadata")
-    value = _str(metadata, "items") if isinstance(metadata, dict) else None
+    value = str_field(metadata, "items") if isinstance(metadata, dict) else None
     try:
         return price_cart(parse_items_metadata(value or ""))
     except ValueError:
@@ -119,7 +131,7 @@ def _items_total(order: Json) -> int | None:
 def _payment_problem(order: Json, payment_intent: Json) -> str | None:
     """Why a success must not count as paid, or None when it matches the order."""
     received = _amount_received(payment_intent)
-    currency = (_str(payment_intent, "currency") or "").lower()
+    currency = (str_field(payment_intent, "currency") or "").lower()
     if received != order.get("amount") or currency != order.get("currency"):
         return (
             f"paid {received} {currency or '?'} but the order is for "
@@ -144,7 +156,7 @@ def _paid_cart(order: Json, payment_intent: Json) -> PricedCart | None:
     if order.get("source") == SOURCE_WEBHOOK:
         return None
     cart = _metadata_cart(payment_intent)
-    currency = (_str(payment_intent, "currency") or "").lower()
+    currency = (str_field(payment_intent, "currency") or "").lower()
     if (
         cart.lines
         and cart.amount == _amount_received(payment_intent)
@@ -162,10 +174,106 @@ def _same_goods(order: Json, cart: PricedCart) -> bool:
     return ordered == [(line.product_id, line.quantity) for line in cart.lines]
 
 
+# --- the facts an order records, and the status they add up to
+
+# Orders written before facts were recorded: what their status says about the payment.
+_LEGACY_PAYMENT = {
+    OrderStatus.PROCESSING: PaymentState.PROCESSING,
+    OrderStatus.FAILED: PaymentState.FAILED,
+    OrderStatus.CANCELED: PaymentState.CANCELED,
+    OrderStatus.PAID: PaymentState.SUCCEEDED,
+    OrderStatus.NEEDS_REVIEW: PaymentState.SUCCEEDED,
+    OrderStatus.REFUNDED: PaymentState.SUCCEEDED,
+    OrderStatus.DISPUTED: PaymentState.SUCCEEDED,
+    OrderStatus.DISPUTE_LOST: PaymentState.SUCCEEDED,
+}
+# A success or a cancellation is final; among the others the newer event wins, and within one
+# second a decline outranks "processing" (a decline ends an attempt that was processing).
+_PAYMENT_TIER = {
+    PaymentState.SUCCEEDED: 3,
+    PaymentState.CANCELED: 2,
+    PaymentState.FAILED: 1,
+    PaymentState.PROCESSING: 1,
+}
+
+
+def _payment_fact(order: Json) -> Json | None:
+    """{"state", "eventCreated"} (eventCreated only while the state can still change)."""
+    recorded = order.get("payment")
+    if isinstance(recorded, dict):
+        return recorded
+    state = _LEGACY_PAYMENT.get(_status(order) or OrderStatus.PENDING)
+    return _payment(state, int_field(order, "lastEventCreated") or 0) if state else None
+
+
+def _payment(state: PaymentState, created: int) -> Json:
+    if _PAYMENT_TIER[state] > 1:
+        return {"state": state.value}
+    return {"state": state.value, "eventCreated": created}
+
+
+def _payment_key(fact: Json | None) -> tuple[int, int, int]:
+    if fact is None:
+        return (0, 0, 0)
+    state = PaymentState(fact["state"])
+    return (
+        _PAYMENT_TIER[state],
+        int_field(fact, "eventCreated") or 0,
+        1 if state is PaymentState.FAILED else 0,
+    )
+
+
+def _payment_state(order: Json) -> PaymentState | None:
+    fact = _payment_fact(order)
+    return PaymentState(fact["state"]) if fact else None
+
+
+def _paid_amount(order: Json) -> int:
+    received = int_field(order, "amountReceived")
+    return received if received is not None else int_field(order, "amount") or 0
+
+
+def _refund_snapshot(order: Json) -> Json | None:
+    snapshot = order.get("chargeRefunded")
+    if isinstance(snapshot, dict):
+        return snapshot
+    # An order written before refunds were recorded by id: its total is the Charge's figure.
+    legacy = int_field(order, "refundedAmount")
+    if legacy and "refunds" not in order:
+        return {"amountRefunded": legacy, "eventCreated": int_field(order, "lastEventCreated")}
+    return None
+
+
+def order_status(order: Json) -> OrderStatus:
+    """The status the order's recorded facts add up to."""
+    refunded = int_field(order, "refundedAmount") or 0
+    dispute = order.get("dispute")
+    return derive_status(
+        _payment_state(order),
+        needs_review=bool(order.get("reviewReason")),
+        fully_refunded=refunded > 0 and refunded >= _paid_amount(order),
+        dispute=disputes.dispute_state(dispute.get("status"))
+        if isinstance(dispute, dict)
+        else None,
+    )
+
+
+def _newer_payment(order: Json, state: PaymentState, created: int) -> Json | Skip:
+    """The payment fact to record, or why the order already knows better."""
+    known = _payment_fact(order)
+    fact = _payment(state, created)
+    if _payment_key(fact) > _payment_key(known):
+        return fact
+    if known is not None and known["state"] == fact["state"]:
+        return Skip(f"order is already {_status(order)}")
+    latest = (known or {}).get("state")
+    return Skip(f"stale: {state} happened before the order's last payment event ({latest})")
+
+
 # --- one handler per event type
 
 
-def _succeeded(order: Json, payment_intent: Json) -> Proposal | Skip:
+def _success_fields(order: Json, payment_intent: Json) -> Proposal:
     received = _amount_received(payment_intent)
     problem = _payment_problem(order, payment_intent)
     paid_for = _paid_cart(order, payment_intent)
@@ -173,10 +281,8 @@ def _succeeded(order: Json, payment_intent: Json) -> Proposal | Skip:
     if paid_for is not None and (problem or not _same_goods(order, paid_for)):
         currency = paid_for.currency
         return Proposal(
-            OrderStatus.PAID,
             {
                 "amountReceived": received,
-                "fulfilledAt": None,
                 "amount": paid_for.amount,
                 "items": order_items(paid_for),
                 "cartCorrectedFrom": {"amount": order.get("amount"), "items": order.get("items")},
@@ -188,65 +294,140 @@ def _succeeded(order: Json, payment_intent: Json) -> Proposal | Skip:
         )
     if problem:
         return Proposal(
-            OrderStatus.NEEDS_REVIEW,
             {"reviewReason": problem, "amountReceived": received},
             alert=f"Payment does not match order {order.get('paymentIntentId')}: {problem}",
         )
-    # fulfilledAt: None marks "paid, not yet fulfilled", so a sweep can find orders whose
-    # fulfilment was lost to a crash (status == paid and fulfilledAt == null).
-    return Proposal(OrderStatus.PAID, {"amountReceived": received, "fulfilledAt": None})
+    return Proposal({"amountReceived": received})
 
 
-def _processing(order: Json, payment_intent: Json) -> Proposal | Skip:
-    return Proposal(OrderStatus.PROCESSING)
+def _succeeded(order: Json, event: StripeEvent) -> Proposal | Skip:
+    fact = _newer_payment(order, PaymentState.SUCCEEDED, event["created"])
+    if isinstance(fact, Skip):
+        return fact
+    success = _success_fields(order, _obj(event))
+    return Proposal({"payment": fact, **success.fields}, success.alert, success.warning)
 
 
-def _payment_failed(order: Json, payment_intent: Json) -> Proposal | Skip:
-    error = payment_intent.get("last_payment_error")
-    error = error if isinstance(error, dict) else {}
-    return Proposal(
-        OrderStatus.FAILED,
-        {
-            "lastPaymentError": {
-                "code": _str(error, "code"),
-                "declineCode": _str(error, "decline_code"),
-                "message": _str(error, "message"),
-            }
-        },
+def _processing(order: Json, event: StripeEvent) -> Proposal | Skip:
+    fact = _newer_payment(order, PaymentState.PROCESSING, event["created"])
+    return fact if isinstance(fact, Skip) else Proposal({"payment": fact})
+
+
+def _payment_failed(order: Json, event: StripeEvent) -> Proposal | Skip:
+    # Every decline is recorded, also on an order that has failed, or been paid, since.
+    record = declines.decline_record(event["id"], event["created"], _obj(event))
+    decline = declines.recorded_decline(order, record)
+    fact = _newer_payment(order, PaymentState.FAILED, event["created"])
+    fields: Json = {**(decline or {})}
+    if not isinstance(fact, Skip):
+        fields["payment"] = fact
+    if not fields:
+        return Skip("decline already recorded")
+    return Proposal(fields)
+
+
+def _canceled(order: Json, event: StripeEvent) -> Proposal | Skip:
+    fact = _newer_payment(order, PaymentState.CANCELED, event["created"])
+    if isinstance(fact, Skip):
+        return fact
+    reason = str_field(_obj(event), "cancellation_reason")
+    return Proposal({"payment": fact, "cancellationReason": reason})
+
+
+def _refund_fields(order: Json, snapshot: Json | None, records: list[Json]) -> Proposal | Skip:
+    known = [r for r in order.get("refunds") or [] if isinstance(r, dict)]
+    merged = refunds.merged_refunds(known, records)
+    known_snapshot = _refund_snapshot(order)
+    newest = (
+        known_snapshot if snapshot is None else refunds.newer_snapshot(known_snapshot, snapshot)
     )
-
-
-def _canceled(order: Json, payment_intent: Json) -> Proposal | Skip:
-    return Proposal(
-        OrderStatus.CANCELED,
-        {"cancellationReason": _str(payment_intent, "cancellation_reason")},
-    )
-
-
-def _refunded(order: Json, charge: Json) -> Proposal | Skip:
-    refunded = _int(charge, "amount_refunded")
-    if refunded is None:
-        return Skip("charge has no amount_refunded")
-    charged = _int(charge, "amount")
-    # amount_refunded is cumulative, so a late partial refund event carries a smaller number.
-    if refunded <= (_int(order, "refundedAmount") or 0):
+    if merged == known and newest == known_snapshot:
         return Skip("refund already recorded")
-    if charge.get("refunded") is True or (charged is not None and refunded >= charged):
-        return Proposal(OrderStatus.REFUNDED, {"refundedAmount": refunded})
-    # A partial refund changes no status, but only an order holding money can have one.
-    current = OrderStatus(order["status"])
-    if not can_transition(current, OrderStatus.REFUNDED):
-        return Skip(f"partial refund on a {current} order")
-    return Proposal(None, {"refundedAmount": refunded})
+    fields: Json = {"refunds": merged, "refundedAmount": refunds.refunded_amount(newest, merged)}
+    if newest is not None:
+        fields["chargeRefunded"] = newest
+    return Proposal(fields)
 
+
+def _charge_refunded(order: Json, event: StripeEvent) -> Proposal | Skip:
+    charge = _obj(event)
+    snapshot = refunds.charge_snapshot(charge, event["created"])
+    if snapshot is None:
+        return Skip("charge has no amount_refunded")
+    return _refund_fields(order, snapshot, refunds.charge_refund_records(charge, event["created"]))
+
+
+def _refund(order: Json, event: StripeEvent) -> Proposal | Skip:
+    record = refunds.refund_record(_obj(event), event["created"])
+    if record is None:
+        return Skip("refund has no id or amount")
+    return _refund_fields(order, None, [record])
+
+
+def _dispute(order: Json, event: StripeEvent) -> Proposal | Skip:
+    dispute = _obj(event)
+    record = disputes.dispute_record(dispute)
+    if record is None:
+        return Skip("dispute has no id")
+    known = order.get("dispute") if isinstance(order.get("dispute"), dict) else None
+    known_created = int_field(order, "disputeEventCreated")
+    if not disputes.is_newer(known, known_created, record, event["created"]):
+        return Skip("dispute already recorded")
+    fields = {"dispute": record, "disputeEventCreated": event["created"]}
+    state = disputes.dispute_state(record["status"])
+    was_open = known is not None and disputes.dispute_state(known.get("status")) is (
+        DisputeState.OPEN
+    )
+    order_id = order.get("paymentIntentId")
+    amount = f"{record['amount']} {str_field(dispute, 'currency') or order.get('currency')}"
+    if state is DisputeState.OPEN and not was_open:
+        return Proposal(
+            fields,
+            alert=(
+                f"Dispute {record['id']} opened on order {order_id} ({record['reason']}, "
+                f"{amount}): evidence due by {disputes.due_by(record)}"
+            ),
+        )
+    if state is DisputeState.LOST:
+        return Proposal(fields, warning=f"Dispute {record['id']} lost on order {order_id}")
+    return Proposal(fields)
+
+
+def _early_fraud_warning(order: Json, event: StripeEvent) -> Proposal | Skip:
+    record = disputes.fraud_warning_record(_obj(event))
+    if record is None:
+        return Skip("early fraud warning has no id")
+    known = order.get("fraudWarning")
+    # One warning per charge; should two arrive, the same one is kept whatever the order.
+    if isinstance(known, dict) and str(known.get("id")) >= record["id"]:
+        return Skip("early fraud warning already recorded")
+    return Proposal(
+        {"fraudWarning": record},
+        alert=(
+            f"Early fraud warning {record['id']} on order {order.get('paymentIntentId')} "
+            f"({record['fraudType']}): a dispute may follow; consider refunding"
+        ),
+    )
+
+
+_DISPUTE_EVENTS = ("created", "updated", "closed", "funds_withdrawn", "funds_reinstated")
+_REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
 
 EVENT_RULES: dict[str, EventRule] = {
     "payment_intent.succeeded": EventRule(_succeeded, True, "id"),
     "payment_intent.processing": EventRule(_processing, True, "id"),
     "payment_intent.payment_failed": EventRule(_payment_failed, True, "id"),
-    "payment_intent.canceled": EventRule(_canceled, True, "id"),
-    # A Charge, not a PaymentIntent: it names the order but cannot rebuild it.
-    "charge.refunded": EventRule(_refunded, False, "payment_intent"),
+    # A canceled PaymentIntent took no money: without an order (our spare intents, canceled
+    # after losing a race) there is nothing to record.
+    "payment_intent.canceled": EventRule(_canceled, False, "id"),
+    # Charges, Refunds, Disputes and warnings name the order but cannot rebuild it.
+    "charge.refunded": EventRule(_charge_refunded, False, "payment_intent"),
+    **{name: EventRule(_refund, False, "payment_intent") for name in _REFUND_EVENTS},
+    **{
+        f"charge.dispute.{name}": EventRule(_dispute, False, "payment_intent")
+        for name in _DISPUTE_EVENTS
+    },
+    "radar.early_fraud_warning.created": EventRule(_early_fraud_warning, False, "payment_intent"),
 }
 
 
@@ -259,8 +440,14 @@ def order_id_for(event: StripeEvent) -> str | None:
     rule = EVENT_RULES.get(event["type"])
     if rule is None:
         return None
-    value = event["data"]["object"].get(rule.order_id_field)
+    value = _obj(event).get(rule.order_id_field)
     return value if isinstance(value, str) and STRIPE_ID.match(value) else None
+
+
+def names_no_payment_intent(event: StripeEvent) -> bool:
+    """A handled event whose object has no PaymentIntent at all: never one of this shop's."""
+    rule = EVENT_RULES.get(event["type"])
+    return rule is not None and _obj(event).get(rule.order_id_field) is None
 
 
 # --- orders for payments made outside the page
@@ -271,21 +458,25 @@ def order_from_payment_intent(payment_intent: Json) -> Json | None:
 
     None when the intent lacks an amount or currency: then there is nothing to record.
     """
-    amount, currency = _int(payment_intent, "amount"), _str(payment_intent, "currency")
+    amount, currency = int_field(payment_intent, "amount"), str_field(payment_intent, "currency")
     if amount is None or currency is None:
         return None
     metadata = payment_intent.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     return {
         "paymentIntentId": payment_intent["id"],
-        "checkoutId": _str(metadata, "checkoutId"),
+        "checkoutId": str_field(metadata, "checkoutId"),
         "status": OrderStatus.PENDING.value,
         "items": order_items(_metadata_cart(payment_intent)),
         "amount": amount,
         "currency": currency.lower(),
-        "email": _str(payment_intent, "receipt_email"),
+        "email": str_field(payment_intent, "receipt_email"),
         "clientSecretHash": None,
         "history": [],
+        "refundedAmount": 0,
+        "dispute": None,
+        "declineCount": 0,
+        "lastPaymentError": None,
         # Marks the order as rebuilt: its amount came from Stripe, not from our catalog.
         "source": SOURCE_WEBHOOK,
     }
@@ -306,19 +497,8 @@ def _ignore(reason: str, order_id: str, order: Json | None, alert: str | None = 
     return Plan(Outcome.IGNORED, reason, order_id, status, status, {}, False, False, alert)
 
 
-def _check(proposal: Proposal, current: OrderStatus, order: Json, created: int) -> str | None:
-    """The reason the proposal must not apply, or None. The state machine is the last word."""
-    new = proposal.status
-    if new is None:
-        return None
-    if new == current:
-        return f"order is already {current}"
-    if not can_transition(current, new):
-        return f"transition {current} -> {new} not allowed"
-    last = _int(order, "lastEventCreated")
-    if new in PROVISIONAL_STATUSES and last is not None and created < last:
-        return f"stale: {new} happened before the order's last applied event"
-    return None
+def _foreign(reason: str, order_id: str) -> Plan:
+    return Plan(Outcome.FOREIGN, reason, order_id, None, None, {}, False, False)
 
 
 def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
@@ -327,11 +507,16 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
     order_id = order_id_for(event)
     if rule is None or order_id is None:
         return _ignore("not an order event", order_id or "", order)
-    obj: Json = event["data"]["object"]
+    obj = _obj(event)
 
     creates = order is None
     if order is None:
-        rebuilt = order_from_payment_intent(obj) if rule.rebuilds_missing_order else None
+        if not rule.rebuilds_missing_order:
+            return _foreign("no order for this payment", order_id)
+        # An order already written is ours even without the mark (intents created before it).
+        if not is_marked(obj):
+            return _foreign("PaymentIntent not created by this shop", order_id)
+        rebuilt = order_from_payment_intent(obj)
         if rebuilt is None:
             return _ignore(
                 "no order for this payment, and the event cannot rebuild one", order_id, None
@@ -347,14 +532,25 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
             None,
             f"Order {order_id} has an unknown status: {order.get('status')!r}",
         )
-    proposal = rule.handle(order, obj)
+    proposal = rule.handle(order, event)
     if isinstance(proposal, Skip):
         return _ignore(proposal.reason, order_id, None if creates else order)
-    refusal = _check(proposal, current, order, event["created"])
-    if refusal:
-        return _ignore(refusal, order_id, None if creates else order, proposal.alert)
+    new = order_status({**order, **proposal.fields})
+    if new != current and not can_transition(current, new):
+        return _ignore(
+            f"transition {current} -> {new} not allowed",
+            order_id,
+            None if creates else order,
+            f"Order {order_id}: event {event['type']} would move it {current} -> {new}",
+        )
 
-    new = proposal.status or current
+    # Fulfilment is decided once, when the success is recorded: only if the order is paid
+    # then, neither refunded nor disputed. fulfilledAt: None marks "due, not yet done", so a
+    # sweep can find orders whose fulfilment was lost to a crash.
+    newly_paid = new is OrderStatus.PAID and current in UNPAID_STATUSES
+    warning = proposal.warning
+    if new is OrderStatus.PAID and not newly_paid and new != current and "fulfilledAt" not in order:
+        warning = f"paid again after being {current}, and never fulfilled: fulfil it by hand if due"
     reason = f"{current} -> {new}" if new != current else f"recorded on {current} order"
     entry = {
         "eventId": event["id"],
@@ -365,20 +561,21 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
     }
     changes: Json = {
         **proposal.fields,
+        **({"fulfilledAt": None} if newly_paid else {}),
         "status": new.value,
         "history": [*(order.get("history") or []), entry],
-        "lastEventCreated": max(event["created"], _int(order, "lastEventCreated") or 0),
+        "lastEventCreated": max(event["created"], int_field(order, "lastEventCreated") or 0),
     }
     return Plan(
         outcome=Outcome.APPLIED,
         # The warning goes into the reason too, so the ledger keeps it.
-        reason=f"{reason}: {proposal.warning}" if proposal.warning else reason,
+        reason=f"{reason}: {warning}" if warning else reason,
         order_id=order_id,
         previous_status=None if creates else current,
         status=new,
         writes={**order, **changes} if creates else changes,
         creates=creates,
-        newly_paid=new == OrderStatus.PAID and current != OrderStatus.PAID,
+        newly_paid=newly_paid,
         alert=proposal.alert,
-        warning=proposal.warning,
+        warning=warning,
     )

@@ -98,7 +98,8 @@ def apply_event(
             transaction.update(
                 order_ref, {**decided.writes, "updatedAt": firestore.SERVER_TIMESTAMP}
             )
-        transaction.create(ledger_ref, ledger_entry(event, decided, now))
+        if decided.recorded:  # a foreign event leaves no trace; its redelivery is judged anew
+            transaction.create(ledger_ref, ledger_entry(event, decided, now))
         return Applied(duplicate=False, plan=decided, order=order)
 
     run = firestore.transactional(attempt)

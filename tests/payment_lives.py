@@ -1,0 +1,102 @@
+"""Realistic lives of one payment, as the events Stripe sends in the order things happened.
+
+Shared by the pure property test (tests/unit/test_any_delivery_order.py) and the same check
+through the real webhook on the Firestore emulator. Event ids derive from the PaymentIntent id,
+so each order's events are distinct in the ledger.
+"""
+
+from typing import Any
+
+from tests import stripe_events as se
+
+T0 = 1_790_000_000
+Json = dict[str, Any]
+
+
+def lives(pi: str) -> dict[str, list[Json]]:
+    """Each life's events, in the order they happened, for the PaymentIntent `pi`."""
+
+    def event(kind: str, obj: Json, at: int, suffix: str = "") -> Json:
+        return se.event(
+            kind, obj, created=T0 + at, event_id=f"evt_{pi}_{kind.replace('.', '_')}{suffix}_{at}"
+        )
+
+    def processing(at: int) -> Json:
+        return event("payment_intent.processing", se.payment_intent(pi, status="processing"), at)
+
+    def declined(at: int, decline_code: str) -> Json:
+        failed = se.failed_payment_intent(pi, decline_code=decline_code)
+        return event("payment_intent.payment_failed", failed, at)
+
+    def succeeded(at: int) -> Json:
+        return event("payment_intent.succeeded", se.payment_intent(pi), at)
+
+    def refund(kind: str, refund_id: str, amount: int, status: str, at: int, created: int) -> Json:
+        obj = se.refund(pi, amount=amount, status=status, refund_id=refund_id, created=T0 + created)
+        return event(kind, obj, at, f"_{refund_id}")
+
+    def charge_refunded(amount_refunded: int, at: int) -> Json:
+        return event("charge.refunded", se.charge(pi, amount_refunded=amount_refunded), at)
+
+    def dispute(kind: str, status: str, at: int) -> Json:
+        return event(f"charge.dispute.{kind}", se.dispute(pi, status=status), at)
+
+    def fraud_warning(at: int) -> Json:
+        return event("radar.early_fraud_warning.created", se.early_fraud_warning(pi), at)
+
+    return {
+        # Declined, retried, paid; refunded in part, then the rest, which fails; disputed and won.
+        "partial-refund-kept-dispute-won": [
+            processing(1),
+            declined(2, "insufficient_funds"),
+            processing(3),
+            succeeded(4),
+            refund("refund.created", "re_1", 1000, "succeeded", 10, 10),
+            charge_refunded(1000, 10),
+            refund("refund.created", "re_2", 4000, "pending", 20, 20),
+            charge_refunded(5000, 20),
+            refund("refund.updated", "re_2", 4000, "succeeded", 21, 20),
+            refund("refund.failed", "re_2", 4000, "failed", 30, 20),
+            refund("charge.refund.updated", "re_2", 4000, "failed", 30, 20),
+            fraud_warning(35),
+            dispute("created", "needs_response", 40),
+            dispute("funds_withdrawn", "needs_response", 40),
+            dispute("updated", "under_review", 45),
+            dispute("closed", "won", 50),
+            dispute("funds_reinstated", "won", 50),
+        ],
+        # A card-testing run, then paid and fully refunded in two steps.
+        "declines-then-full-refund": [
+            declined(1, "stolen_card"),
+            declined(2, "incorrect_cvc"),
+            declined(3, "insufficient_funds"),
+            succeeded(5),
+            refund("refund.created", "re_1", 2000, "succeeded", 10, 10),
+            charge_refunded(2000, 10),
+            refund("refund.created", "re_2", 3000, "succeeded", 20, 20),
+            charge_refunded(5000, 20),
+            refund("refund.created", "re_3", 100, "canceled", 25, 25),
+        ],
+        # Paid, partly refunded, disputed and lost.
+        "dispute-lost": [
+            processing(1),
+            succeeded(2),
+            refund("refund.created", "re_1", 500, "succeeded", 10, 10),
+            charge_refunded(500, 10),
+            fraud_warning(15),
+            dispute("created", "warning_needs_response", 40),
+            dispute("updated", "needs_response", 42),
+            dispute("funds_withdrawn", "needs_response", 42),
+            dispute("closed", "lost", 50),
+        ],
+        # An inquiry that closes without a chargeback, and a refund that fails outright.
+        "inquiry-closed": [
+            succeeded(1),
+            dispute("created", "warning_needs_response", 10),
+            dispute("updated", "warning_under_review", 12),
+            dispute("closed", "warning_closed", 20),
+            refund("refund.created", "re_1", 5000, "succeeded", 30, 30),
+            charge_refunded(5000, 30),
+            refund("refund.failed", "re_1", 5000, "failed", 40, 30),
+        ],
+    }
