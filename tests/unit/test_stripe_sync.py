@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 
 from checkout.orders.return_check import CHECK_AFTER, CHECK_INTERVAL, check_due
+from checkout.orders.status import OrderStatus
 from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE, observed_event
 from checkout.webhooks.events import Outcome, plan
 from checkout.webhooks.signature import STRIPE_ID, parse_event
-from tests.stripe_events import failed_payment_intent, payment_intent
+from tests.stripe_events import event, failed_payment_intent, payment_intent
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
@@ -95,7 +96,8 @@ def test_an_observation_is_newer_than_the_events_before_it() -> None:
     late = {**event, "id": "evt_late", "type": "payment_intent.payment_failed", "created": T - 5,
             "data": {"object": failed_payment_intent(pi["id"])}}  # fmt: skip
     after = {**order, **decided.writes}
-    assert plan(after, late, NOW).outcome == Outcome.IGNORED
+    # Its decline is recorded (every decline is), but it does not take the status back.
+    assert plan(after, late, NOW).status == OrderStatus.PROCESSING
 
 
 def test_an_observed_success_makes_the_order_paid_for_fulfilment() -> None:
@@ -146,3 +148,60 @@ def test_at_most_one_check_per_interval() -> None:
     old = timedelta(minutes=5)
     assert not check_due(order_at("pending", old, CHECK_INTERVAL - timedelta(seconds=1)), NOW)
     assert check_due(order_at("pending", old, CHECK_INTERVAL), NOW)
+
+
+# --- a decline observed by the return page or the reconciler is the webhook's decline, not another
+
+
+def applied(order: dict[str, Any], event: dict[str, Any] | None) -> dict[str, Any]:
+    assert event is not None
+    decided = plan(order, event, NOW)
+    return {**order, **decided.writes} if decided.outcome is Outcome.APPLIED else order
+
+
+def declined(pi_id: str, charge: str | None, **extra: Any) -> dict[str, Any]:
+    pi = failed_payment_intent(pi_id, **extra)
+    if charge:
+        pi["last_payment_error"]["charge"] = charge
+    return pi
+
+
+def test_a_delivered_decline_observed_again_is_counted_once() -> None:
+    pi = declined("pi_testobserved1", "ch_testattempt1")
+    order = applied(page_order(pi), event("payment_intent.payment_failed", pi, created=T - 60))
+    assert order["declineCount"] == 1
+    # The return page polls a failed order, and each observation of a newer order version has
+    # a new id: still the same attempt (the same failed charge).
+    for seconds in (0, 10, 20):
+        order = applied(order, observed_event(pi, order, RETURN_PAGE, T + seconds))
+    assert order["declineCount"] == 1
+
+
+def test_an_observed_decline_then_its_late_delivery_is_counted_once() -> None:
+    pi = declined("pi_testobserved2", "ch_testattempt2")
+    order = applied(page_order(pi), observed_event(pi, page_order(pi), RECONCILER, T))
+    order = applied(order, event("payment_intent.payment_failed", pi, created=T - 60))
+    assert order["declineCount"] == 1
+    # A new attempt (another failed charge) is another decline.
+    again = declined("pi_testobserved2", "ch_testattempt3", message="Insufficient funds.")
+    order = applied(order, event("payment_intent.payment_failed", again, created=T + 30))
+    assert (order["declineCount"], order["lastPaymentError"]["message"]) == (
+        2,
+        "Insufficient funds.",
+    )
+
+
+def test_an_observed_decline_without_a_charge_is_the_newest_recorded_one() -> None:
+    # A failed 3D Secure authentication has no charge: an observation of the same error is not
+    # a new attempt.
+    pi = declined("pi_testobserved4", None, code="payment_intent_authentication_failure")
+    order = applied(page_order(pi), event("payment_intent.payment_failed", pi, created=T - 60))
+    order = applied(order, observed_event(pi, order, RETURN_PAGE, T))
+    assert order["declineCount"] == 1
+    # Observed first, then Stripe's late event for it: still one.
+    first = applied(page_order(pi), observed_event(pi, page_order(pi), RECONCILER, T))
+    first = applied(first, event("payment_intent.payment_failed", pi, created=T - 60))
+    assert first["declineCount"] == 1
+    # Two such failures that Stripe itself reports are two attempts.
+    twice = applied(order, event("payment_intent.payment_failed", pi, created=T + 60))
+    assert twice["declineCount"] == 2
