@@ -77,6 +77,14 @@ class WriteConflict(Exception):
 CONFLICT_ERRORS = (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Aborted)
 
 
+def commit_conditional(write: Callable[[], object]) -> None:
+    """Run `write` (a commit carrying preconditions); a failed precondition is a WriteConflict."""
+    try:
+        write()
+    except CONFLICT_ERRORS as error:
+        raise WriteConflict(str(error)) from error
+
+
 def retry_on_conflict(attempt: Callable[[], T], max_attempts: int = MAX_ATTEMPTS) -> T:
     """Call `attempt` (read, plan, conditional commit) until its commit does not raise
     WriteConflict; the last attempt's WriteConflict goes to the caller."""

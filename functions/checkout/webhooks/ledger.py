@@ -27,12 +27,7 @@ from google.api_core import retry as retries
 from google.cloud import firestore
 
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
-from checkout.platform.firestore_client import (
-    CONFLICT_ERRORS,
-    MAX_ATTEMPTS,
-    WriteConflict,
-    retry_on_conflict,
-)
+from checkout.platform.firestore_client import MAX_ATTEMPTS, commit_conditional, retry_on_conflict
 from checkout.webhooks.events import Json, Plan, plan
 from checkout.webhooks.signature import StripeEvent
 
@@ -129,10 +124,7 @@ def apply_event(
         batch.create(ledger_ref, ledger_entry(event, decided, now, token))
         applied = Applied(duplicate=False, plan=decided, order=order)
         committed_by[token] = applied
-        try:
-            batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS)
-        except CONFLICT_ERRORS as error:
-            raise WriteConflict(str(error)) from error
+        commit_conditional(lambda: batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS))
         return applied
 
     return retry_on_conflict(attempt, max_attempts)
