@@ -1,8 +1,9 @@
 """The one extension point for a paid order: `fulfil(order)`. Replace its body with yours.
 
-When it runs: once per order, by the webhook delivery whose Firestore transaction moved the
-order to `paid`, after that transaction committed. Not inside the transaction, whose body may
-run several times; not on a duplicate delivery, which finds the ledger entry and stops.
+When it runs: once per order, by the webhook delivery whose Firestore commit moved the order to
+`paid`, after that commit succeeded (checkout.webhooks.ledger). Not before it, since an attempt
+whose commit loses a race is planned again; not on a duplicate delivery, which finds the ledger
+entry and stops. Its default write is the third and last round trip of a paying delivery.
 
 The trade-off is at-most-once: if the process dies between the commit and this call, it does
 not run, and Stripe will not help (the event is already recorded). Such orders stay

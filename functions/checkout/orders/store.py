@@ -160,7 +160,7 @@ def save_pending_order(
 ) -> None:
     """Create the pending order, or update its cart while it is still editable.
 
-    Also records the PaymentIntent on the checkout, in the same transaction; raises
+    Also records the PaymentIntent on the checkout, in the same commit; raises
     CheckoutHasAnotherIntent if the checkout already records a different one.
     """
     order_ref = db().collection(ORDERS).document(payment_intent_id)
