@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from bench.timing import median, p99
+from bench.timing import median, p99, stop
 from dev.stack import free_port
 from tests.stripe_signing import sign
 
@@ -171,8 +171,7 @@ def run_one(source: Path, name: str, orders: int = ORDERS) -> dict[str, Any]:
     try:
         elapsed, latencies, statuses = send_all(url, payloads)
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
     result: dict[str, Any] = {
         "deliveries": len(payloads),
         "events_per_s": len(payloads) / elapsed,
