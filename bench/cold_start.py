@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from bench.timing import median
+from bench.timing import median, stop
 from dev.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +43,7 @@ def time_to_first_2xx(
             time.sleep(0.005)
         raise RuntimeError(f"{target} from {source.name} gave no 2xx within 60 s")
     finally:
-        process.terminate()
-        process.wait(10)
+        stop(process)
 
 
 def measure(

@@ -1,6 +1,7 @@
-"""Small statistics shared by the benchmarks."""
+"""Small statistics and helpers shared by the benchmarks."""
 
 import statistics
+import subprocess
 from collections.abc import Sequence
 
 
@@ -15,3 +16,13 @@ def p99(values: Sequence[float]) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End a server the benchmark started; on a loaded machine SIGTERM may take a while."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

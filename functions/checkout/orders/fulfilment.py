@@ -1,10 +1,12 @@
 """The one extension point for a paid order: `fulfil(order)`. Replace its body with yours.
 
-When it runs: at most once per order, by the webhook delivery whose Firestore transaction
-recorded the payment's success and made the order `paid`, after that transaction committed. A
-payment that is fully refunded or disputed when its success is recorded is never fulfilled, nor
-is it later if it becomes `paid` again (a refund that failed, a dispute won): a person decides. Not inside the transaction, whose body may
-run several times; not on a duplicate delivery, which finds the ledger entry and stops.
+When it runs: at most once per order, by the webhook delivery whose Firestore commit recorded
+the payment's success and made the order `paid`, after that commit succeeded
+(checkout.webhooks.ledger). Not before it, since an attempt whose commit loses a race is planned
+again; not on a duplicate delivery, which finds the ledger entry and stops. Its default write is
+the third and last round trip of a paying delivery. A payment that is fully refunded or disputed
+when its success is recorded is never fulfilled, nor is it later if it becomes `paid` again (a
+refund that failed, a dispute won): a person decides.
 
 The trade-off is at-most-once: if the process dies between the commit and this call, it does
 not run, and Stripe will not help (the event is already recorded). Such orders stay

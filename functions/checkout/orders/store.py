@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.cart.pricing import PricedCart, cart_signature, order_items
@@ -56,20 +55,24 @@ class Claim:
     busy: bool = False  # another request holds a fresh claim: wait for it
 
 
-def _run(transactional: Callable[[firestore.Transaction], T]) -> T:
-    """Run a transaction; running out of attempts under contention is a 503, not a 500."""
-    run = firestore.transactional(transactional)
+# The checkout's requests read, decide, and then write under preconditions (create(): the
+# document is still missing; update with last_update_time: it is still the version read).
+# A write that loses to a concurrent one writes nothing and is read and decided again, as a
+# transaction would, but with one round trip for the read and one for the commit, and none
+# when nothing changes. A decision that writes nothing rests only on what it read.
 
-    def attempt() -> T:
-        result: T = run(firestore_client.transaction())
-        return result
 
+def _run_conditional(attempt: Callable[[], T]) -> T:
+    """Run a read-decide-write `attempt`; losing every attempt is a 503, not a 500."""
     try:
-        return firestore_client.retry_on_contention(attempt)
-    except (exceptions.Aborted, ValueError) as error:
-        if firestore_client.is_contention(error):
-            raise ApiError(503, "storage_busy", "Too many changes at once; try again.") from None
-        raise
+        return firestore_client.retry_on_conflict(attempt)
+    except firestore_client.WriteConflict:
+        raise ApiError(503, "storage_busy", "Too many changes at once; try again.") from None
+
+
+def _unchanged(snapshot: firestore.DocumentSnapshot[Any]) -> Any:
+    """The precondition "this document is still the version of `snapshot`"."""
+    return db().write_option(last_update_time=snapshot.update_time)
 
 
 def claim_checkout(checkout_id: str, now: datetime | None = None) -> Claim:
@@ -83,22 +86,27 @@ def claim_checkout(checkout_id: str, now: datetime | None = None) -> Claim:
     now = now or datetime.now(UTC)
     ref = db().collection(CHECKOUTS).document(checkout_id)
 
-    def claim(transaction: firestore.Transaction) -> Claim:
-        record = ref.get(transaction=transaction).to_dict() or {}
+    def claim() -> Claim:
+        snapshot = ref.get()
+        record = snapshot.to_dict() or {}
         payment_intent_id = record.get("paymentIntentId")
         claimed_at = record.get("claimedAt")
         if isinstance(claimed_at, datetime) and now - claimed_at < CLAIM_LEASE:
             return Claim(payment_intent_id=payment_intent_id, busy=True)
         token = uuid.uuid4().hex
+        fields: dict[str, Any] = {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token}
         if payment_intent_id:
-            transaction.update(
-                ref, {"claimedAt": now, "claimToken": token, "cart": firestore.DELETE_FIELD}
+            fields["cart"] = firestore.DELETE_FIELD
+        if snapshot.exists:
+            # Only the version whose claim we judged free or stale: of two requests, one takes it.
+            firestore_client.commit_conditional(
+                lambda: ref.update(fields, option=_unchanged(snapshot))
             )
         else:
-            transaction.set(ref, {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token})
+            firestore_client.commit_conditional(lambda: ref.create(fields))
         return Claim(payment_intent_id=payment_intent_id, token=token)
 
-    return _run(claim)
+    return _run_conditional(claim)
 
 
 def read_checkout(checkout_id: str) -> dict[str, Any] | None:
@@ -111,17 +119,21 @@ def read_order(payment_intent_id: str) -> dict[str, Any] | None:
 
 
 def release_claim(checkout_id: str, token: str) -> None:
-    """Let the next request try at once after our create failed, if the claim is still ours."""
+    """Let the next request try at once after our Stripe call failed, if the claim is still ours."""
     ref = db().collection(CHECKOUTS).document(checkout_id)
 
-    def release(transaction: firestore.Transaction) -> None:
-        record = ref.get(transaction=transaction).to_dict() or {}
+    def release() -> None:
+        snapshot = ref.get()
+        record = snapshot.to_dict() or {}
         if record.get("claimToken") == token:
-            transaction.update(
-                ref, {"claimedAt": firestore.DELETE_FIELD, "claimToken": firestore.DELETE_FIELD}
+            firestore_client.commit_conditional(
+                lambda: ref.update(
+                    {"claimedAt": firestore.DELETE_FIELD, "claimToken": firestore.DELETE_FIELD},
+                    option=_unchanged(snapshot),
+                )
             )
 
-    _run(release)
+    _run_conditional(release)
 
 
 def client_secret_hash(client_secret: str) -> str:
@@ -149,22 +161,34 @@ def save_pending_order(
 ) -> None:
     """Create the pending order, or update its cart while it is still editable.
 
-    Also records the PaymentIntent on the checkout, in the same transaction; raises
+    Also records the PaymentIntent on the checkout, in the same commit; raises
     CheckoutHasAnotherIntent if the checkout already records a different one.
     """
     order_ref = db().collection(ORDERS).document(payment_intent_id)
     checkout_ref = db().collection(CHECKOUTS).document(checkout_id)
     cart_fields = _cart_fields(cart, email)
+    record_fields = {
+        "paymentIntentId": payment_intent_id,
+        # `cart` and the sealed client secret let a repeat of this cart be answered without
+        # asking Stripe (checkout.intents.opening).
+        "cart": cart_signature(cart),
+        "clientSecretSealed": sealed_client_secret,
+    }
 
-    def save(transaction: firestore.Transaction) -> None:
-        # Reads first (Firestore transactions read before they write).
-        checkout = checkout_ref.get(transaction=transaction).to_dict() or {}
-        order = order_ref.get(transaction=transaction).to_dict()
+    def save() -> None:
+        # One read for both documents.
+        snapshots = {s.reference.path: s for s in db().get_all([checkout_ref, order_ref])}
+        checkout_snapshot, order_snapshot = snapshots[checkout_ref.path], snapshots[order_ref.path]
+        checkout = checkout_snapshot.to_dict() or {}
+        order = order_snapshot.to_dict()
         recorded = checkout.get("paymentIntentId")
         if recorded and recorded != payment_intent_id:
             raise CheckoutHasAnotherIntent(recorded)
+        batch = db().batch()
+        writes = False
         if order is None:
-            transaction.create(
+            writes = True
+            batch.create(
                 order_ref,
                 {
                     **cart_fields,
@@ -185,28 +209,38 @@ def save_pending_order(
         elif any(order.get(key) != value for key, value in cart_fields.items()):
             if order.get("status") not in EDITABLE_STATUSES:
                 raise checkout_locked("This order can no longer be changed.")
-            transaction.update(order_ref, {**cart_fields, "updatedAt": firestore.SERVER_TIMESTAMP})
+            writes = True
+            # Only the version read: a webhook that moved the order on meanwhile wins, and
+            # the re-read finds it locked.
+            batch.update(
+                order_ref,
+                {**cart_fields, "updatedAt": firestore.SERVER_TIMESTAMP},
+                option=_unchanged(order_snapshot),
+            )
         if (
             recorded != payment_intent_id
             or "claimToken" in checkout
-            or checkout.get("cart") != cart_signature(cart)
+            or checkout.get("cart") != record_fields["cart"]
         ):
-            # Only when something changes: duplicate requests then only read, and readers do
-            # not queue behind each other's write locks. `cart` and the sealed client secret
-            # are what lets a repeat of this cart be answered without asking Stripe.
-            transaction.set(
-                checkout_ref,
-                {
-                    "paymentIntentId": payment_intent_id,
-                    "cart": cart_signature(cart),
-                    "clientSecretSealed": sealed_client_secret,
-                    "claimedAt": firestore.DELETE_FIELD,
-                    "claimToken": firestore.DELETE_FIELD,
-                },
-                merge=True,
-            )
+            # Only when something changes: duplicate requests then only read. Only the version
+            # read: if another request recorded its PaymentIntent meanwhile, the re-read finds it.
+            writes = True
+            if checkout_snapshot.exists:
+                batch.update(
+                    checkout_ref,
+                    {
+                        **record_fields,
+                        "claimedAt": firestore.DELETE_FIELD,
+                        "claimToken": firestore.DELETE_FIELD,
+                    },
+                    option=_unchanged(checkout_snapshot),
+                )
+            else:
+                batch.create(checkout_ref, {"checkoutId": checkout_id, **record_fields})
+        if writes:
+            firestore_client.commit_conditional(batch.commit)
 
-    _run(save)
+    _run_conditional(save)
 
 
 def read_order_status(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
 """One Firestore client per process (created on first use, not at import: cold start), and
-how transactions are retried when they lose to concurrent ones."""
+how transactions and conditional writes are retried when they lose to concurrent ones."""
 
 import random
 import time
@@ -23,6 +23,11 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = (0.5, 4.0)  # (first pause at most, cap)
 
+# A conditional write (a commit whose preconditions say "the document is still as I read it")
+# holds no locks, so a loser has nothing to wait out: it re-reads at once and plans again. The
+# short jitter only spreads out writers that keep colliding on one document.
+CONFLICT_BACKOFF_SECONDS = (0.01, 0.5)
+
 
 @cache
 def db() -> firestore.Client:
@@ -44,15 +49,49 @@ def transaction() -> firestore.Transaction:
     return db().transaction(max_attempts=1)
 
 
+def _pause(number: int, backoff: tuple[float, float]) -> None:
+    first, cap = backoff
+    time.sleep(random.uniform(0, min(cap, first * 2 ** (number - 1))))  # noqa: S311
+
+
 def retry_on_contention(attempt: Callable[[], T], max_attempts: int = MAX_ATTEMPTS) -> T:
     """Call `attempt` (one transaction, and whatever reads go with it) until it does not lose
     to a concurrent one; the last attempt's contention error goes to the caller."""
-    first, cap = BACKOFF_SECONDS
     for number in range(1, max_attempts):
         try:
             return attempt()
         except (exceptions.Aborted, ValueError) as error:
             if not is_contention(error):
                 raise
-        time.sleep(random.uniform(0, min(cap, first * 2 ** (number - 1))))  # noqa: S311
+        _pause(number, BACKOFF_SECONDS)
+    return attempt()
+
+
+class WriteConflict(Exception):
+    """A conditional commit found a document changed since it was read: read again, re-plan."""
+
+
+# How Firestore refuses a commit whose preconditions failed: a create() whose document exists
+# (ALREADY_EXISTS), an update whose document has another update_time (FAILED_PRECONDITION); and,
+# from real Firestore under heavy write contention on one document, ABORTED.
+CONFLICT_ERRORS = (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Aborted)
+
+
+def commit_conditional(write: Callable[[], object]) -> None:
+    """Run `write` (a commit carrying preconditions); a failed precondition is a WriteConflict."""
+    try:
+        write()
+    except CONFLICT_ERRORS as error:
+        raise WriteConflict(str(error)) from error
+
+
+def retry_on_conflict(attempt: Callable[[], T], max_attempts: int = MAX_ATTEMPTS) -> T:
+    """Call `attempt` (read, plan, conditional commit) until its commit does not raise
+    WriteConflict; the last attempt's WriteConflict goes to the caller."""
+    for number in range(1, max_attempts):
+        try:
+            return attempt()
+        except WriteConflict:
+            pass
+        _pause(number, CONFLICT_BACKOFF_SECONDS)
     return attempt()

@@ -1,12 +1,24 @@
-"""Applying a Stripe event to its order in one Firestore transaction: exactly once, in order.
+"""Applying a Stripe event to its order exactly once, in order: one read, one conditional commit.
 
-The transaction reads the ledger entry stripe_events/{event id} and the order, plans the change
-(checkout.webhooks.events, pure), and writes the order change together with the ledger entry.
-So a redelivered event finds its entry and does nothing, and a failed transaction writes neither,
-leaving Stripe's retry to be processed in full. Concurrent deliveries of one event, or of two
-events for one order, are serialised by the transaction: each plans from what the last wrote.
+One batched read fetches the ledger entry stripe_events/{event id} and the order together. If
+the entry exists, the event was handled: nothing more happens (1 RPC). Otherwise the change is
+planned (checkout.webhooks.events, pure) from the order as read, and one commit writes the
+order change and creates the ledger entry, atomically, on two conditions Firestore checks:
+
+- the ledger entry is created with create(), which fails if it exists: a concurrent delivery
+  of the same event committed first, and this one is a duplicate;
+- the order is created with create() if it was missing, or updated only if its update_time is
+  still the one read: a concurrent change to the order (another event, a cart update) fails
+  the commit, and the event is planned again from the order as it now is.
+
+A failed condition writes nothing, so the attempt re-reads and re-plans (jittered backoff);
+any other failure writes nothing either, and Stripe's retry is processed in full. No
+transaction, so no locks and no lock waits: concurrent deliveries cost a re-read, not a
+timeout. An event that leaves the order unchanged writes only its ledger entry; its decision
+rests on the order as read, which is the order it is serialised after.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,13 +27,12 @@ from google.api_core import retry as retries
 from google.cloud import firestore
 
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
-from checkout.platform.firestore_client import MAX_ATTEMPTS, retry_on_contention
+from checkout.platform.firestore_client import MAX_ATTEMPTS, commit_conditional, retry_on_conflict
 from checkout.webhooks.events import Json, Plan, plan
 from checkout.webhooks.signature import StripeEvent
 
 # Calls give up after a few seconds: with Firestore unreachable the client would retry reads
-# for up to 300 s while Stripe waits, when a quick 5xx lets Stripe retry later. (Transaction
-# begin and commit keep the client's defaults; they only run after a read has succeeded.)
+# for up to 300 s (commits for 60 s) while Stripe waits, when a quick 5xx lets Stripe retry.
 RPC_RETRY = retries.Retry(
     predicate=retries.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0
 )
@@ -43,7 +54,7 @@ class Applied:
 DUPLICATE = Applied(duplicate=True, plan=None, order=None)
 
 
-def ledger_entry(event: StripeEvent, decided: Plan, now: datetime) -> Json:
+def ledger_entry(event: StripeEvent, decided: Plan, now: datetime, commit_token: str) -> Json:
     return {
         "eventId": event["id"],
         "type": event["type"],
@@ -55,6 +66,10 @@ def ledger_entry(event: StripeEvent, decided: Plan, now: datetime) -> Json:
         "eventCreated": datetime.fromtimestamp(event["created"], UTC),
         "processedAt": firestore.SERVER_TIMESTAMP,
         "expireAt": now + LEDGER_RETENTION,
+        # Which commit wrote the entry: if the client retried a commit whose first try landed
+        # but whose answer was lost, the retry fails as "exists", and the token shows that the
+        # entry is ours, so the event still counts as applied here (and is fulfilled).
+        "commitToken": commit_token,
     }
 
 
@@ -64,28 +79,34 @@ def apply_event(
     order_id: str,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> Applied:
-    """Record `event` against orders/{order_id} exactly once. Raises on any Firestore error."""
+    """Record `event` against orders/{order_id} exactly once. Raises on any Firestore error,
+    and WriteConflict if the order kept changing under it for `max_attempts` attempts."""
     ledger_ref = client.collection(STRIPE_EVENTS).document(event["id"])
     order_ref = client.collection(ORDERS).document(order_id)
+    # What each of our commits would have returned, by the token it wrote into the entry.
+    committed_by: dict[str, Applied] = {}
 
-    # The body may run several times; only the return value of the attempt that committed
-    # reaches the caller, so side effects (fulfilment) wait for it.
-    def attempt(transaction: firestore.Transaction) -> Applied:
+    def attempt() -> Applied:
         snapshots = {
             s.reference.path: s
-            for s in transaction.get_all(
+            for s in client.get_all(
                 [ledger_ref, order_ref], retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS
             )
         }
-        if snapshots[ledger_ref.path].exists:
-            return DUPLICATE
-        stored: dict[str, Any] | None = snapshots[order_ref.path].to_dict()
+        entry = snapshots[ledger_ref.path]
+        if entry.exists:
+            # An entry, once there, stays: the event was handled, here or by another delivery.
+            return committed_by.get(str((entry.to_dict() or {}).get("commitToken")), DUPLICATE)
+        order_snapshot = snapshots[order_ref.path]
+        stored: dict[str, Any] | None = order_snapshot.to_dict()
         now = datetime.now(UTC)
         decided = plan(stored, event, now)
+        token = uuid.uuid4().hex
+        batch = client.batch()
         order = stored
         if decided.creates:
             order = decided.writes
-            transaction.create(
+            batch.create(  # precondition: the order does not exist
                 order_ref,
                 {
                     **decided.writes,
@@ -95,27 +116,25 @@ def apply_event(
             )
         elif decided.writes:
             order = {**(stored or {}), **decided.writes}
-            transaction.update(
-                order_ref, {**decided.writes, "updatedAt": firestore.SERVER_TIMESTAMP}
+            batch.update(  # precondition: the order is still the version that was planned from
+                order_ref,
+                {**decided.writes, "updatedAt": firestore.SERVER_TIMESTAMP},
+                option=client.write_option(last_update_time=order_snapshot.update_time),
             )
-        if decided.recorded:  # a foreign event leaves no trace; its redelivery is judged anew
-            transaction.create(ledger_ref, ledger_entry(event, decided, now))
-        return Applied(duplicate=False, plan=decided, order=order)
+        applied = Applied(duplicate=False, plan=decided, order=order)
+        if not decided.recorded:
+            # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged anew.
+            return applied
+        batch.create(ledger_ref, ledger_entry(event, decided, now, token))
+        committed_by[token] = applied
+        commit_conditional(lambda: batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS))
+        return applied
 
-    run = firestore.transactional(attempt)
-
-    def once() -> Applied:
-        # Outside any transaction: a redelivery (the common case) takes no locks at all.
-        # An entry, once there, stays, so "exists" is final; "absent" is re-checked inside.
-        if ledger_ref.get(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS).exists:
-            return DUPLICATE
-        result: Applied = run(client.transaction(max_attempts=1))
-        return result
-
-    return retry_on_contention(once, max_attempts)
+    return retry_on_conflict(attempt, max_attempts)
 
 
 def mark_fulfilled(client: firestore.Client, order_id: str) -> None:
+    # One RPC: a plain update (the order exists: the commit that made it paid wrote it).
     client.collection(ORDERS).document(order_id).update(
         {"fulfilledAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP},
         retry=RPC_RETRY,

@@ -1,0 +1,117 @@
+"""Firestore RPCs per request, by kind, counted on the wire in process (tests/firestore_rpcs.py).
+
+Each request runs through the function exactly as functions-framework serves it, against the
+Firestore emulator (and, for POST /api/payment-intents, localstripe). The counts are
+deterministic; tests/integration/test_webhook_fast_path.py and test_checkout_round_trips.py
+assert them.
+"""
+
+import contextlib
+import io
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests import stripe_events as se
+from tests.firestore_rpcs import RpcCounter, count_rpcs
+from tests.stripe_signing import body, sign
+
+Json = dict[str, Any]
+
+
+def _app(target: str) -> FlaskClient:
+    from functions_framework import create_app
+
+    from tests.conftest import FUNCTIONS_DIR
+
+    client: FlaskClient = create_app(target, str(FUNCTIONS_DIR / "main.py")).test_client()
+    return client
+
+
+def _measure(counter: RpcCounter, request: Callable[[], Any]) -> Json:
+    with counter.counting() as calls, contextlib.redirect_stdout(io.StringIO()):
+        request()
+    return {"rpcs": len(calls), "calls": calls}
+
+
+def webhook() -> dict[str, Json]:
+    from checkout.orders.store import ORDERS
+    from checkout.platform.firestore_client import db
+
+    client = _app("stripe_webhook")
+    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
+
+    def deliver(event: Json) -> Callable[[], Any]:
+        def post() -> None:
+            payload = body(event)
+            response = client.post(
+                "/api/stripe-webhook",
+                data=payload,
+                headers={"Stripe-Signature": sign(payload, secret)},
+            )
+            assert response.status_code == 200, response.get_data(as_text=True)
+
+        return post
+
+    pi_id = se.new_id("pi")
+    db().collection(ORDERS).document(pi_id).set(se.order(pi_id))
+    now = int(time.time())
+    processing = se.event("payment_intent.processing", se.payment_intent(pi_id), created=now - 2)
+    succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id), created=now)
+    late = se.event(
+        "payment_intent.payment_failed", se.failed_payment_intent(pi_id), created=now - 1
+    )
+    outside = se.new_id("pi")
+    rebuilt = se.event(
+        "payment_intent.succeeded",
+        se.payment_intent(outside, amount=2500, metadata={"items": "tee-classic:1"}),
+    )
+    with count_rpcs(db()) as counter:
+        return {
+            "processing on a pending order (changes it, no fulfilment)": _measure(
+                counter, deliver(processing)
+            ),
+            "succeeded (changes it, with fulfilment)": _measure(counter, deliver(succeeded)),
+            "duplicate": _measure(counter, deliver(succeeded)),
+            "late failure on a paid order (ignored, ledger entry only)": _measure(
+                counter, deliver(late)
+            ),
+            "succeeded for a missing order (rebuilt, with fulfilment)": _measure(
+                counter, deliver(rebuilt)
+            ),
+        }
+
+
+def payment_intents() -> dict[str, Json]:
+    from checkout.platform.firestore_client import db
+
+    client = _app("checkout_api")
+    checkout_id = str(uuid.uuid4())
+
+    def post(quantity: int) -> Callable[[], Any]:
+        def request() -> None:
+            response = client.post(
+                "/api/payment-intents",
+                json={
+                    "checkoutId": checkout_id,
+                    "items": [{"productId": "tee-classic", "quantity": quantity}],
+                },
+            )
+            assert response.status_code == 200, response.get_data(as_text=True)
+
+        return request
+
+    with count_rpcs(db()) as counter:
+        return {
+            "new checkout": _measure(counter, post(1)),
+            "repeat (same cart)": _measure(counter, post(1)),
+            "cart change": _measure(counter, post(2)),
+        }
+
+
+def run() -> dict[str, dict[str, Json]]:
+    return {"webhook": webhook(), "payment_intents": payment_intents()}

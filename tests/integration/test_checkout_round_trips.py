@@ -1,0 +1,140 @@
+"""POST /api/payment-intents' Firestore round trips, counted on the wire, and the conditional
+writes behind them: one PaymentIntent per checkout still holds when a write loses a race.
+On the Firestore emulator and localstripe, in-process."""
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from google.cloud import firestore
+
+from checkout.cart.pricing import price_cart
+from checkout.cart.validation import CartLine
+from checkout.orders import store as order_store
+from checkout.orders.store import CHECKOUTS, ORDERS
+from checkout.platform.errors import ApiError
+from tests import stripe_events as se
+from tests.firestore_rpcs import RpcCounter, count_rpcs
+
+READ, COMMIT = "BatchGetDocuments", "Commit"
+
+
+@pytest.fixture
+def rpcs(firestore_db: firestore.Client) -> Iterator[RpcCounter]:
+    with count_rpcs(firestore_db) as counter:
+        yield counter
+
+
+def post(client: FlaskClient, checkout_id: str, quantity: int = 1) -> Any:
+    response = client.post(
+        "/api/payment-intents",
+        json={
+            "checkoutId": checkout_id,
+            "items": [{"productId": "tee-classic", "quantity": quantity}],
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_the_round_trips_of_a_new_checkout_a_repeat_and_a_cart_change(
+    checkout_api: FlaskClient, rpcs: RpcCounter
+) -> None:
+    checkout_id = str(uuid.uuid4())
+    with rpcs.counting() as new:
+        post(checkout_api, checkout_id)
+    with rpcs.counting() as repeat:
+        post(checkout_api, checkout_id)
+    with rpcs.counting() as change:
+        post(checkout_api, checkout_id, quantity=2)
+    # claim: read, create the claim; save: read checkout+order, commit order+checkout
+    assert new == [READ, COMMIT, READ, COMMIT]
+    # claim: read (the intent is recorded); save: read (nothing changed, nothing written)
+    assert repeat == [READ, READ]
+    # the same, and one commit of the new cart
+    assert change == [READ, READ, COMMIT]
+
+
+def test_sixteen_concurrent_claims_of_one_checkout_give_one_token(
+    firestore_db: firestore.Client,
+) -> None:
+    checkout_id = str(uuid.uuid4())
+    start = threading.Barrier(16)
+
+    def claim(_: int) -> order_store.Claim:
+        start.wait()
+        return order_store.claim_checkout(checkout_id)
+
+    with ThreadPoolExecutor(16) as pool:
+        claims = list(pool.map(claim, range(16)))
+    tokens = [c.token for c in claims if c.token]
+    assert len(tokens) == 1
+    assert Counter(c.busy for c in claims) == {True: 15, False: 1}
+    record = firestore_db.collection(CHECKOUTS).document(checkout_id).get().to_dict()
+    assert record is not None and record["claimToken"] == tokens[0]
+
+
+def after_the_read(
+    monkeypatch: pytest.MonkeyPatch, client: firestore.Client, interfere: Callable[[], None]
+) -> None:
+    """Run `interfere()` once, right after the first batched read of `client`."""
+    real = client.get_all
+    done: list[bool] = []
+
+    def get_all(*args: Any, **kwargs: Any) -> Any:
+        snapshots = list(real(*args, **kwargs))
+        if not done:
+            done.append(True)
+            interfere()
+        return iter(snapshots)
+
+    monkeypatch.setattr(client, "get_all", get_all)
+
+
+def save(checkout_id: str, payment_intent_id: str, quantity: int = 1) -> None:
+    order_store.save_pending_order(
+        checkout_id=checkout_id,
+        payment_intent_id=payment_intent_id,
+        client_secret=f"{payment_intent_id}_secret_x",
+        cart=price_cart((CartLine("tee-classic", quantity),)),
+        email=None,
+    )
+
+
+def test_an_intent_recorded_after_the_read_wins_and_ours_is_not_saved(
+    firestore_db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout_id, ours, theirs = str(uuid.uuid4()), se.new_id("pi"), se.new_id("pi")
+    firestore_db.collection(CHECKOUTS).document(checkout_id).set({"claimToken": "t"})
+
+    def another_request_records_its_intent() -> None:
+        firestore_db.collection(CHECKOUTS).document(checkout_id).update({"paymentIntentId": theirs})
+
+    after_the_read(monkeypatch, firestore_db, another_request_records_its_intent)
+    with pytest.raises(order_store.CheckoutHasAnotherIntent) as raised:
+        save(checkout_id, ours)
+    assert raised.value.payment_intent_id == theirs
+    assert not firestore_db.collection(ORDERS).document(ours).get().exists
+
+
+def test_a_cart_change_that_loses_to_the_payment_is_locked(
+    firestore_db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout_id, pi_id = str(uuid.uuid4()), se.new_id("pi")
+    save(checkout_id, pi_id)
+    order_ref = firestore_db.collection(ORDERS).document(pi_id)
+
+    def the_webhook_marks_it_paid() -> None:
+        order_ref.update({"status": "paid"})
+
+    after_the_read(monkeypatch, firestore_db, the_webhook_marks_it_paid)
+    with pytest.raises(ApiError) as raised:
+        save(checkout_id, pi_id, quantity=3)
+    assert raised.value.code == "checkout_locked"
+    order = order_ref.get().to_dict() or {}
+    assert (order["status"], order["items"][0]["quantity"]) == ("paid", 1)
