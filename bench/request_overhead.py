@@ -58,7 +58,13 @@ def run() -> dict[str, float | int]:
     real_request = stripe.RequestsClient.request
     real_store = {
         name: getattr(order_store, name)
-        for name in ("claim_checkout", "save_pending_order", "read_checkout", "read_order")
+        for name in (
+            "claim_checkout",
+            "save_pending_order",
+            "checkout_snapshot",
+            "read_checkout",
+            "read_order",
+        )
     }
     stripe.RequestsClient.request = canned_stripe  # type: ignore[method-assign]
     firestore_time: list[float] = [0.0]

@@ -52,12 +52,13 @@ def test_the_round_trips_of_a_new_checkout_a_repeat_and_a_cart_change(
         post(checkout_api, checkout_id)
     with rpcs.counting() as change:
         post(checkout_api, checkout_id, quantity=2)
-    # claim: read, create the claim; save: read checkout+order, commit order+checkout
-    assert new == [READ, COMMIT, READ, COMMIT]
-    # claim: read (the intent is recorded); save: read (nothing changed, nothing written)
+    # the record (none yet); the claim, on what was read; the rate limits' counters (one
+    # commit); save: read checkout+order, commit order+checkout
+    assert new == [READ, COMMIT, COMMIT, READ, COMMIT]
+    # the record and its order: answered from them, no write (and no Stripe call)
     assert repeat == [READ, READ]
-    # the same, and one commit of the new cart
-    assert change == [READ, READ, COMMIT]
+    # the record and its order (another cart); the claim; save: read, commit the new cart
+    assert change == [READ, READ, COMMIT, READ, COMMIT]
 
 
 def test_sixteen_concurrent_claims_of_one_checkout_give_one_token(

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from google.api_core import exceptions
 from google.cloud import firestore
 
+from checkout.orders.ownership import marked
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
 from checkout.webhooks import events as webhook_events
 from checkout.webhooks import ledger
@@ -106,7 +107,8 @@ def test_an_ignored_event_costs_a_read_and_a_commit_of_its_ledger_entry(
 ) -> None:
     pi_id = seed(firestore_db, status="paid")
     before = order_of(firestore_db, pi_id)
-    late = se.event("payment_intent.payment_failed", se.failed_payment_intent(pi_id))
+    # (A late decline is recorded even on a paid order; a late `processing` adds nothing.)
+    late = se.event("payment_intent.processing", se.payment_intent(pi_id, status="processing"))
     with rpcs.counting() as calls:
         assert post(stripe_webhook, late)["outcome"] == "ignored"
     assert calls == [READ, COMMIT]
@@ -120,7 +122,7 @@ def test_a_payment_for_a_missing_order_creates_it_in_the_same_commit(
     pi_id = se.new_id("pi")
     succeeded = se.event(
         "payment_intent.succeeded",
-        se.payment_intent(pi_id, amount=2500, metadata={"items": "tee-classic:1"}),
+        se.payment_intent(pi_id, amount=2500, metadata=marked({"items": "tee-classic:1"})),
     )
     with rpcs.counting() as calls:
         assert post(stripe_webhook, succeeded)["status"] == "paid"
@@ -222,7 +224,7 @@ def test_an_order_created_after_the_read_is_updated_not_overwritten(
     pi_id = se.new_id("pi")
     succeeded = se.event(
         "payment_intent.succeeded",
-        se.payment_intent(pi_id, amount=5000, metadata={"items": "tee-classic:2"}),
+        se.payment_intent(pi_id, amount=5000, metadata=marked({"items": "tee-classic:2"})),
     )
 
     def the_page_saves_the_order() -> None:

@@ -146,13 +146,14 @@ def _refuse_unusable(order: dict[str, Any] | None) -> None:
         raise checkout_locked("This payment was canceled; start a new checkout.")
 
 
-def _from_record(request: CartRequest, cart: PricedCart) -> CheckoutIntent | None:
+def _from_record(
+    request: CartRequest, cart: PricedCart, record: dict[str, Any]
+) -> CheckoutIntent | None:
     """The answer from the checkout record alone, when it holds this very cart; else None.
 
-    Two reads (the record, then its order), no Stripe call, and no write unless the email
+    Two reads (the record, read by the caller, then its order), no Stripe call, and no write unless the email
     changed. The order says whether the checkout may still be used (canceled, attempt cap).
     """
-    record = order_store.read_checkout(request.checkout_id) or {}
     payment_intent_id = record.get("paymentIntentId")
     if not payment_intent_id:
         return None
@@ -211,10 +212,11 @@ def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
     cart = price_cart(request.lines)
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
-        answered = _from_record(request, cart)
+        seen = order_store.checkout_snapshot(request.checkout_id)
+        answered = _from_record(request, cart, seen.to_dict() or {})
         if answered is not None:
             return answered
-        claim = order_store.claim_checkout(request.checkout_id)
+        claim = order_store.claim_checkout(request.checkout_id, seen=seen)
         if claim.token:
             intent = _with_claim(request, cart, client_ip, claim.token, claim.payment_intent_id)
             return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)

@@ -75,19 +75,27 @@ def _unchanged(snapshot: firestore.DocumentSnapshot[Any]) -> Any:
     return db().write_option(last_update_time=snapshot.update_time)
 
 
-def claim_checkout(checkout_id: str, now: datetime | None = None) -> Claim:
+def claim_checkout(
+    checkout_id: str,
+    now: datetime | None = None,
+    seen: firestore.DocumentSnapshot[Any] | None = None,
+) -> Claim:
     """Claim the checkout for whatever needs Stripe: creating its PaymentIntent, or changing it.
 
     Holding the claim while Stripe is called keeps the record's `cart` in step with what the
     PaymentIntent holds: updates of one checkout happen one at a time, in the order their
     results are recorded. The claim also drops `cart` until the change is recorded, so that
     if the holder dies mid-update no request trusts the old record (they ask Stripe instead).
+
+    `seen`: the record as the caller just read it (checkout_snapshot), which saves a read; a
+    retry after losing to another request reads afresh.
     """
     now = now or datetime.now(UTC)
     ref = db().collection(CHECKOUTS).document(checkout_id)
+    unread = [seen] if seen is not None else []
 
     def claim() -> Claim:
-        snapshot = ref.get()
+        snapshot = unread.pop() if unread else ref.get()
         record = snapshot.to_dict() or {}
         payment_intent_id = record.get("paymentIntentId")
         claimed_at = record.get("claimedAt")
@@ -109,9 +117,13 @@ def claim_checkout(checkout_id: str, now: datetime | None = None) -> Claim:
     return _run_conditional(claim)
 
 
+def checkout_snapshot(checkout_id: str) -> firestore.DocumentSnapshot[Any]:
+    """The checkout record as stored, with its version (one read, no transaction)."""
+    return db().collection(CHECKOUTS).document(checkout_id).get()
+
+
 def read_checkout(checkout_id: str) -> dict[str, Any] | None:
-    """The checkout record as stored (one read, no transaction)."""
-    return db().collection(CHECKOUTS).document(checkout_id).get().to_dict()
+    return checkout_snapshot(checkout_id).to_dict()
 
 
 def read_order(payment_intent_id: str) -> dict[str, Any] | None:
