@@ -5,6 +5,7 @@ offline STRIPE_* settings; running pytest any other way fails here with that adv
 """
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.cloud import firestore
 
+from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
 from tests.conftest import FUNCTIONS_DIR
 
@@ -48,6 +50,28 @@ def firestore_db() -> firestore.Client:
 def function_client(target: str) -> FlaskClient:
     client: FlaskClient = create_app(target, str(FUNCTIONS_DIR / "main.py")).test_client()
     return client
+
+
+@pytest.fixture(scope="session")
+def stripe_webhook() -> FlaskClient:
+    """The webhook function, in-process, exactly as functions-framework serves it."""
+    return function_client("stripe_webhook")
+
+
+@pytest.fixture
+def fulfilled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Order ids passed to fulfil(), which still does its real work."""
+    calls: list[str] = []
+    lock = threading.Lock()
+    real = fulfilment.fulfil
+
+    def counting(order: dict[str, Any]) -> None:
+        with lock:
+            calls.append(order["paymentIntentId"])
+        real(order)
+
+    monkeypatch.setattr(fulfilment, "fulfil", counting)
+    return calls
 
 
 @pytest.fixture(scope="session")

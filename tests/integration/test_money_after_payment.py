@@ -10,7 +10,6 @@ so these tests deliver the signed events Stripe would send, in the current API's
 import json
 import os
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,11 +20,9 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders import fulfilment
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import ORDERS, STRIPE_EVENTS, client_secret_hash
 from tests import stripe_events as se
-from tests.integration.conftest import function_client
 from tests.payment_lives import lives
 from tests.stripe_signing import body, sign
 
@@ -44,11 +41,6 @@ ORDER_OF_DELIVERY = {
 }
 
 
-@pytest.fixture(scope="module")
-def stripe_webhook() -> FlaskClient:
-    return function_client("stripe_webhook")
-
-
 @pytest.fixture
 def deliver(stripe_webhook: FlaskClient) -> Deliver:
     secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
@@ -64,21 +56,6 @@ def deliver(stripe_webhook: FlaskClient) -> Deliver:
         return response.get_json()
 
     return post
-
-
-@pytest.fixture
-def fulfilled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    lock = threading.Lock()
-    real = fulfilment.fulfil
-
-    def counting(order: Json) -> None:
-        with lock:
-            calls.append(order["paymentIntentId"])
-        real(order)
-
-    monkeypatch.setattr(fulfilment, "fulfil", counting)
-    return calls
 
 
 def seed(db: firestore.Client, pi_id: str | None = None) -> str:

@@ -47,22 +47,6 @@ def fresh_cursor(firestore_db: firestore.Client) -> int:
     return second
 
 
-@pytest.fixture
-def fulfilled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Order ids passed to fulfil(), which still does its real work."""
-    calls: list[str] = []
-    lock = threading.Lock()
-    real = fulfilment.fulfil
-
-    def counting(order: Json) -> None:
-        with lock:
-            calls.append(order["paymentIntentId"])
-        real(order)
-
-    monkeypatch.setattr(fulfilment, "fulfil", counting)
-    return calls
-
-
 def open_checkout(checkout_api: FlaskClient, checkout_id: str | None = None) -> Json:
     response = checkout_api.post(
         "/api/payment-intents",

@@ -14,7 +14,6 @@ import pytest
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders import fulfilment
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
 from tests import stripe_events as se
 from tests.integration.conftest import function_client
@@ -23,30 +22,9 @@ from tests.stripe_signing import body, sign
 Json = dict[str, Any]
 
 
-@pytest.fixture(scope="session")
-def stripe_webhook() -> FlaskClient:
-    return function_client("stripe_webhook")
-
-
 @pytest.fixture
 def secret() -> str:
     return os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-
-
-@pytest.fixture
-def fulfilled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Order ids passed to fulfil(), which still does its real work."""
-    calls: list[str] = []
-    lock = threading.Lock()
-    real = fulfilment.fulfil
-
-    def counting(order: Json) -> None:
-        with lock:
-            calls.append(order["paymentIntentId"])
-        real(order)
-
-    monkeypatch.setattr(fulfilment, "fulfil", counting)
-    return calls
 
 
 Deliver = Callable[..., Any]

@@ -28,11 +28,6 @@ Json = dict[str, Any]
 READ, COMMIT = "BatchGetDocuments", "Commit"
 
 
-@pytest.fixture(scope="module")
-def stripe_webhook() -> FlaskClient:
-    return function_client("stripe_webhook")
-
-
 @pytest.fixture
 def rpcs(firestore_db: firestore.Client) -> Iterator[RpcCounter]:
     """Every RPC of the process's Firestore client (the one the webhook uses)."""

@@ -145,20 +145,10 @@ def apply_listed(raw: Json, summary: Summary) -> None:
         summary.count(STEP, "duplicate")
         return
     decided = applied.plan
-    fields = {
-        "eventId": event["id"],
-        "type": event["type"],
-        "orderId": order_id,
-        "outcome": decided.outcome.value,
-        "reason": decided.reason,
-    }
-    if decided.alert:
-        logger.error(decided.alert, **fields)
-    elif decided.warning:
-        logger.warn(decided.warning, **fields)
-    else:
-        # Worth a WARNING: the webhook should have applied it, and did not (yet).
-        logger.warn("missed event applied by the reconciler", **fields)
+    # Worth a WARNING: the webhook should have applied it, and did not (yet).
+    ledger.log_outcome(
+        event, order_id, decided, logger.warn, "missed event applied by the reconciler"
+    )
     summary.count(STEP, decided.outcome.value)
     summary.fulfilment(STEP, stripe_sync.fulfil_newly_paid(applied))
 

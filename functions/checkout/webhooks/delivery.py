@@ -85,19 +85,7 @@ def receive(payload: bytes, signature_header: str | None) -> Receipt:
     if decided.outcome is Outcome.FOREIGN:
         _log_foreign(event_id, event_type, decided.reason)
         return Receipt(event_id, decided.outcome.value, order_id)
-    fields = {
-        "eventId": event_id,
-        "type": event_type,
-        "orderId": order_id,
-        "outcome": decided.outcome.value,
-        "reason": decided.reason,
-    }
-    if decided.alert:
-        logger.error(decided.alert, **fields)
-    elif decided.warning:
-        logger.warn(decided.warning, **fields)
-    else:
-        logger.info("webhook event recorded", **fields)
+    ledger.log_outcome(event, order_id, decided, logger.info, "webhook event recorded")
     if decided.newly_paid and applied.order is not None:
         _fulfil(applied.order)
     if event_type == "payment_intent.payment_failed" and should_cancel(applied.order):

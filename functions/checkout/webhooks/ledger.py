@@ -19,6 +19,7 @@ rests on the order as read, which is the order it is serialised after.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from google.api_core import retry as retries
 from google.cloud import firestore
 
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
+from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import MAX_ATTEMPTS, commit_conditional, retry_on_conflict
 from checkout.webhooks.events import Json, Plan, plan
 from checkout.webhooks.signature import StripeEvent
@@ -140,3 +142,23 @@ def mark_fulfilled(client: firestore.Client, order_id: str) -> None:
         retry=RPC_RETRY,
         timeout=RPC_TIMEOUT_SECONDS,
     )
+
+
+def log_outcome(
+    event: StripeEvent, order_id: str, decided: Plan, routine: Callable[..., None], message: str
+) -> None:
+    """Log what an event did to its order: an alert at ERROR, a warning at WARNING, and
+    otherwise `message` through `routine` (the webhook: INFO; the reconciler: WARNING)."""
+    fields = {
+        "eventId": event["id"],
+        "type": event["type"],
+        "orderId": order_id,
+        "outcome": decided.outcome.value,
+        "reason": decided.reason,
+    }
+    if decided.alert:
+        logger.error(decided.alert, **fields)
+    elif decided.warning:
+        logger.warn(decided.warning, **fields)
+    else:
+        routine(message, **fields)
