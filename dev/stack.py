@@ -88,8 +88,10 @@ OFFLINE_KEYS_ENV = {
     "STRIPE_SECRET_KEY": "sk_test_offline_localstripe",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_offline_localstripe",
     "STRIPE_WEBHOOK_SECRET": "whsec_offline_localstripe",
-    # Every test client is 127.0.0.1: limits high enough for whole suites (the tests of the
-    # limits set their own, lower ones).
+}
+# Every local client is 127.0.0.1: limits high enough for whole suites (the tests of the limits
+# set their own, lower ones). The environment wins, e.g. `REQUESTS_PER_IP_PER_MINUTE=5 make dev`.
+OFFLINE_LIMITS_ENV = {
     "REQUESTS_PER_IP_PER_MINUTE": "10000",
     "NEW_CHECKOUTS_PER_IP_PER_10_MINUTES": "2000",
     "NEW_CHECKOUTS_PER_MINUTE": "2000",
@@ -435,6 +437,7 @@ class Run:
     def offline_env(self) -> dict[str, str]:
         """The settings of the offline services, the functions and the command run against them."""
         env = {
+            **OFFLINE_LIMITS_ENV,
             **os.environ,
             **OFFLINE_KEYS_ENV,
             "GCLOUD_PROJECT": PROJECT_ID,
