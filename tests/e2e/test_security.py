@@ -131,4 +131,5 @@ def test_no_secret_in_the_public_config(stack: dict[str, Any]) -> None:
 
 def test_page_stays_small() -> None:
     total = sum(p.stat().st_size for p in WEB.rglob("*") if p.is_file())
-    assert total <= 20 * 1024, f"web/ is {total} bytes; the budget is 20 KB"
+    # The same budget as `make bench` reports (bench/run.py): 20 KB, counted as 20,000 bytes.
+    assert total <= 20_000, f"web/ is {total} bytes; the budget is 20 KB (20,000 bytes)"
