@@ -39,6 +39,7 @@ def _measure(counter: RpcCounter, request: Callable[[], Any]) -> Json:
 
 
 def webhook() -> dict[str, Json]:
+    from checkout.orders.ownership import marked
     from checkout.orders.store import ORDERS
     from checkout.platform.firestore_client import db
 
@@ -62,13 +63,14 @@ def webhook() -> dict[str, Json]:
     now = int(time.time())
     processing = se.event("payment_intent.processing", se.payment_intent(pi_id), created=now - 2)
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id), created=now)
+    # A late `processing` adds nothing to a paid order (a late decline would be recorded).
     late = se.event(
-        "payment_intent.payment_failed", se.failed_payment_intent(pi_id), created=now - 1
+        "payment_intent.processing", se.payment_intent(pi_id, status="processing"), created=now - 1
     )
     outside = se.new_id("pi")
     rebuilt = se.event(
         "payment_intent.succeeded",
-        se.payment_intent(outside, amount=2500, metadata={"items": "tee-classic:1"}),
+        se.payment_intent(outside, amount=2500, metadata=marked({"items": "tee-classic:1"})),
     )
     with count_rpcs(db()) as counter:
         return {
@@ -77,7 +79,7 @@ def webhook() -> dict[str, Json]:
             ),
             "succeeded (changes it, with fulfilment)": _measure(counter, deliver(succeeded)),
             "duplicate": _measure(counter, deliver(succeeded)),
-            "late failure on a paid order (ignored, ledger entry only)": _measure(
+            "late processing on a paid order (ignored, ledger entry only)": _measure(
                 counter, deliver(late)
             ),
             "succeeded for a missing order (rebuilt, with fulfilment)": _measure(
