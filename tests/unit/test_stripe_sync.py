@@ -166,15 +166,15 @@ def declined(pi_id: str, charge: str | None, **extra: Any) -> dict[str, Any]:
     return pi
 
 
-def test_a_delivered_decline_observed_again_is_counted_once() -> None:
+def test_a_failed_order_observed_failing_again_gets_nothing_to_apply() -> None:
     pi = declined("pi_testobserved1", "ch_testattempt1")
     order = applied(page_order(pi), event("payment_intent.payment_failed", pi, created=T - 60))
-    assert order["declineCount"] == 1
-    # The return page polls a failed order, and each observation of a newer order version has
-    # a new id: still the same attempt (the same failed charge).
-    for seconds in (0, 10, 20):
-        order = applied(order, observed_event(pi, order, RETURN_PAGE, T + seconds))
-    assert order["declineCount"] == 1
+    assert (order["status"], order["declineCount"]) == ("failed", 1)
+    # The return page polling a failed order: no event, so no decline and no history entry.
+    assert observed_event(pi, order, RETURN_PAGE, T) is None
+    # Once the order has moved on (the shopper retried), a failure is news again.
+    retried = {**order, "status": "processing"}
+    assert observed_event(pi, retried, RETURN_PAGE, T) is not None
 
 
 def test_an_observed_decline_then_its_late_delivery_is_counted_once() -> None:
@@ -196,7 +196,11 @@ def test_an_observed_decline_without_a_charge_is_the_newest_recorded_one() -> No
     # a new attempt.
     pi = declined("pi_testobserved4", None, code="payment_intent_authentication_failure")
     order = applied(page_order(pi), event("payment_intent.payment_failed", pi, created=T - 60))
-    order = applied(order, observed_event(pi, order, RETURN_PAGE, T))
+    # Observed on an order that has moved on meanwhile: the same error, not a new attempt.
+    order = applied(
+        {**order, "status": "processing"},
+        observed_event(pi, {**order, "status": "processing"}, RETURN_PAGE, T),
+    )
     assert order["declineCount"] == 1
     # Observed first, then Stripe's late event for it: still one.
     first = applied(page_order(pi), observed_event(pi, page_order(pi), RECONCILER, T))

@@ -13,12 +13,15 @@ from typing import Any
 
 from checkout.intents import stripe_gateway
 from checkout.orders import fulfilment
+from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.webhooks import ledger
 from checkout.webhooks.signature import STRIPE_ID, StripeEvent
 
 Json = dict[str, Any]
+
+FAILED = OrderStatus.FAILED.value
 
 # Who observed the PaymentIntent: the first part of the event id.
 RECONCILER = "reconciler"
@@ -64,6 +67,11 @@ def observed_event(
     event_type = observed_event_type(payment_intent)
     pi_id = payment_intent.get("id")
     if event_type is None or not isinstance(pi_id, str) or not STRIPE_ID.match(pi_id):
+        return None
+    if event_type == "payment_intent.payment_failed" and (order or {}).get("status") == FAILED:
+        # Stripe says what the order says. Applying it would only add a history entry on every
+        # check of a failed order; a decline the webhook missed still comes from the events
+        # catch-up (checkout.reconcile), with Stripe's own event.
         return None
     version = (order or {}).get("lastEventCreated")
     version = version if isinstance(version, int) else 0
