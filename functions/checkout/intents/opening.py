@@ -52,19 +52,12 @@ class CheckoutIntent:
         }
 
 
-def _claim_is_fresh(record: dict[str, Any]) -> bool:
-    claimed_at = record.get("claimedAt")
-    return isinstance(claimed_at, datetime) and (
-        datetime.now(UTC) - claimed_at < order_store.CLAIM_LEASE
-    )
-
-
 def _await_other_request(checkout_id: str, deadline: float) -> None:
     """Wait until the request holding the checkout's claim has recorded its outcome."""
     while time.monotonic() < deadline:
         time.sleep(_BUSY_POLL_SECONDS)
         record = order_store.read_checkout(checkout_id) or {}
-        if not _claim_is_fresh(record):
+        if not order_store.claim_is_fresh(record, datetime.now(UTC)):
             return
     raise ApiError(409, "checkout_busy", "This checkout is being set up; try again in a moment.")
 
@@ -159,7 +152,11 @@ def _from_record(
         return None
     order = order_store.read_order(payment_intent_id)
     _refuse_unusable(order)
-    if order is None or record.get("cart") != cart_signature(cart) or _claim_is_fresh(record):
+    if (
+        order is None
+        or record.get("cart") != cart_signature(cart)
+        or order_store.claim_is_fresh(record, datetime.now(UTC))
+    ):
         return None
     client_secret = sealed_secret.unseal(
         record.get("clientSecretSealed"), request.checkout_id, payment_intent_id

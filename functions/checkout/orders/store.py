@@ -75,6 +75,12 @@ def _unchanged(snapshot: firestore.DocumentSnapshot[Any]) -> Any:
     return db().write_option(last_update_time=snapshot.update_time)
 
 
+def claim_is_fresh(record: dict[str, Any], now: datetime) -> bool:
+    """Whether a request holds the checkout's claim (taken within the lease) at `now`."""
+    claimed_at = record.get("claimedAt")
+    return isinstance(claimed_at, datetime) and now - claimed_at < CLAIM_LEASE
+
+
 def claim_checkout(
     checkout_id: str,
     now: datetime | None = None,
@@ -98,8 +104,7 @@ def claim_checkout(
         snapshot = unread.pop() if unread else ref.get()
         record = snapshot.to_dict() or {}
         payment_intent_id = record.get("paymentIntentId")
-        claimed_at = record.get("claimedAt")
-        if isinstance(claimed_at, datetime) and now - claimed_at < CLAIM_LEASE:
+        if claim_is_fresh(record, now):
             return Claim(payment_intent_id=payment_intent_id, busy=True)
         token = uuid.uuid4().hex
         fields: dict[str, Any] = {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token}
@@ -253,12 +258,6 @@ def save_pending_order(
             firestore_client.commit_conditional(batch.commit)
 
     _run_conditional(save)
-
-
-def read_order_status(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:
-    """The order's status fields, for the holder of its client secret; None otherwise."""
-    order = read_shoppers_order(payment_intent_id, client_secret)
-    return None if order is None else order_status(payment_intent_id, order)
 
 
 def read_shoppers_order(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:
