@@ -7,22 +7,37 @@ const NOT_COMPLETED = 'Your payment was not completed. Please try again or use a
 
 /** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
-const state = { intent: null }; // .intent: the server's last answer
-let stale = false; // Stripe may hold another amount than shown
-let syncSeq = 0, syncTimer = 0, retryTimer = 0, syncing = false, elementReady = false, paying = false, locked = false, renewed = false;
+/** Everything the page knows that changes, in one place. */
+const state = {
+  config: null, // GET /api/config
+  stripe: null,
+  checkout: null, // this checkout, mirrored in sessionStorage
+  elements: null,
+  paymentElement: null,
+  intent: null, // the server's last answer
+  amountStale: false, // Stripe may hold another amount than shown
+  syncSeq: 0,
+  syncTimer: 0,
+  syncing: false,
+  retryTimer: 0,
+  elementReady: false,
+  paying: false,
+  locked: false,
+  renewed: false,
+};
 
 function money(minor, currency) {
   const fmt = new Intl.NumberFormat(undefined, { style: 'currency', currency });
   return fmt.format(minor / 10 ** fmt.resolvedOptions().maximumFractionDigits);
 }
 
-const say = (text) => { $('status-message').textContent = text; $('retry').hidden = true; clearTimeout(retryTimer); };
+const say = (text) => { $('status-message').textContent = text; $('retry').hidden = true; clearTimeout(state.retryTimer); };
 const showPayError = (text) => { $('payment-message').textContent = text; if (text) $('payment-message').focus(); };
 
 function offerRetry(text, label, action, wait = 0) {
   say(wait ? `${text} You can try again in ${wait} seconds.` : text);
   Object.assign($('retry'), { textContent: label, hidden: false, disabled: wait > 0, onclick: () => { say(''); action(); } });
-  retryTimer = setTimeout(() => { $('retry').disabled = false; }, wait * 1000);
+  state.retryTimer = setTimeout(() => { $('retry').disabled = false; }, wait * 1000);
 }
 
 async function api(path, options) {
@@ -82,14 +97,14 @@ function setCartDisabled(disabled) {
 }
 
 function cartChanged() {
-  clearTimeout(syncTimer);
+  clearTimeout(state.syncTimer);
   const empty = !cartItems().length;
   $('cart-error').textContent = empty ? 'Choose at least one item to continue.' : '';
-  syncTimer = empty ? 0 : setTimeout(syncIntent, 400);
+  state.syncTimer = empty ? 0 : setTimeout(syncIntent, 400);
   if (empty) { // and a sync on its way must not bring an amount back
     state.intent = null;
-    syncing = false;
-    syncSeq++;
+    state.syncing = false;
+    state.syncSeq++;
     $('amount').textContent = '–';
   }
   updatePayButton();
@@ -106,74 +121,74 @@ function postCart() {
 
 async function useIntent(intent) {
   const previous = state.intent;
-  const refresh = stale || previous?.amount !== intent.amount;
+  const refresh = state.amountStale || previous?.amount !== intent.amount;
   state.intent = intent;
-  stale = true;
+  state.amountStale = true;
   $('amount').textContent = money(intent.amount, intent.currency);
   if (previous?.clientSecret !== intent.clientSecret) mountPaymentElement(intent.clientSecret);
   // fetchUpdates() resolves with {error} rather than rejecting
   else if (refresh && (await state.elements.fetchUpdates()).error) throw Error('The payment form could not be updated.');
-  stale = false;
+  state.amountStale = false;
 }
 
 async function syncIntent() {
-  syncTimer = 0;
-  const seq = ++syncSeq;
-  syncing = true;
+  state.syncTimer = 0;
+  const seq = ++state.syncSeq;
+  state.syncing = true;
   updatePayButton();
   try {
     const intent = await postCart();
-    if (seq !== syncSeq) return;
+    if (seq !== state.syncSeq) return;
     await useIntent(intent);
-    renewed = false;
+    state.renewed = false;
     say('');
   } catch (err) {
-    if (seq === syncSeq) syncFailed(err);
+    if (seq === state.syncSeq) syncFailed(err);
   } finally {
-    if (seq === syncSeq) syncing = false;
+    if (seq === state.syncSeq) state.syncing = false;
     updatePayButton();
   }
 }
 
 function syncFailed({ code, message, wait }) {
-  if (code === 'checkout_expired' && !renewed) { // abandoned: renew
-    renewed = true;
+  if (code === 'checkout_expired' && !state.renewed) { // abandoned: renew
+    state.renewed = true;
     saveCheckout({ id: crypto.randomUUID() });
     return syncIntent();
   }
   if (code === 'checkout_locked' || code === 'checkout_attempts_exhausted') return lockCheckout(message);
-  if (code === 'checkout_busy') return void (syncTimer = setTimeout(syncIntent, 1000)); // another tab
+  if (code === 'checkout_busy') return void (state.syncTimer = setTimeout(syncIntent, 1000)); // another tab
   // Stripe may hold a new amount: no paying until the server answers
-  stale = true;
+  state.amountStale = true;
   $('amount').textContent = '–';
   offerRetry(message, 'Try again', cartChanged, wait);
 }
 
-const lock = () => { locked = true; setCartDisabled(true); $('payment').hidden = true; };
+const lock = () => { state.locked = true; setCartDisabled(true); $('payment').hidden = true; };
 const lockCheckout = (message) => { lock(); say(message); offerNewCheckout(); };
 const offerNewCheckout = () => { $('new-checkout').hidden = false; $('new-checkout').focus(); };
 
 function mountPaymentElement(clientSecret) {
   state.paymentElement?.unmount();
-  elementReady = false;
+  state.elementReady = false;
   state.elements = state.stripe.elements({
     clientSecret,
     appearance: { variables: { colorPrimary: '#0b57d0', borderRadius: '6px' } },
   });
   const element = state.paymentElement = state.elements.create('payment');
-  element.on('ready', () => { elementReady = true; updatePayButton(); });
+  element.on('ready', () => { state.elementReady = true; updatePayButton(); });
   element.on('change', () => showPayError(''));
   element.on('loaderror', () => offerRetry('The payment form could not load.', 'Try again', () => mountPaymentElement(clientSecret)));
   element.mount('#payment-element');
 }
 
 function updatePayButton() {
-  const priced = state.intent && !stale && !syncTimer && !syncing;
+  const priced = state.intent && !state.amountStale && !state.syncTimer && !state.syncing;
   Object.assign($('pay-button'), {
-    disabled: !priced || !elementReady || paying || locked,
-    textContent: paying ? 'Processing…' : priced ? `Pay ${money(state.intent.amount, state.intent.currency)}` : 'Pay',
+    disabled: !priced || !state.elementReady || state.paying || state.locked,
+    textContent: state.paying ? 'Processing…' : priced ? `Pay ${money(state.intent.amount, state.intent.currency)}` : 'Pay',
   });
-  $('payment-form').ariaBusy = paying || syncing;
+  $('payment-form').ariaBusy = state.paying || state.syncing;
 }
 
 function describePaymentError({ code = '', type = '', message = '' } = {}) {
@@ -184,13 +199,13 @@ function describePaymentError({ code = '', type = '', message = '' } = {}) {
 async function pay(event) {
   event.preventDefault();
   if ($('pay-button').disabled) return;
-  paying = true;
+  state.paying = true;
   setCartDisabled(true);
   showPayError('');
   updatePayButton();
   const message = await attemptPayment().catch(() => describePaymentError()); // Stripe.js throws on misuse
-  paying = false;
-  setCartDisabled(locked);
+  state.paying = false;
+  setCartDisabled(state.locked);
   updatePayButton();
   if (message) showPayError(message);
 }
@@ -294,7 +309,8 @@ async function pollOrder(paymentIntentId, clientSecret) {
 function orderFinished(order) {
   if (order.status === 'failed') { // the shopper may pay again
     saveCheckout({ submitted: null });
-    locked = paying = false;
+    state.locked = false;
+    state.paying = false;
     $('payment').hidden = false;
     setCartDisabled(false);
     cartChanged();
