@@ -1,35 +1,20 @@
-"""The page: the bytes we ship, and how soon a shopper can pay (offline Stripe.js stand-in).
+"""The page: the bytes we ship (raw, and gzipped as Hosting serves them: tests/page_weight.py),
+and how soon a shopper can pay (offline Stripe.js stand-in).
 
 Needs the local stack that `make dev` starts (Hosting emulator serving the offline site).
 """
 
-import gzip
 import os
 import time
-from pathlib import Path
 
 from bench.timing import median
+from tests.page_weight import weight
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNS = 5
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-def our_files() -> list[Path]:
-    return sorted(p for p in (ROOT / "web").rglob("*") if p.suffix in {".html", ".js", ".css"})
-
-
-def weight() -> dict[str, int]:
-    raw = b"".join(p.read_bytes() for p in our_files())
-    return {
-        "files": len(our_files()),
-        "bytes": len(raw),
-        # Each file is served compressed on its own, so sum the files' gzipped sizes.
-        "gzipped": sum(len(gzip.compress(p.read_bytes(), 9)) for p in our_files()),
-    }
 
 
 def time_to_payment_form(base_url: str) -> tuple[list[float], int]:

@@ -26,6 +26,7 @@ from bench import (  # noqa: E402
     webhook_throughput,
 )
 from bench.timing import ms  # noqa: E402
+from tests.page_weight import GZIPPED_BUDGET  # noqa: E402
 from tests.stripe_signing import sign  # noqa: E402
 
 
@@ -121,8 +122,9 @@ def table(cold: dict, overhead: dict, hooks: dict, web: dict, rpcs: dict) -> lis
         f"duplicated: {goal(correct)} |"
     )
     rows.append(
-        f"| page: our HTML+JS+CSS, uncompressed / gzipped | {web['bytes'] / 1000:.1f} KB / "
-        f"{web['gzipped'] / 1000:.1f} KB | | | ≤ 20 KB: {goal(web['bytes'] <= 20_000)} |"
+        f"| page: our HTML+JS+CSS, uncompressed / gzipped (as served) "
+        f"| {web['bytes'] / 1000:.1f} KB / {web['gzipped'] / 1000:.1f} KB | | "
+        f"| gzipped ≤ {GZIPPED_BUDGET:,} bytes: {goal(web['gzipped'] <= GZIPPED_BUDGET)} |"
     )
     rows.append(f"| page: requests until the payment form is mounted | {web['requests']} | | | |")
     rows.append(

@@ -1,214 +1,419 @@
-// The checkout page: see README.md, "The checkout page".
+// The checkout page: the cart, priced by the server; Stripe's Payment Element; then the order.
+// README.md, "The checkout page", tells the whole story; the comments here say why.
+//
+// Served as written: no build step, no framework. tsc type-checks it against Stripe.js's
+// published types (tsconfig.json), and compiles nothing.
 
-const KEY = 'checkout';
-const WAITING = new Set(['pending', 'processing']); // others are final
-const PAID_INTENT = new Set(['succeeded', 'processing', 'requires_capture']);
+/** The sessionStorage key of this tab's checkout (see SavedCheckout). */
+const STORAGE_KEY = 'checkout';
+
+/** Order statuses that may still change: the page keeps polling while the order is in one. */
+const WAITING_STATUSES = new Set(['pending', 'processing']);
+
+/** PaymentIntent statuses after which only the order counts: the money is taken or on its way. */
+const PAID_INTENT_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
+
 const NOT_COMPLETED = 'Your payment was not completed. Please try again or use another card.';
 
+/** Cart changes wait this long (ms) for the next one, so a burst of clicks is priced once. */
+const SYNC_DELAY_MS = 400;
+
+/** After `409 checkout_busy` (another tab is creating this checkout's PaymentIntent), ask again. */
+const BUSY_RETRY_MS = 1000;
+
+/** The order's status is asked for every second, for 30 s at most, then the shopper decides. */
+const POLL_INTERVAL_MS = 1000;
+const POLL_DURATION_MS = 30000;
+
+/**
+ * This tab's checkout, kept in sessionStorage so that a reload (or a return from a bank's page)
+ * finds the same checkout, hence the same PaymentIntent, and knows whether a payment is under way.
+ * @typedef {object} SavedCheckout
+ * @property {string} id The checkoutId: the server keeps one PaymentIntent per checkout.
+ * @property {Record<string, number>} quantities The cart, by product id.
+ * @property {string | null} [confirming] The client secret while a confirmation may be under way.
+ * @property {{paymentIntentId: string, clientSecret: string} | null} [submitted] Once the payment
+ *   went through (or is on its way): from then on only the order counts.
+ */
+
+/** Everything the page knows that changes, in one place. */
+const state = {
+  /** `GET /api/config`: the publishable key, the currency and the catalog (the only prices). */
+  config: null,
+  /** @type {import('@stripe/stripe-js').Stripe} */
+  stripe: null,
+  /** @type {SavedCheckout} */
+  checkout: null,
+  /** @type {import('@stripe/stripe-js').StripeElements} */
+  elements: null,
+  /** @type {import('@stripe/stripe-js').StripePaymentElement} */
+  paymentElement: null,
+  /** The server's last answer for the cart (clientSecret, amount, currency): the amount shown. */
+  intent: null,
+  /** The Payment Element may not hold the amount shown: no paying until it surely does. */
+  amountStale: false,
+  /** Numbers each cart sync, so that the answer for an older cart is dropped. */
+  syncSeq: 0,
+  /** The debounced sync waiting to start (a setTimeout id; 0 when none). */
+  syncTimer: 0,
+  /** A sync is in flight. */
+  syncing: false,
+  /** Enables the retry button once a 429's Retry-After has passed. */
+  retryTimer: 0,
+  /** The Payment Element reported `ready`. */
+  elementReady: false,
+  /** A confirmation is in flight: Pay stays disabled, so a double click pays once. */
+  paying: false,
+  /** The cart can no longer change: the payment went through, or the server closed the checkout. */
+  locked: false,
+  /** An expired checkout was just renewed: if the new one expires too, say so (no loop). */
+  renewed: false,
+};
+
 /** @type {(id: string) => any} */
-const $ = (id) => document.getElementById(id);
-const state = { intent: null }; // .intent: the server's last answer
-let stale = false; // Stripe may hold another amount than shown
-let syncSeq = 0, syncTimer = 0, retryTimer = 0, syncing = false, elementReady = false, paying = false, locked = false, renewed = false;
+const byId = (id) => document.getElementById(id);
 
+/** Formats an amount in the currency's minor unit (cents): Intl knows each currency's decimals. */
 function money(minor, currency) {
-  const fmt = new Intl.NumberFormat(undefined, { style: 'currency', currency });
-  return fmt.format(minor / 10 ** fmt.resolvedOptions().maximumFractionDigits);
+  const format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+  return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
-const say = (text) => { $('status-message').textContent = text; $('retry').hidden = true; clearTimeout(retryTimer); };
-const showPayError = (text) => { $('payment-message').textContent = text; if (text) $('payment-message').focus(); };
+/** The page-wide message (a live region); any retry offered with the previous one goes away. */
+function showStatus(text) {
+  byId('status-message').textContent = text;
+  byId('retry').hidden = true;
+  clearTimeout(state.retryTimer);
+}
 
+/** The message under Pay; focused, so a screen reader says it and a keyboard user is there. */
+function showPayError(text) {
+  byId('payment-message').textContent = text;
+  if (text) {
+    byId('payment-message').focus();
+  }
+}
+
+/** Says `text` and offers `label` to run `action`, after `wait` seconds (a 429's Retry-After). */
 function offerRetry(text, label, action, wait = 0) {
-  say(wait ? `${text} You can try again in ${wait} seconds.` : text);
-  Object.assign($('retry'), { textContent: label, hidden: false, disabled: wait > 0, onclick: () => { say(''); action(); } });
-  retryTimer = setTimeout(() => { $('retry').disabled = false; }, wait * 1000);
+  showStatus(wait ? `${text} You can try again in ${wait} seconds.` : text);
+  const retry = byId('retry');
+  retry.textContent = label;
+  retry.hidden = false;
+  retry.disabled = wait > 0;
+  retry.onclick = () => {
+    showStatus('');
+    action();
+  };
+  state.retryTimer = setTimeout(() => {
+    retry.disabled = false;
+  }, wait * 1000);
 }
 
+/**
+ * Calls our backend. Resolves with the JSON body; rejects with an Error whose message is for the
+ * shopper (the server's own, when it sent one), with the HTTP `status`, the server's error `code`
+ * and `wait`, the seconds of a Retry-After.
+ */
 async function api(path, options) {
-  const res = await fetch(path, options).catch(() => {
+  const response = await fetch(path, options).catch(() => {
     throw Error('We could not reach the shop. Check your connection.');
   });
-  const body = await res.json().catch(() => ({}));
-  if (res.ok) return body;
-  const err = body.error || {};
-  throw Object.assign(Error(err.message || 'Something went wrong. Please try again.'),
-    { status: res.status, code: err.code, wait: +res.headers.get('Retry-After') || 0 });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok) {
+    return body;
+  }
+  const error = body.error || {};
+  throw Object.assign(Error(error.message || 'Something went wrong. Please try again.'), {
+    status: response.status,
+    code: error.code,
+    wait: Number(response.headers.get('Retry-After')) || 0,
+  });
 }
 
+/** @returns {SavedCheckout} */
 function loadCheckout() {
   try {
-    const saved = JSON.parse(sessionStorage.getItem(KEY));
-    if (typeof saved?.id === 'string') return { quantities: {}, ...saved };
-  } catch { /* unreadable: start a new checkout */ }
+    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY));
+    if (typeof saved?.id === 'string') {
+      return { quantities: {}, ...saved };
+    }
+  } catch {
+    // Unreadable: start a new checkout.
+  }
   return { id: crypto.randomUUID(), quantities: {} };
 }
+
+/** @param {Partial<SavedCheckout>} [changes] */
 function saveCheckout(changes) {
   Object.assign(state.checkout, changes);
-  sessionStorage.setItem(KEY, JSON.stringify(state.checkout));
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify(state.checkout));
 }
 
 function renderProducts() {
-  const q = state.checkout.quantities;
-  $('products').replaceChildren(...state.config.products.map((p, i) => {
-    q[p.id] ??= i ? 0 : 1;
-    const li = Object.assign(document.createElement('li'), { className: 'product' });
-    li.innerHTML = '<div class="product-text"><h3></h3><p></p></div><p class="price"></p>'
-      + '<div class="qty"><label>Quantity<span class="visually-hidden"></span></label>'
-      + '<input type="number" inputmode="numeric" min="0" max="99"></div>';
-    const [h3, desc, price, label, input] = /** @type {any} */ (li.querySelectorAll('h3, p, label, input'));
-    h3.textContent = p.name;
-    desc.textContent = p.description;
-    price.textContent = money(p.unitAmount, p.currency);
-    label.lastChild.textContent = ` of ${p.name}`;
-    label.htmlFor = input.id = `qty-${p.id}`;
-    input.value = q[p.id];
-    input.addEventListener('change', () => {
-      input.value = q[p.id] = Math.min(99, Math.max(0, Math.trunc(Number(input.value)) || 0));
-      saveCheckout();
-      cartChanged();
-    });
-    return li;
-  }));
+  const items = state.config.products.map((product, index) => {
+    // A first visit starts with one of the first product in the cart.
+    state.checkout.quantities[product.id] ??= index === 0 ? 1 : 0;
+    return productItem(product);
+  });
+  byId('products').replaceChildren(...items);
 }
 
+/** One product's line: name, description, unit price, and its quantity field. */
+function productItem(product) {
+  const quantities = state.checkout.quantities;
+  const item = document.createElement('li');
+  item.className = 'product';
+  // Only fixed markup here: the catalog's text goes in through textContent, never as HTML.
+  item.innerHTML = `
+    <div class="product-text"><h3></h3><p></p></div>
+    <p class="price"></p>
+    <div class="qty">
+      <label>Quantity<span class="visually-hidden"></span></label>
+      <input type="number" inputmode="numeric" min="0" max="99">
+    </div>`;
+  const [name, description, price, label, input] = /** @type {any} */ (
+    item.querySelectorAll('h3, p, label, input')
+  );
+  name.textContent = product.name;
+  description.textContent = product.description;
+  price.textContent = money(product.unitAmount, product.currency);
+  // Heard, not seen: each field says which product it counts.
+  label.lastChild.textContent = ` of ${product.name}`;
+  input.id = `qty-${product.id}`;
+  label.htmlFor = input.id;
+  input.value = quantities[product.id];
+  input.addEventListener('change', () => {
+    const typed = Math.trunc(Number(input.value)) || 0;
+    quantities[product.id] = Math.min(99, Math.max(0, typed));
+    input.value = quantities[product.id];
+    saveCheckout();
+    cartChanged();
+  });
+  return item;
+}
+
+/** The cart as the server takes it; the server prices it from its own catalog. */
 function cartItems() {
-  const q = state.checkout.quantities;
-  return state.config.products.filter((p) => q[p.id] > 0).map((p) => ({ productId: p.id, quantity: q[p.id] }));
+  const quantities = state.checkout.quantities;
+  return state.config.products
+    .filter((product) => quantities[product.id] > 0)
+    .map((product) => ({ productId: product.id, quantity: quantities[product.id] }));
 }
 
 function setCartDisabled(disabled) {
-  for (const input of $('cart').querySelectorAll('input')) input.disabled = disabled;
+  for (const input of byId('cart').querySelectorAll('input')) {
+    input.disabled = disabled;
+  }
 }
 
+/** The cart (or the email) changed: price it again once the shopper pauses. */
 function cartChanged() {
-  clearTimeout(syncTimer);
-  const empty = !cartItems().length;
-  $('cart-error').textContent = empty ? 'Choose at least one item to continue.' : '';
-  syncTimer = empty ? 0 : setTimeout(syncIntent, 400);
-  if (empty) { // and a sync on its way must not bring an amount back
+  clearTimeout(state.syncTimer);
+  const empty = cartItems().length === 0;
+  byId('cart-error').textContent = empty ? 'Choose at least one item to continue.' : '';
+  if (empty) {
+    state.syncTimer = 0;
+    // Nothing to pay; and a sync already on its way must not bring an amount back.
     state.intent = null;
-    syncing = false;
-    syncSeq++;
-    $('amount').textContent = '–';
+    state.syncing = false;
+    state.syncSeq++;
+    byId('amount').textContent = '–';
+  } else {
+    state.syncTimer = setTimeout(syncIntent, SYNC_DELAY_MS);
   }
   updatePayButton();
 }
 
+/** Sends the cart; the answer is this checkout's PaymentIntent, priced by the server. */
 function postCart() {
   const body = { checkoutId: state.checkout.id, items: cartItems() };
-  const email = $('email');
-  if (email.value && email.checkValidity()) body.email = email.value.trim();
+  const email = byId('email');
+  // An invalid email is never sent: the field says so, and the receipt simply has no address.
+  if (email.value && email.checkValidity()) {
+    body.email = email.value.trim();
+  }
   return api('/api/payment-intents', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
   });
 }
 
-async function useIntent(intent) {
+/**
+ * Shows the server's answer and makes the Payment Element hold the same PaymentIntent and
+ * amount: a new client secret mounts a new Element, a new amount refreshes the current one.
+ */
+async function adoptIntent(intent) {
   const previous = state.intent;
-  const refresh = stale || previous?.amount !== intent.amount;
+  const needsRefresh = state.amountStale || previous?.amount !== intent.amount;
   state.intent = intent;
-  stale = true;
-  $('amount').textContent = money(intent.amount, intent.currency);
-  if (previous?.clientSecret !== intent.clientSecret) mountPaymentElement(intent.clientSecret);
-  // fetchUpdates() resolves with {error} rather than rejecting
-  else if (refresh && (await state.elements.fetchUpdates()).error) throw Error('The payment form could not be updated.');
-  stale = false;
+  state.amountStale = true;
+  byId('amount').textContent = money(intent.amount, intent.currency);
+  if (previous?.clientSecret !== intent.clientSecret) {
+    mountPaymentElement(intent.clientSecret);
+  } else if (needsRefresh) {
+    // fetchUpdates() resolves with {error} when it fails; it does not reject.
+    const { error } = await state.elements.fetchUpdates();
+    if (error) {
+      throw Error('The payment form could not be updated.');
+    }
+  }
+  state.amountStale = false;
 }
 
+/** Prices the current cart on the server; only the answer for the latest cart counts. */
 async function syncIntent() {
-  syncTimer = 0;
-  const seq = ++syncSeq;
-  syncing = true;
+  state.syncTimer = 0;
+  const seq = ++state.syncSeq;
+  state.syncing = true;
   updatePayButton();
   try {
     const intent = await postCart();
-    if (seq !== syncSeq) return;
-    await useIntent(intent);
-    renewed = false;
-    say('');
-  } catch (err) {
-    if (seq === syncSeq) syncFailed(err);
+    if (seq !== state.syncSeq) {
+      return;
+    }
+    await adoptIntent(intent);
+    state.renewed = false;
+    showStatus('');
+  } catch (error) {
+    if (seq === state.syncSeq) {
+      syncFailed(error);
+    }
   } finally {
-    if (seq === syncSeq) syncing = false;
+    if (seq === state.syncSeq) {
+      state.syncing = false;
+    }
     updatePayButton();
   }
 }
 
+/** Handles a failed sync, and tells the shopper itself: the caller has nothing more to say. */
 function syncFailed({ code, message, wait }) {
-  if (code === 'checkout_expired' && !renewed) { // abandoned: renew
-    renewed = true;
+  if (code === 'checkout_expired' && !state.renewed) {
+    // The reconciler canceled this abandoned checkout's PaymentIntent: start a new checkout
+    // with the same cart, without a word.
+    state.renewed = true;
     saveCheckout({ id: crypto.randomUUID() });
     return syncIntent();
   }
-  if (code === 'checkout_locked' || code === 'checkout_attempts_exhausted') return lockCheckout(message);
-  if (code === 'checkout_busy') return void (syncTimer = setTimeout(syncIntent, 1000)); // another tab
-  // Stripe may hold a new amount: no paying until the server answers
-  stale = true;
-  $('amount').textContent = '–';
+  if (code === 'checkout_locked' || code === 'checkout_attempts_exhausted') {
+    showCheckoutClosed(message);
+    return;
+  }
+  if (code === 'checkout_busy') {
+    state.syncTimer = setTimeout(syncIntent, BUSY_RETRY_MS);
+    return;
+  }
+  // Stripe may hold a new amount already: no paying until the server answers again.
+  state.amountStale = true;
+  byId('amount').textContent = '–';
   offerRetry(message, 'Try again', cartChanged, wait);
 }
 
-const lock = () => { locked = true; setCartDisabled(true); $('payment').hidden = true; };
-const lockCheckout = (message) => { lock(); say(message); offerNewCheckout(); };
-const offerNewCheckout = () => { $('new-checkout').hidden = false; $('new-checkout').focus(); };
+/** No more changes to this cart, and no more paying from this page's form. */
+function lockCart() {
+  state.locked = true;
+  setCartDisabled(true);
+  byId('payment').hidden = true;
+}
+
+/** The server will not take another payment for this checkout: explain, and offer a new one. */
+function showCheckoutClosed(message) {
+  lockCart();
+  showStatus(message);
+  offerNewCheckout();
+}
+
+function offerNewCheckout() {
+  byId('new-checkout').hidden = false;
+  byId('new-checkout').focus();
+}
 
 function mountPaymentElement(clientSecret) {
   state.paymentElement?.unmount();
-  elementReady = false;
+  state.elementReady = false;
   state.elements = state.stripe.elements({
     clientSecret,
     appearance: { variables: { colorPrimary: '#0b57d0', borderRadius: '6px' } },
   });
-  const element = state.paymentElement = state.elements.create('payment');
-  element.on('ready', () => { elementReady = true; updatePayButton(); });
+  const element = state.elements.create('payment');
+  state.paymentElement = element;
+  element.on('ready', () => {
+    state.elementReady = true;
+    updatePayButton();
+  });
   element.on('change', () => showPayError(''));
-  element.on('loaderror', () => offerRetry('The payment form could not load.', 'Try again', () => mountPaymentElement(clientSecret)));
+  element.on('loaderror', () => {
+    offerRetry('The payment form could not load.', 'Try again', () => {
+      mountPaymentElement(clientSecret);
+    });
+  });
   element.mount('#payment-element');
 }
 
+/** Pay works only when the server's amount for this very cart is the one Stripe holds. */
 function updatePayButton() {
-  const priced = state.intent && !stale && !syncTimer && !syncing;
-  Object.assign($('pay-button'), {
-    disabled: !priced || !elementReady || paying || locked,
-    textContent: paying ? 'Processing…' : priced ? `Pay ${money(state.intent.amount, state.intent.currency)}` : 'Pay',
-  });
-  $('payment-form').ariaBusy = paying || syncing;
+  const priced = state.intent && !state.amountStale && !state.syncTimer && !state.syncing;
+  const button = byId('pay-button');
+  button.disabled = !priced || !state.elementReady || state.paying || state.locked;
+  if (state.paying) {
+    button.textContent = 'Processing…';
+  } else if (priced) {
+    button.textContent = `Pay ${money(state.intent.amount, state.intent.currency)}`;
+  } else {
+    button.textContent = 'Pay';
+  }
+  byId('payment-form').ariaBusy = state.paying || state.syncing;
 }
 
+/** Only Stripe's card and validation messages are written for shoppers; others are not shown. */
 function describePaymentError({ code = '', type = '', message = '' } = {}) {
-  if (code === 'payment_intent_authentication_failure') return 'Your bank did not confirm this payment (3D Secure). Try another card.';
+  if (code === 'payment_intent_authentication_failure') {
+    return 'Your bank did not confirm this payment (3D Secure). Try another card.';
+  }
   return /^(card|validation)_error$/.test(type) ? message : NOT_COMPLETED;
 }
 
 async function pay(event) {
   event.preventDefault();
-  if ($('pay-button').disabled) return;
-  paying = true;
+  if (byId('pay-button').disabled) {
+    return;
+  }
+  state.paying = true;
   setCartDisabled(true);
   showPayError('');
   updatePayButton();
-  const message = await attemptPayment().catch(() => describePaymentError()); // Stripe.js throws on misuse
-  paying = false;
-  setCartDisabled(locked);
+  // Stripe.js throws (rather than answering {error}) when it is misused.
+  const message = await attemptPayment().catch(() => describePaymentError());
+  state.paying = false;
+  setCartDisabled(state.locked);
   updatePayButton();
-  if (message) showPayError(message);
+  if (message) {
+    showPayError(message);
+  }
 }
 
+/** Tries to pay; resolves with what to say under Pay, if anything. */
 async function attemptPayment() {
   const { clientSecret, amount } = state.intent;
-  // First, inside the click: wallets need it before any other await.
+  // First, while still inside the click: wallets need it before any other await.
   const { error: invalid } = await state.elements.submit();
-  if (invalid) return describePaymentError(invalid);
-  try { // Stripe must hold the amount shown
+  if (invalid) {
+    return describePaymentError(invalid);
+  }
+  // Stripe must hold the amount shown: ask the server for the cart's price once more.
+  try {
     const fresh = await postCart();
     if (fresh.clientSecret !== clientSecret || fresh.amount !== amount) {
-      await useIntent(fresh);
-      return `The amount is now ${money(fresh.amount, fresh.currency)}. Check it, then press Pay again.`;
+      await adoptIntent(fresh);
+      const newAmount = money(fresh.amount, fresh.currency);
+      return `The amount is now ${newAmount}. Check it, then press Pay again.`;
     }
-  } catch (err) {
-    return syncFailed(err);
+  } catch (error) {
+    return syncFailed(error);
   }
+  // For a reload (or a redirect) while the bank decides: see resumePayment.
   saveCheckout({ confirming: clientSecret });
   const { error, paymentIntent } = await state.stripe.confirmPayment({
     elements: state.elements,
@@ -217,28 +422,48 @@ async function attemptPayment() {
   });
   // Paid before (say, in another tab): the error carries the PaymentIntent.
   const intent = paymentIntent || error?.payment_intent;
-  if (PAID_INTENT.has(intent?.status)) return awaitOrder(intent.id, clientSecret);
-  if (paymentIntent?.status === 'requires_action') return actionNeeded(paymentIntent, clientSecret);
+  if (PAID_INTENT_STATUSES.has(intent?.status)) {
+    return awaitOrder(intent.id, clientSecret);
+  }
+  if (paymentIntent?.status === 'requires_action') {
+    return showActionNeeded(paymentIntent, clientSecret);
+  }
   saveCheckout({ confirming: null });
   return describePaymentError(error);
 }
 
+/** The payment went through or is on its way: from now on, only the order counts. */
 function awaitOrder(paymentIntentId, clientSecret) {
   saveCheckout({ submitted: { paymentIntentId, clientSecret }, confirming: null });
-  showLocked({ status: 'pending' });
+  showLockedOrder({ status: 'pending' });
   pollOrder(paymentIntentId, clientSecret);
 }
 
-const showLocked = (order) => { lock(); showOrder(order); $('order-status').focus(); };
+/** The form goes away, so focus moves to the order's status. */
+function showLockedOrder(order) {
+  lockCart();
+  showOrder(order);
+  byId('order-status').focus();
+}
 
-// Stripe awaits the shopper elsewhere (say, micro-deposits)
-function actionNeeded({ next_action: next }, clientSecret) {
-  const url = Object.values(next[next.type] || {}).find((v) => /^https:/.test(v));
-  showLocked({ status: 'requires_action' });
-  const detail = $('order-detail');
-  if (next.type === 'verify_with_microdeposits') detail.textContent = 'Verify the small deposit in your bank account: ';
-  if (url) Object.assign(detail.appendChild(document.createElement('a')), { href: url, textContent: 'Stripe’s instructions' });
-  offerRetry('', 'Check again', () => resume(clientSecret));
+/**
+ * Stripe awaits the shopper elsewhere (say, a US bank debit waiting for micro-deposits): the
+ * payment is under way, not failed. `confirming` stays, so a reload asks Stripe again.
+ */
+function showActionNeeded(paymentIntent, clientSecret) {
+  const next = paymentIntent.next_action;
+  const url = Object.values(next[next.type] || {}).find((value) => /^https:/.test(value));
+  showLockedOrder({ status: 'requires_action' });
+  const detail = byId('order-detail');
+  if (next.type === 'verify_with_microdeposits') {
+    detail.textContent = 'Verify the small deposit in your bank account: ';
+  }
+  if (url) {
+    const link = detail.appendChild(document.createElement('a'));
+    link.href = url;
+    link.textContent = 'Stripe’s instructions';
+  }
+  offerRetry('', 'Check again', () => resumePayment(clientSecret));
 }
 
 const STATUS_TEXT = {
@@ -254,63 +479,112 @@ const STATUS_TEXT = {
   requires_action: 'Action needed to complete your payment.',
 };
 
+/** The order as the server knows it; `data-status` carries the raw status. */
 function showOrder({ status, amount, currency, refundedAmount, lastPaymentError }) {
-  $('result').hidden = false;
-  Object.assign($('order-status'), { textContent: STATUS_TEXT[status] || status }).dataset.status = status;
-  $('order-detail').textContent = [
-    amount != null && `Amount: ${money(amount, currency)}.`,
-    refundedAmount > 0 && `Refunded ${money(refundedAmount, currency)} of ${money(amount, currency)}.`,
-    status === 'failed' && lastPaymentError?.message,
-  ].filter(Boolean).join(' ');
+  byId('result').hidden = false;
+  const orderStatus = byId('order-status');
+  orderStatus.textContent = STATUS_TEXT[status] || status;
+  orderStatus.dataset.status = status;
+  const details = [];
+  if (amount != null) {
+    details.push(`Amount: ${money(amount, currency)}.`);
+  }
+  if (refundedAmount > 0) {
+    details.push(`Refunded ${money(refundedAmount, currency)} of ${money(amount, currency)}.`);
+  }
+  if (status === 'failed' && lastPaymentError?.message) {
+    // The latest decline, in the bank's words.
+    details.push(lastPaymentError.message);
+  }
+  byId('order-detail').textContent = details.join(' ');
 }
 
-async function retrieve(clientSecret) {
-  return (await state.stripe.retrievePaymentIntent(clientSecret).catch(() => ({}))).paymentIntent;
+/** Stripe's view of the PaymentIntent; undefined when Stripe did not answer. */
+async function retrieveFromStripe(clientSecret) {
+  try {
+    return (await state.stripe.retrievePaymentIntent(clientSecret)).paymentIntent;
+  } catch {
+    return undefined;
+  }
 }
 
+/**
+ * Shows the order until its status is final (the webhook, the reconciler or the server's own
+ * check with Stripe moves it on); after 30 s the shopper can check again.
+ */
 async function pollOrder(paymentIntentId, clientSecret) {
-  const again = () => pollOrder(paymentIntentId, clientSecret);
-  const deadline = Date.now() + 30000;
+  const pollAgain = () => pollOrder(paymentIntentId, clientSecret);
+  const deadline = Date.now() + POLL_DURATION_MS;
   let unknown = false;
   while (Date.now() < deadline) {
     try {
-      const order = await api(`/api/orders/${encodeURIComponent(paymentIntentId)}`,
-        { headers: { 'X-Client-Secret': clientSecret } });
-      // An earlier attempt's `failed`, until this payment's webhook lands? Ask Stripe.
-      const intent = order.status === 'failed' && await retrieve(clientSecret);
+      const order = await api(`/api/orders/${encodeURIComponent(paymentIntentId)}`, {
+        headers: { 'X-Client-Secret': clientSecret },
+      });
+      // `failed` may be an earlier attempt's decline, until this payment's webhook lands:
+      // believe it only once Stripe agrees. Stripe not answering leaves the status unknown.
+      const intent = order.status === 'failed' && (await retrieveFromStripe(clientSecret));
       unknown = intent === undefined;
-      if (intent && intent.status !== 'requires_payment_method') order.status = 'pending';
-      if (!unknown) showOrder(order);
-      if (!unknown && !WAITING.has(order.status)) return orderFinished(order);
-    } catch (err) {
-      if (err.status < 500 && err.status !== 404) return offerRetry(err.message, 'Check again', again);
+      if (intent && intent.status !== 'requires_payment_method') {
+        order.status = 'pending';
+      }
+      if (!unknown) {
+        showOrder(order);
+        if (!WAITING_STATUSES.has(order.status)) {
+          return orderFinished(order);
+        }
+      }
+    } catch (error) {
+      // No answer, a 404 (the order is not written yet) or a 5xx: ask again next time.
+      if (error.status < 500 && error.status !== 404) {
+        return offerRetry(error.message, 'Check again', pollAgain);
+      }
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
   }
-  offerRetry(unknown ? 'We could not check your payment.'
-    : 'No confirmation yet: your payment may still be processing.', 'Check again', again);
+  const message = unknown
+    ? 'We could not check your payment.'
+    : 'No confirmation yet: your payment may still be processing.';
+  offerRetry(message, 'Check again', pollAgain);
 }
 
 function orderFinished(order) {
-  if (order.status === 'failed') { // the shopper may pay again
+  if (order.status === 'failed') {
+    // The PaymentIntent is open again: the shopper may pay again, with this same checkout.
     saveCheckout({ submitted: null });
-    locked = paying = false;
-    $('payment').hidden = false;
+    state.locked = false;
+    state.paying = false;
+    byId('payment').hidden = false;
     setCartDisabled(false);
     cartChanged();
-    return showPayError(NOT_COMPLETED);
+    showPayError(NOT_COMPLETED);
+    return;
   }
-  sessionStorage.removeItem(KEY);
+  // A finished checkout is forgotten: the next purchase starts a new one.
+  sessionStorage.removeItem(STORAGE_KEY);
   offerNewCheckout();
 }
 
-// After a redirect or reload: no new checkout while a payment may succeed.
-async function resume(clientSecret) {
-  const intent = await retrieve(clientSecret);
-  if (!intent) return offerRetry('We could not load your payment.', 'Try again', () => resume(clientSecret));
-  if (PAID_INTENT.has(intent.status)) return awaitOrder(intent.id, clientSecret);
+/**
+ * After a reload, or back from a bank's page, with a confirmation that may be under way: ask
+ * Stripe before showing anything. No new checkout is offered while a payment may still succeed.
+ */
+async function resumePayment(clientSecret) {
+  const intent = await retrieveFromStripe(clientSecret);
+  if (!intent) {
+    offerRetry('We could not load your payment.', 'Try again', () => resumePayment(clientSecret));
+    return;
+  }
+  if (PAID_INTENT_STATUSES.has(intent.status)) {
+    awaitOrder(intent.id, clientSecret);
+    return;
+  }
   if (intent.status === 'requires_action') {
-    if (!/^(use_stripe_sdk|redirect_to_url)$/.test(intent.next_action.type)) return actionNeeded(intent, clientSecret);
+    if (!/^(use_stripe_sdk|redirect_to_url)$/.test(intent.next_action.type)) {
+      showActionNeeded(intent, clientSecret);
+      return;
+    }
+    // 3D Secure left unfinished: the same cart, finished with Pay.
     setCartDisabled(true);
     showPayError('Your payment is not finished. Enter your card again and press Pay.');
   } else {
@@ -320,34 +594,53 @@ async function resume(clientSecret) {
   cartChanged();
 }
 
+function startNewCheckout() {
+  sessionStorage.removeItem(STORAGE_KEY);
+  location.assign(location.pathname);
+}
+
+/** Email typos are shown, never dropped silently; a valid change re-sends the cart with it. */
+function emailChanged() {
+  const email = byId('email');
+  const invalid = !email.checkValidity();
+  email.ariaInvalid = invalid;
+  byId('email-error').textContent = invalid ? 'Check your email address, or leave it empty.' : '';
+  if (!invalid && cartItems().length) {
+    cartChanged();
+  }
+}
+
 async function start() {
-  $('payment-form').addEventListener('submit', pay);
-  $('new-checkout').onclick = () => { sessionStorage.removeItem(KEY); location.assign(location.pathname); };
-  const email = $('email');
-  email.addEventListener('change', () => {
-    const bad = !email.checkValidity();
-    email.ariaInvalid = bad;
-    $('email-error').textContent = bad ? 'Check your email address, or leave it empty.' : '';
-    if (!bad && cartItems().length) cartChanged();
-  });
+  byId('payment-form').addEventListener('submit', pay);
+  byId('new-checkout').onclick = startNewCheckout;
+  byId('email').addEventListener('change', emailChanged);
   try {
     state.config = await api('/api/config');
+    // Throws when Stripe.js did not load.
     state.stripe = Stripe(state.config.publishableKey);
-  } catch (err) {
-    $('cart-loading').textContent = `${state.config ? 'The payment form could not load.' : err.message} Reload the page to try again.`;
+  } catch (error) {
+    const problem = state.config ? 'The payment form could not load.' : error.message;
+    byId('cart-loading').textContent = `${problem} Reload the page to try again.`;
     return;
   }
   state.checkout = loadCheckout();
-  $('cart-loading').hidden = true;
+  byId('cart-loading').hidden = true;
   renderProducts();
   saveCheckout();
 
   const { submitted, confirming } = state.checkout;
-  const secret = new URLSearchParams(location.search).get('payment_intent_client_secret');
-  if (secret) history.replaceState(null, '', location.pathname);
-  if (secret || confirming) resume(secret || confirming);
-  else if (submitted) awaitOrder(submitted.paymentIntentId, submitted.clientSecret);
-  else cartChanged();
+  // Stripe's return_url after a redirect carries the client secret; drop it from the address bar.
+  const returned = new URLSearchParams(location.search).get('payment_intent_client_secret');
+  if (returned) {
+    history.replaceState(null, '', location.pathname);
+  }
+  if (returned || confirming) {
+    resumePayment(returned || confirming);
+  } else if (submitted) {
+    awaitOrder(submitted.paymentIntentId, submitted.clientSecret);
+  } else {
+    cartChanged();
+  }
 }
 
 start();
