@@ -1,11 +1,14 @@
 """Issue 10 against the real emulator and localstripe: rate limits, the trusted IP hop, no Stripe
 call for a repeat, the attempt cap, and the cost of limiting in Firestore writes."""
 
+import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from checkout.orders.attempts import MAX_DECLINED_ATTEMPTS
 from checkout.orders.store import CHECKOUTS, ORDERS
 from checkout.platform.firestore_counters import RATE_LIMITS
 from tests import stripe_events as se
+from tests.conftest import ROOT
 from tests.integration.conftest import function_client
 from tests.stripe_signing import body, sign
 
@@ -134,6 +138,88 @@ def test_new_checkouts_per_minute_for_the_whole_shop(
     assert statuses == [200, 200, 429]
 
 
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The limits' clock held one second into a 10-minute window, so no window ends mid-test."""
+    now = float(
+        int(time.time()) // rate_limits.IP_WINDOW_SECONDS * rate_limits.IP_WINDOW_SECONDS + 1
+    )
+    monkeypatch.setattr(rate_limits, "time", SimpleNamespace(time=lambda: now))
+    return now
+
+
+def ttl_collections() -> set[str]:
+    """Collections whose `expireAt` has a TTL policy in firestore.indexes.json."""
+    indexes = json.loads((ROOT / "firestore.indexes.json").read_text())
+    return {
+        o["collectionGroup"]
+        for o in indexes["fieldOverrides"]
+        if o["fieldPath"] == "expireAt" and o.get("ttl")
+    }
+
+
+def test_five_abusive_addresses_cannot_stop_a_new_shopper(
+    checkout_api: FlaskClient,
+    firestore_db: firestore.Client,
+    stripe_client: stripe.StripeClient,
+    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: float,
+) -> None:
+    # Issue 16's reproduction over the function's own routes: 3 new checkouts per address,
+    # 30 for the shop; 5 addresses send 12 fresh checkouts each, then a first-time shopper.
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "3")
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_MINUTE", "30")
+    refused: list[str] = []
+    for n in range(5):
+        statuses = []
+        for _ in range(12):
+            checkout_id = str(uuid.uuid4())
+            response = post(checkout_api, checkout_id, f"198.51.100.{n + 1}")
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                refused.append(checkout_id)
+        assert statuses == [200] * 3 + [429] * 9
+    # The 45 refusals spent nothing of the shop's 30: the 15 served checkouts did.
+    newcomer = post(checkout_api, str(uuid.uuid4()), "203.0.113.99")
+    assert newcomer.status_code == 200, newcomer.get_json()
+    # Exactly the rest of the budget is left, to any address, and not one more.
+    served = [
+        post(checkout_api, str(uuid.uuid4()), f"192.0.2.{n + 1}").status_code for n in range(15)
+    ]
+    assert served == [200] * 14 + [429]
+
+    # A refused request leaves nothing behind that lives for good: no checkout record (or one
+    # that a TTL policy deletes), no PaymentIntent.
+    for checkout_id in refused:
+        record = firestore_db.collection(CHECKOUTS).document(checkout_id).get()
+        assert not record.exists or "expireAt" in (record.to_dict() or {})
+    listed = stripe_client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+    assert not {pi.metadata.to_dict().get("checkoutId") for pi in listed} & set(refused)
+    # Every document that carries expireAt is in a collection with a TTL policy on it.
+    expiring = {
+        c.id for c in firestore_db.collections() for d in c.stream() if "expireAt" in d.to_dict()
+    }
+    assert expiring <= ttl_collections()
+
+
+def test_only_a_checkout_record_without_a_payment_intent_expires(
+    checkout_api: FlaskClient, firestore_db: firestore.Client
+) -> None:
+    from checkout.orders import store as order_store
+
+    # While its first request holds the claim, the record carries expireAt (if that request
+    # dies, the record is deleted by the TTL policy)...
+    pending = str(uuid.uuid4())
+    assert order_store.claim_checkout(pending).token
+    record = firestore_db.collection(CHECKOUTS).document(pending).get().to_dict() or {}
+    assert record["expireAt"] > record["claimedAt"] + order_store.CLAIM_LEASE
+    # ... and once its PaymentIntent is recorded, the record stays with its order.
+    served = str(uuid.uuid4())
+    assert post(checkout_api, served, "203.0.113.41").status_code == 200
+    record = firestore_db.collection(CHECKOUTS).document(served).get().to_dict() or {}
+    assert record["paymentIntentId"] and "expireAt" not in record
+
+
 def test_a_repeat_post_writes_nothing_to_firestore(
     checkout_api: FlaskClient, firestore_db: firestore.Client
 ) -> None:
@@ -149,7 +235,7 @@ def test_a_repeat_post_writes_nothing_to_firestore(
         return {d.reference.path: d.update_time for d in documents}
 
     before = update_times()
-    assert len([p for p in before if p.startswith(RATE_LIMITS)]) == 2  # per IP, per shop
+    assert len([p for p in before if p.startswith(RATE_LIMITS)]) == 2  # per IP, a shop shard
     for _ in range(3):
         again = post(checkout_api, checkout_id, "203.0.113.40", email="ada@example.com")
         assert again.get_json() == first
