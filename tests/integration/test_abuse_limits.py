@@ -88,6 +88,69 @@ def test_a_forged_forwarded_for_does_not_escape_the_limit(
     assert statuses == [200, 200, 429, 429]
 
 
+def direct(caller: str, forged: str) -> dict[str, str]:
+    """A call to the function's own URL, if Cloud Run appends only the caller (README "Which IP")."""
+    return {"X-Forwarded-For": f"{forged}, {caller}"}
+
+
+def test_a_direct_caller_forging_the_header_is_still_held_by_the_shop_budget(
+    checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch, frozen_clock: float
+) -> None:
+    # The documented gap: with the Hosting shape assumed (hop 2), a direct caller whose header
+    # arrives as `<forged>, <caller>` picks its address, so its own limit does not hold it...
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "1")
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_MINUTE", "3")
+    statuses = [
+        checkout_api.post(
+            "/api/payment-intents",
+            json={"checkoutId": str(uuid.uuid4()), "items": CART},
+            headers=direct("81.2.69.142", f"10.9.8.{n}"),
+        ).status_code
+        for n in range(5)
+    ]
+    # ... but the shop's budget, exact whatever the addresses, does.
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_without_hosting_hop_1_holds_a_direct_caller_to_its_own_limits(
+    checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch, frozen_clock: float
+) -> None:
+    # A shop that serves its page elsewhere and calls the function's URL directly counts the
+    # last entry, the one Cloud Run appends for the caller: forging gains nothing.
+    monkeypatch.setenv("FORWARDED_FOR_CLIENT_HOP", "1")
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "1")
+    statuses = [
+        checkout_api.post(
+            "/api/payment-intents",
+            json={"checkoutId": str(uuid.uuid4()), "items": CART},
+            headers=direct("81.2.69.142", f"10.9.8.{n}"),
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 429, 429]
+
+
+def test_the_client_address_diagnostic_logs_the_shape_and_never_an_address(
+    checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def diagnostics() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return [e for e in lines if e["message"] == "client address diagnostic"]
+
+    headers = {**via_google("81.2.69.142", forged="192.0.2.1"), "Fastly-Client-IP": "81.2.69.142"}
+    # Off (the default): nothing.
+    checkout_api.post("/api/payment-intents", data="{nope", headers=headers)
+    assert diagnostics() == []
+    # On: one line per POST, even one refused before its body is read, and no address in it.
+    monkeypatch.setenv("CLIENT_IP_DIAGNOSTIC", "true")
+    checkout_api.post("/api/payment-intents", data="{nope", headers=headers)
+    (entry,) = diagnostics()
+    assert entry["forwardedForEntries"] == 3 and entry["usedEntry"] == "-2"
+    assert entry["probeEntries"] == ["-3"] and entry["usedEntryIsProbe"] is False
+    assert entry["fastlyClientIp"] == "-2"
+    assert not [a for a in ("81.2.69.142", "192.0.2.1", GOOGLE_FRONT_END) if a in repr(entry)]
+
+
 def test_bad_input_from_a_flooding_client_is_refused_before_it_is_read(
     checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
