@@ -79,9 +79,9 @@ class ShardedBudget:
     common case; one more each time a shard turns out to be spent.
     """
 
-    def __init__(self, prefix: str, increment: Callable[[Counter], int] = increment) -> None:
+    def __init__(self, prefix: str, increment: Callable[[Counter], int] | None = None) -> None:
         self.prefix = prefix
-        self._increment = increment
+        self._increment = increment  # None: this module's `increment`, looked up at each call
         self._lock = threading.Lock()
         self._window: tuple[int, int] = (0, 0)  # (window start, limit) the memory is about
         self._spent: set[int] = set()
@@ -100,7 +100,8 @@ class ShardedBudget:
             shard = random.choice(left)  # noqa: S311 (spreads writes; not a secret)
             tried.add(shard)
             doc_id = f"{self.prefix}-{window_start}-{shard}-of-{len(shares)}"
-            if self._increment(Counter(doc_id, expire_at)) <= shares[shard]:
+            count = (self._increment or increment)(Counter(doc_id, expire_at))
+            if count <= shares[shard]:
                 return True
             with self._lock:
                 if self._window == (window_start, limit):
