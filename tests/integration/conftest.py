@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.cloud import firestore
 
+from checkout.intents import rate_limits
 from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
 from tests.conftest import FUNCTIONS_DIR
@@ -40,6 +41,8 @@ def empty_firestore() -> None:
     host, project = os.environ["FIRESTORE_EMULATOR_HOST"], os.environ["GCLOUD_PROJECT"]
     url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
     requests.delete(url, timeout=10).raise_for_status()
+    # What this process remembers of spent budget shards described the database just emptied.
+    rate_limits.shop_budget.forget()
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
 """Issue 10 against the real emulator and localstripe: rate limits, the trusted IP hop, no Stripe
 call for a repeat, the attempt cap, and the cost of limiting in Firestore writes."""
 
+import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from checkout.orders.attempts import MAX_DECLINED_ATTEMPTS
 from checkout.orders.store import CHECKOUTS, ORDERS
 from checkout.platform.firestore_counters import RATE_LIMITS
 from tests import stripe_events as se
+from tests.conftest import ROOT
 from tests.integration.conftest import function_client
 from tests.stripe_signing import body, sign
 
@@ -84,6 +88,69 @@ def test_a_forged_forwarded_for_does_not_escape_the_limit(
     assert statuses == [200, 200, 429, 429]
 
 
+def direct(caller: str, forged: str) -> dict[str, str]:
+    """A call to the function's own URL, if Cloud Run appends only the caller (README "Which IP")."""
+    return {"X-Forwarded-For": f"{forged}, {caller}"}
+
+
+def test_a_direct_caller_forging_the_header_is_still_held_by_the_shop_budget(
+    checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch, frozen_clock: float
+) -> None:
+    # The documented gap: with the Hosting shape assumed (hop 2), a direct caller whose header
+    # arrives as `<forged>, <caller>` picks its address, so its own limit does not hold it...
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "1")
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_MINUTE", "3")
+    statuses = [
+        checkout_api.post(
+            "/api/payment-intents",
+            json={"checkoutId": str(uuid.uuid4()), "items": CART},
+            headers=direct("81.2.69.142", f"10.9.8.{n}"),
+        ).status_code
+        for n in range(5)
+    ]
+    # ... but the shop's budget, exact whatever the addresses, does.
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_without_hosting_hop_1_holds_a_direct_caller_to_its_own_limits(
+    checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch, frozen_clock: float
+) -> None:
+    # A shop that serves its page elsewhere and calls the function's URL directly counts the
+    # last entry, the one Cloud Run appends for the caller: forging gains nothing.
+    monkeypatch.setenv("FORWARDED_FOR_CLIENT_HOP", "1")
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "1")
+    statuses = [
+        checkout_api.post(
+            "/api/payment-intents",
+            json={"checkoutId": str(uuid.uuid4()), "items": CART},
+            headers=direct("81.2.69.142", f"10.9.8.{n}"),
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 429, 429]
+
+
+def test_the_client_address_diagnostic_logs_the_shape_and_never_an_address(
+    checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def diagnostics() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return [e for e in lines if e["message"] == "client address diagnostic"]
+
+    headers = {**via_google("81.2.69.142", forged="192.0.2.1"), "Fastly-Client-IP": "81.2.69.142"}
+    # Off (the default): nothing.
+    checkout_api.post("/api/payment-intents", data="{nope", headers=headers)
+    assert diagnostics() == []
+    # On: one line per POST, even one refused before its body is read, and no address in it.
+    monkeypatch.setenv("CLIENT_IP_DIAGNOSTIC", "true")
+    checkout_api.post("/api/payment-intents", data="{nope", headers=headers)
+    (entry,) = diagnostics()
+    assert entry["forwardedForEntries"] == 3 and entry["usedEntry"] == "-2"
+    assert entry["probeEntries"] == ["-3"] and entry["usedEntryIsProbe"] is False
+    assert entry["fastlyClientIp"] == "-2"
+    assert not [a for a in ("81.2.69.142", "192.0.2.1", GOOGLE_FRONT_END) if a in repr(entry)]
+
+
 def test_bad_input_from_a_flooding_client_is_refused_before_it_is_read(
     checkout_api: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,6 +201,88 @@ def test_new_checkouts_per_minute_for_the_whole_shop(
     assert statuses == [200, 200, 429]
 
 
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The limits' clock held one second into a 10-minute window, so no window ends mid-test."""
+    now = float(
+        int(time.time()) // rate_limits.IP_WINDOW_SECONDS * rate_limits.IP_WINDOW_SECONDS + 1
+    )
+    monkeypatch.setattr(rate_limits, "time", SimpleNamespace(time=lambda: now))
+    return now
+
+
+def ttl_collections() -> set[str]:
+    """Collections whose `expireAt` has a TTL policy in firestore.indexes.json."""
+    indexes = json.loads((ROOT / "firestore.indexes.json").read_text())
+    return {
+        o["collectionGroup"]
+        for o in indexes["fieldOverrides"]
+        if o["fieldPath"] == "expireAt" and o.get("ttl")
+    }
+
+
+def test_five_abusive_addresses_cannot_stop_a_new_shopper(
+    checkout_api: FlaskClient,
+    firestore_db: firestore.Client,
+    stripe_client: stripe.StripeClient,
+    monkeypatch: pytest.MonkeyPatch,
+    frozen_clock: float,
+) -> None:
+    # Issue 16's reproduction over the function's own routes: 3 new checkouts per address,
+    # 30 for the shop; 5 addresses send 12 fresh checkouts each, then a first-time shopper.
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "3")
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_MINUTE", "30")
+    refused: list[str] = []
+    for n in range(5):
+        statuses = []
+        for _ in range(12):
+            checkout_id = str(uuid.uuid4())
+            response = post(checkout_api, checkout_id, f"198.51.100.{n + 1}")
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                refused.append(checkout_id)
+        assert statuses == [200] * 3 + [429] * 9
+    # The 45 refusals spent nothing of the shop's 30: the 15 served checkouts did.
+    newcomer = post(checkout_api, str(uuid.uuid4()), "203.0.113.99")
+    assert newcomer.status_code == 200, newcomer.get_json()
+    # Exactly the rest of the budget is left, to any address, and not one more.
+    served = [
+        post(checkout_api, str(uuid.uuid4()), f"192.0.2.{n + 1}").status_code for n in range(15)
+    ]
+    assert served == [200] * 14 + [429]
+
+    # A refused request leaves nothing behind that lives for good: no checkout record (or one
+    # that a TTL policy deletes), no PaymentIntent.
+    for checkout_id in refused:
+        record = firestore_db.collection(CHECKOUTS).document(checkout_id).get()
+        assert not record.exists or "expireAt" in (record.to_dict() or {})
+    listed = stripe_client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter()
+    assert not {pi.metadata.to_dict().get("checkoutId") for pi in listed} & set(refused)
+    # Every document that carries expireAt is in a collection with a TTL policy on it.
+    expiring = {
+        c.id for c in firestore_db.collections() for d in c.stream() if "expireAt" in d.to_dict()
+    }
+    assert expiring <= ttl_collections()
+
+
+def test_only_a_checkout_record_without_a_payment_intent_expires(
+    checkout_api: FlaskClient, firestore_db: firestore.Client
+) -> None:
+    from checkout.orders import store as order_store
+
+    # While its first request holds the claim, the record carries expireAt (if that request
+    # dies, the record is deleted by the TTL policy)...
+    pending = str(uuid.uuid4())
+    assert order_store.claim_checkout(pending).token
+    record = firestore_db.collection(CHECKOUTS).document(pending).get().to_dict() or {}
+    assert record["expireAt"] > record["claimedAt"] + order_store.CLAIM_LEASE
+    # ... and once its PaymentIntent is recorded, the record stays with its order.
+    served = str(uuid.uuid4())
+    assert post(checkout_api, served, "203.0.113.41").status_code == 200
+    record = firestore_db.collection(CHECKOUTS).document(served).get().to_dict() or {}
+    assert record["paymentIntentId"] and "expireAt" not in record
+
+
 def test_a_repeat_post_writes_nothing_to_firestore(
     checkout_api: FlaskClient, firestore_db: firestore.Client
 ) -> None:
@@ -149,7 +298,7 @@ def test_a_repeat_post_writes_nothing_to_firestore(
         return {d.reference.path: d.update_time for d in documents}
 
     before = update_times()
-    assert len([p for p in before if p.startswith(RATE_LIMITS)]) == 2  # per IP, per shop
+    assert len([p for p in before if p.startswith(RATE_LIMITS)]) == 2  # per IP, a shop shard
     for _ in range(3):
         again = post(checkout_api, checkout_id, "203.0.113.40", email="ada@example.com")
         assert again.get_json() == first

@@ -18,6 +18,7 @@ from checkout.cart.validation import CartLine
 from checkout.orders import store as order_store
 from checkout.orders.store import CHECKOUTS, ORDERS
 from checkout.platform.errors import ApiError
+from checkout.platform.firestore_counters import RATE_LIMITS
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
 
@@ -52,13 +53,37 @@ def test_the_round_trips_of_a_new_checkout_a_repeat_and_a_cart_change(
         post(checkout_api, checkout_id)
     with rpcs.counting() as change:
         post(checkout_api, checkout_id, quantity=2)
-    # the record (none yet); the claim, on what was read; the rate limits' counters (one
-    # commit); save: read checkout+order, commit order+checkout
+    # the record (none yet); the claim, on what was read, with the client's count of new
+    # checkouts in the same commit; one shard of the shop's budget; save: read checkout+order,
+    # commit order+checkout
     assert new == [READ, COMMIT, COMMIT, READ, COMMIT]
     # the record and its order: answered from them, no write (and no Stripe call)
     assert repeat == [READ, READ]
     # the record and its order (another cart); the claim; save: read, commit the new cart
     assert change == [READ, READ, COMMIT, READ, COMMIT]
+
+
+def test_a_checkout_refused_by_its_clients_limit_costs_the_shop_nothing(
+    checkout_api: FlaskClient,
+    firestore_db: firestore.Client,
+    rpcs: RpcCounter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEW_CHECKOUTS_PER_IP_PER_10_MINUTES", "1")
+    post(checkout_api, str(uuid.uuid4()))
+    refused_id = str(uuid.uuid4())
+    with rpcs.counting() as refused:
+        response = checkout_api.post(
+            "/api/payment-intents",
+            json={"checkoutId": refused_id, "items": [{"productId": "tee-classic", "quantity": 1}]},
+        )
+    assert response.status_code == 429
+    # the record (none); the claim with the client's count (now 2, over its limit); the claim
+    # released: read it, delete the record (it never got a PaymentIntent). No shop write.
+    assert refused == [READ, COMMIT, READ, COMMIT]
+    assert not firestore_db.collection(CHECKOUTS).document(refused_id).get().exists
+    shop = [d.to_dict() or {} for d in firestore_db.collection(RATE_LIMITS).stream()]
+    assert sorted(d["count"] for d in shop) == [1, 2]  # one shop shard (1), the client (2)
 
 
 def test_sixteen_concurrent_claims_of_one_checkout_give_one_token(

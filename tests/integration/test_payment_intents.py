@@ -255,5 +255,18 @@ def test_a_failed_create_releases_only_its_own_claim(
     record = firestore_db.collection(CHECKOUTS).document(checkout_id).get().to_dict()
     assert record is not None and record["claimToken"] == theirs.token
     order_store.release_claim(checkout_id, theirs.token)
+    # The record never got a PaymentIntent: released, it is gone (nothing left behind for good).
+    assert not firestore_db.collection(CHECKOUTS).document(checkout_id).get().exists
+
+
+def test_releasing_a_claim_keeps_a_record_that_has_its_payment_intent(
+    firestore_db: firestore.Client, checkout_id: str
+) -> None:
+    from checkout.orders import store as order_store
+
+    firestore_db.collection(CHECKOUTS).document(checkout_id).set({"paymentIntentId": "pi_1"})
+    claim = order_store.claim_checkout(checkout_id)
+    assert claim.token and claim.payment_intent_id == "pi_1"
+    order_store.release_claim(checkout_id, claim.token)
     record = firestore_db.collection(CHECKOUTS).document(checkout_id).get().to_dict()
-    assert record is not None and "claimToken" not in record
+    assert record == {"paymentIntentId": "pi_1", "checkoutId": checkout_id}

@@ -116,3 +116,19 @@ def test_the_check_catches_a_missing_index() -> None:
     needed = required_index(query)
     assert needed == ("orders", frozenset({"status"}), [("amount", "DESCENDING")])
     assert not declared(*needed)
+
+
+def test_every_collection_with_expiring_documents_has_a_ttl_policy() -> None:
+    # Documents that carry expireAt are deleted by Firestore only where a TTL policy says so:
+    # the events ledger, the rate-limit counters, and checkout records that never got a
+    # PaymentIntent (a refused or failed first request).
+    ttl = {
+        (o["collectionGroup"], o["fieldPath"]) for o in INDEXES["fieldOverrides"] if o.get("ttl")
+    }
+    assert ttl == {
+        ("stripe_events", "expireAt"),
+        ("rate_limits", "expireAt"),
+        ("checkouts", "expireAt"),
+    }
+    # TTL fields are left unindexed, as Google recommends for timestamps written at a steady rate.
+    assert all(o.get("indexes") == [] for o in INDEXES["fieldOverrides"] if o.get("ttl"))

@@ -4,9 +4,11 @@ The flow, in order:
   1. price the cart from the catalog (the client's amounts are never read);
   2. read the checkout record: if it already holds this cart (and the order can still be
      used), answer from it, with no Stripe call and no write: the common repeat;
-  3. otherwise claim the checkout in Firestore, so concurrent requests take turns with Stripe;
-  4. a new checkout is counted against the rate limits, then its PaymentIntent is created
-     (idempotency key from the checkout); an existing one is read from Stripe and updated;
+  3. otherwise claim the checkout in Firestore, so concurrent requests take turns with Stripe
+     (a new checkout's claim also counts it for its client, in the same commit);
+  4. a new checkout is checked against its client's limit, and only then takes from the shop's
+     budget; then its PaymentIntent is created (idempotency key from the checkout); an existing
+     one is read from Stripe and updated;
   5. write the pending order and the record (what the intent holds, its sealed client secret).
 """
 
@@ -176,13 +178,15 @@ def _with_claim(
     request: CartRequest,
     cart: PricedCart,
     client_ip: str,
-    token: str,
-    payment_intent_id: str | None,
+    claim: order_store.Claim,
+    now: float,
 ) -> stripe_gateway.Intent:
     """Create (new checkout) or update (existing one) the PaymentIntent, holding the claim."""
+    token, payment_intent_id = claim.token or "", claim.payment_intent_id
     if payment_intent_id is None:
         try:
-            rate_limits.check_new_checkout(client_ip)
+            # The claim counted it for its client (count_if_new); 0 only if it somehow did not.
+            rate_limits.check_new_checkout(client_ip, claim.counted or 0, now)
         except Exception:
             order_store.release_claim(request.checkout_id, token)
             raise
@@ -213,9 +217,14 @@ def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
         answered = _from_record(request, cart, seen.to_dict() or {})
         if answered is not None:
             return answered
-        claim = order_store.claim_checkout(request.checkout_id, seen=seen)
+        now = rate_limits.clock()
+        claim = order_store.claim_checkout(
+            request.checkout_id,
+            seen=seen,
+            count_if_new=rate_limits.new_checkout_counter(client_ip, now),
+        )
         if claim.token:
-            intent = _with_claim(request, cart, client_ip, claim.token, claim.payment_intent_id)
+            intent = _with_claim(request, cart, client_ip, claim, now)
             return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)
         # Another request is creating or changing this checkout's intent: wait, then look again.
         _await_other_request(request.checkout_id, deadline)

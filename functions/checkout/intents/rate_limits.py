@@ -5,10 +5,13 @@ Three limits (each a Firebase param, platform/settings.py):
     Firestore write. With N instances a client spread over all of them gets up to N times the
     limit (Cloud Run tends to keep one client's connection on one instance, but need not);
     the two Firestore-counted limits below are exact across instances.
-  - new checkouts per client IP per 10 minutes, and
-  - new checkouts per minute for the whole shop: counted in Firestore, one commit per new
-    checkout that increments both counters and returns their new values (Increment transform
-    results), so a new checkout pays one extra round trip and repeats pay none.
+  - new checkouts per client IP per 10 minutes: counted in Firestore, in the very commit that
+    claims the new checkout (the Increment transform returns the new value), so at no cost of
+    its own; refused attempts count too, for that client only;
+  - new checkouts per minute for the whole shop: taken only by a new checkout that its client's
+    limit let through, from a budget sharded over several documents (no hot document), one
+    commit. So a new checkout pays one extra round trip and repeats pay none; a client over
+    its own limit never spends the shop's budget.
 
 Windows are fixed (aligned to the epoch): simple, exact, and Retry-After is the time to the
 window's end. A burst across a window edge can get up to twice a limit in a short time;
@@ -79,9 +82,14 @@ class RequestCounter:
 request_counter = RequestCounter()
 
 
+def clock() -> float:
+    """Now, in seconds: the limits' windows are read from it (tests can hold it still)."""
+    return time.time()
+
+
 def check_request(ip: str, now: float | None = None) -> None:
     """Every POST: refuse a client over its per-minute request limit (no I/O)."""
-    count, remaining = request_counter.hit(ip, time.time() if now is None else now)
+    count, remaining = request_counter.hit(ip, clock() if now is None else now)
     if count > positive(REQUESTS_PER_IP_PER_MINUTE):
         if count == positive(REQUESTS_PER_IP_PER_MINUTE) + 1:  # once per window, not per request
             logger.warn("rate limited", limit="requests_per_ip_per_minute",
@@ -89,27 +97,43 @@ def check_request(ip: str, now: float | None = None) -> None:
         raise rate_limited(remaining)
 
 
-def check_new_checkout(ip: str, now: float | None = None) -> None:
-    """A new checkout (about to create a PaymentIntent): count it, refuse it over a limit."""
-    now = time.time() if now is None else now
-    ip_start, ip_remaining = window(now, IP_WINDOW_SECONDS)
-    shop_start, shop_remaining = window(now, GLOBAL_WINDOW_SECONDS)
+def new_checkout_counter(ip: str, now: float) -> firestore_counters.Counter:
+    """The client's count of new checkouts in this window.
+
+    Incremented in the commit that claims a new checkout (checkout.orders.store.claim_checkout),
+    so counting costs no round trip of its own and a lost claim counts nothing.
+    """
+    start, _ = window(now, IP_WINDOW_SECONDS)
     # The IP goes into the document id only as a keyed hash: counters are not an IP log.
-    per_ip, shop = firestore_counters.increment(
-        [f"ip-{logger.pseudonym(ip)}-{ip_start}", f"shop-{shop_start}"],
+    return firestore_counters.Counter(
+        f"ip-{logger.pseudonym(ip)}-{start}",
         # Kept a little past the window; a TTL policy on expireAt deletes them.
-        expire_at=datetime.fromtimestamp(now, UTC) + timedelta(seconds=2 * IP_WINDOW_SECONDS),
+        expire_at=_expiry(now),
     )
-    per_ip_limit, shop_limit = (
-        positive(NEW_CHECKOUTS_PER_IP_PER_10_MINUTES),
-        positive(NEW_CHECKOUTS_PER_MINUTE),
-    )
-    if per_ip > per_ip_limit:
-        if per_ip == per_ip_limit + 1:  # one line per client and window, not one per request
+
+
+# The shop's new checkouts of each minute, sharded (no hot document); what this instance knows
+# of spent shards is kept here (tests clear it with the database).
+shop_budget = firestore_counters.ShardedBudget("shop")
+
+
+def check_new_checkout(ip: str, per_ip_count: int, now: float) -> None:
+    """A new checkout, already counted for its client (`per_ip_count`): refuse it over a limit.
+
+    The per-address limit comes first, and only a checkout within it takes from the shop's
+    budget: a client refused for its own excess spends nothing of what other shoppers share.
+    """
+    per_ip_limit = positive(NEW_CHECKOUTS_PER_IP_PER_10_MINUTES)
+    if per_ip_count > per_ip_limit:
+        if per_ip_count == per_ip_limit + 1:  # one line per client and window, not per request
             logger.warn("rate limited", limit="new_checkouts_per_ip_per_10_minutes",
                         client=logger.pseudonym(ip))  # fmt: skip
-        raise rate_limited(ip_remaining)
-    if shop > shop_limit:
-        if shop == shop_limit + 1:
-            logger.warn("rate limited", limit="new_checkouts_per_minute")
+        raise rate_limited(window(now, IP_WINDOW_SECONDS)[1])
+    shop_start, shop_remaining = window(now, GLOBAL_WINDOW_SECONDS)
+    if not shop_budget.take(positive(NEW_CHECKOUTS_PER_MINUTE), shop_start, _expiry(now)):
+        logger.warn("rate limited", limit="new_checkouts_per_minute")
         raise rate_limited(shop_remaining)
+
+
+def _expiry(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC) + timedelta(seconds=2 * IP_WINDOW_SECONDS)

@@ -12,7 +12,7 @@ from checkout.cart.validation import parse_cart_request
 from checkout.intents import opening, rate_limits
 from checkout.orders import return_check
 from checkout.platform import structured_log as logger
-from checkout.platform.client_ip import client_ip
+from checkout.platform.client_ip import client_address, diagnostic_fields
 from checkout.platform.deadline import request_deadline
 from checkout.platform.errors import ApiError
 from checkout.platform.http_json import (
@@ -26,6 +26,7 @@ from checkout.platform.http_json import (
 )
 from checkout.platform.settings import (
     CHECKOUT_TIMEOUT_SECONDS,
+    CLIENT_IP_DIAGNOSTIC,
     FORWARDED_FOR_CLIENT_HOP,
     STRIPE_PUBLISHABLE_KEY,
     require,
@@ -48,13 +49,16 @@ def get_config(request: Request) -> Response:
 
 def post_payment_intent(request: Request) -> Response:
     require_method(request, ["POST"])
-    ip = client_ip(
+    address = client_address(
         request.headers.get("X-Forwarded-For"), request.remote_addr, FORWARDED_FOR_CLIENT_HOP.value
     )
+    if CLIENT_IP_DIAGNOSTIC.value:
+        fastly_client_ip = request.headers.get("Fastly-Client-IP")
+        logger.info("client address diagnostic", **diagnostic_fields(address, fastly_client_ip))
     # First, before reading the body: a flood is turned away at no cost.
-    rate_limits.check_request(ip)
+    rate_limits.check_request(address.ip)
     cart_request = parse_cart_request(read_json_body(request))
-    return json_response(200, opening.open_checkout(cart_request, ip).body())
+    return json_response(200, opening.open_checkout(cart_request, address.ip).body())
 
 
 def get_order(request: Request, payment_intent_id: str) -> Response:

@@ -2,7 +2,8 @@
 
 Collections (names defined once, here):
   checkouts/{checkoutId}      -> which PaymentIntent serves this checkout, what it holds (`cart`),
-                                 its client secret sealed (orders/sealed_secret.py)
+                                 its client secret sealed (orders/sealed_secret.py); until it
+                                 has a PaymentIntent, `expireAt` (a TTL policy deletes it)
   orders/{paymentIntentId}    -> the order; only Stripe's events (delivered by the webhook, or
                                  observed by the return page and the reconciler) move it on
   stripe_events/{eventId}     -> the ledger of applied events (checkout.webhooks.ledger)
@@ -21,7 +22,7 @@ from google.cloud import firestore
 
 from checkout.cart.pricing import PricedCart, cart_signature, order_items
 from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
-from checkout.platform import firestore_client
+from checkout.platform import firestore_client, firestore_counters
 from checkout.platform.errors import ApiError, checkout_locked
 from checkout.platform.firestore_client import db
 
@@ -36,6 +37,11 @@ T = TypeVar("T")
 # slowest create can take (stripe_gateway.WORST_CASE_CALL_SECONDS), so that a live holder is
 # never overtaken. After it, a crashed holder's claim is taken over.
 CLAIM_LEASE = timedelta(seconds=90)
+
+# A checkout record without a PaymentIntent (its first request was refused by a rate limit, or
+# failed at Stripe, and the client never came back) carries expireAt: Firestore's TTL policy
+# deletes it a little after. Far longer than a claim's lease, so no live request loses it.
+UNSERVED_CHECKOUT_TTL = timedelta(days=1)
 
 
 class CheckoutHasAnotherIntent(Exception):
@@ -53,6 +59,7 @@ class Claim:
     payment_intent_id: str | None = None  # the checkout's PaymentIntent, if it has one yet
     token: str | None = None  # we hold the claim (this token): create or change the intent
     busy: bool = False  # another request holds a fresh claim: wait for it
+    counted: int | None = None  # a new checkout's claim: `count_if_new`'s new value
 
 
 # The checkout's requests read, decide, and then write under preconditions (create(): the
@@ -85,6 +92,7 @@ def claim_checkout(
     checkout_id: str,
     now: datetime | None = None,
     seen: firestore.DocumentSnapshot[Any] | None = None,
+    count_if_new: firestore_counters.Counter | None = None,
 ) -> Claim:
     """Claim the checkout for whatever needs Stripe: creating its PaymentIntent, or changing it.
 
@@ -95,6 +103,10 @@ def claim_checkout(
 
     `seen`: the record as the caller just read it (checkout_snapshot), which saves a read; a
     retry after losing to another request reads afresh.
+
+    `count_if_new`: a counter incremented in the claim's own commit when the checkout has no
+    PaymentIntent yet (the client's new checkouts, checkout.intents.rate_limits): counting
+    then costs no round trip, and only the request that wins the claim counts.
     """
     now = now or datetime.now(UTC)
     ref = db().collection(CHECKOUTS).document(checkout_id)
@@ -110,14 +122,20 @@ def claim_checkout(
         fields: dict[str, Any] = {"checkoutId": checkout_id, "claimedAt": now, "claimToken": token}
         if payment_intent_id:
             fields["cart"] = firestore.DELETE_FIELD
+        else:
+            fields["expireAt"] = now + UNSERVED_CHECKOUT_TTL
+        batch = db().batch()
         if snapshot.exists:
             # Only the version whose claim we judged free or stale: of two requests, one takes it.
-            firestore_client.commit_conditional(
-                lambda: ref.update(fields, option=_unchanged(snapshot))
-            )
+            batch.update(ref, fields, option=_unchanged(snapshot))
         else:
-            firestore_client.commit_conditional(lambda: ref.create(fields))
-        return Claim(payment_intent_id=payment_intent_id, token=token)
+            batch.create(ref, fields)
+        counter = None if payment_intent_id else count_if_new
+        if counter is not None:
+            firestore_counters.add_increment(batch, counter)  # last: its result is results[-1]
+        results = firestore_client.commit_conditional(batch.commit)
+        counted = firestore_counters.count_of(results[-1]) if counter is not None else None
+        return Claim(payment_intent_id=payment_intent_id, token=token, counted=counted)
 
     return _run_conditional(claim)
 
@@ -136,13 +154,17 @@ def read_order(payment_intent_id: str) -> dict[str, Any] | None:
 
 
 def release_claim(checkout_id: str, token: str) -> None:
-    """Let the next request try at once after our Stripe call failed, if the claim is still ours."""
+    """Let the next request try at once after ours failed (at Stripe, or refused by a rate
+    limit), if the claim is still ours. A record that has no PaymentIntent yet is deleted:
+    the failed first request leaves nothing behind."""
     ref = db().collection(CHECKOUTS).document(checkout_id)
 
     def release() -> None:
         snapshot = ref.get()
         record = snapshot.to_dict() or {}
-        if record.get("claimToken") == token:
+        if record.get("claimToken") == token and not record.get("paymentIntentId"):
+            firestore_client.commit_conditional(lambda: ref.delete(option=_unchanged(snapshot)))
+        elif record.get("claimToken") == token:
             firestore_client.commit_conditional(
                 lambda: ref.update(
                     {"claimedAt": firestore.DELETE_FIELD, "claimToken": firestore.DELETE_FIELD},
@@ -237,6 +259,7 @@ def save_pending_order(
         if (
             recorded != payment_intent_id
             or "claimToken" in checkout
+            or "expireAt" in checkout
             or checkout.get("cart") != record_fields["cart"]
         ):
             # Only when something changes: duplicate requests then only read. Only the version
@@ -249,6 +272,8 @@ def save_pending_order(
                         **record_fields,
                         "claimedAt": firestore.DELETE_FIELD,
                         "claimToken": firestore.DELETE_FIELD,
+                        # It has its PaymentIntent now: the record stays with its order.
+                        "expireAt": firestore.DELETE_FIELD,
                     },
                     option=_unchanged(checkout_snapshot),
                 )

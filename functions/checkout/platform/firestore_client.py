@@ -77,10 +77,10 @@ class WriteConflict(Exception):
 CONFLICT_ERRORS = (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Aborted)
 
 
-def commit_conditional(write: Callable[[], object]) -> None:
+def commit_conditional(write: Callable[[], T]) -> T:
     """Run `write` (a commit carrying preconditions); a failed precondition is a WriteConflict."""
     try:
-        write()
+        return write()
     except CONFLICT_ERRORS as error:
         raise WriteConflict(str(error)) from error
 

@@ -90,6 +90,14 @@ FORWARDED_FOR_CLIENT_HOP = params.IntParam(
         "client address Google's front end appends before its own; 0 ignores the header."
     ),
 )
+CLIENT_IP_DIAGNOSTIC = params.BoolParam(
+    "CLIENT_IP_DIAGNOSTIC",
+    default=False,
+    description=(
+        "One-off check of X-Forwarded-For's shape: each POST /api/payment-intents logs how many "
+        "entries it had and which one was used (positions, never addresses). Turn off after."
+    ),
+)
 
 # --- Ceilings: instances, concurrency, memory and timeout of each function (deploy-time params).
 CHECKOUT_MAX_INSTANCES = params.IntParam(
