@@ -4,6 +4,7 @@
 offline STRIPE_* settings; running pytest any other way fails here with that advice.
 """
 
+import copy
 import os
 import threading
 from collections.abc import Iterator
@@ -61,20 +62,49 @@ def stripe_webhook() -> FlaskClient:
     return function_client("stripe_webhook")
 
 
+class Fulfilled(list[str]):
+    """The ids of the orders passed to fulfil(), in call order (so `fulfilled == [pi_id]`), and
+    in `orders` each whole order as fulfil() received it (a copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.orders: list[dict[str, Any]] = []
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """The order fulfil() received for `order_id`, which it must have received once."""
+        (received,) = [o for o in self.orders if o.get("paymentIntentId") == order_id]
+        return received
+
+
+# Written by the commit (server timestamps, absent from the order fulfil() gets) or after it.
+_WRITTEN_AROUND_FULFILMENT = frozenset({"createdAt", "updatedAt", "fulfilledAt"})
+
+
+def assert_fulfilled_as_stored(received: dict[str, Any], stored: dict[str, Any]) -> None:
+    """fulfil() got the order as the commit that made it paid left it, not an older copy."""
+    assert {k: v for k, v in received.items() if k not in _WRITTEN_AROUND_FULFILMENT} == {
+        k: v for k, v in stored.items() if k not in _WRITTEN_AROUND_FULFILMENT
+    }
+
+
 @pytest.fixture
-def fulfilled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Order ids passed to fulfil(), which still does its real work."""
-    calls: list[str] = []
+def fulfilled(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fulfilled]:
+    """Orders passed to fulfil(), which still does its real work. Only a paid order is ever
+    fulfilled (README, Fulfilment), whichever path hands it over: checked after every test."""
+    calls = Fulfilled()
     lock = threading.Lock()
     real = fulfilment.fulfil
 
-    def counting(order: dict[str, Any]) -> None:
+    def recording(order: dict[str, Any]) -> None:
         with lock:
             calls.append(order["paymentIntentId"])
+            calls.orders.append(copy.deepcopy(order))
         real(order)
 
-    monkeypatch.setattr(fulfilment, "fulfil", counting)
-    return calls
+    monkeypatch.setattr(fulfilment, "fulfil", recording)
+    yield calls
+    handed_unpaid = [(o["paymentIntentId"], o.get("status")) for o in calls.orders]
+    assert [h for h in handed_unpaid if h[1] != "paid"] == [], "fulfil() got an unpaid order"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from checkout.cart.catalog import PRODUCTS
 from checkout.orders.store import CHECKOUTS
 from tests.integration.conftest import function_client
 
@@ -106,6 +107,43 @@ json_values = st.recursive(
 )
 
 
+# Ids that pass the checkoutId check (in either case) and ones that fail it.
+valid_checkout_ids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper())
+checkout_ids = valid_checkout_ids | json_values
+product_ids = st.sampled_from(sorted(PRODUCTS))
+good_line = st.fixed_dictionaries({"productId": product_ids, "quantity": st.integers(1, 99)})
+good_items = st.lists(good_line, min_size=1, max_size=4, unique_by=lambda line: line["productId"])
+odd_line = (
+    st.fixed_dictionaries(
+        {
+            "productId": product_ids | st.sampled_from(["ghost", ""]) | json_values,
+            "quantity": st.integers(-2, 101) | st.floats() | json_values,
+        }
+    )
+    | st.fixed_dictionaries({}, optional={"productId": product_ids, "quantity": json_values})
+    | json_values
+)
+cart_items = good_items | st.lists(good_line | odd_line, max_size=22) | json_values
+emails = st.emails() | st.text(max_size=30) | json_values
+
+
+def cart_post(checkout_api: FlaskClient, body: dict[str, Any]) -> tuple[int, str]:
+    """POST a JSON cart: (status, error code or "opened"), after the checks every answer passes."""
+    response = checkout_api.post("/api/payment-intents", json=body)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    answer = response.get_json()
+    if response.status_code == 200:
+        assert answer["clientSecret"].startswith(answer["paymentIntentId"])
+        return 200, "opened"
+    assert answer["error"]["message"]
+    return response.status_code, answer["error"]["code"]
+
+
+FUZZ = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -113,7 +151,7 @@ json_values = st.recursive(
     body=st.binary(max_size=200)
     | json_values.map(lambda v: json.dumps(v).encode())
     | st.fixed_dictionaries(
-        {"checkoutId": json_values, "items": json_values}, optional={"email": json_values}
+        {"checkoutId": checkout_ids, "items": cart_items}, optional={"email": emails}
     ).map(lambda v: json.dumps(v).encode()),
     content_type=st.sampled_from(
         ["application/json", "text/plain", "application/json; charset=utf-8"]
@@ -124,7 +162,31 @@ def test_fuzzed_bodies_never_yield_a_500(
 ) -> None:
     response = checkout_api.post("/api/payment-intents", data=body, content_type=content_type)
     assert response.status_code < 500, response.get_data(as_text=True)
-    assert "error" in response.get_json()
+    assert response.status_code == 200 or response.get_json()["error"]["code"]
+
+
+@FUZZ
+@given(
+    st.fixed_dictionaries(
+        {"checkoutId": valid_checkout_ids, "items": cart_items}, optional={"email": emails}
+    )
+)
+def test_fuzzed_items_behind_a_valid_checkout_id_never_yield_a_500(
+    checkout_api: FlaskClient, body: dict[str, Any]
+) -> None:
+    _, code = cart_post(checkout_api, body)
+    assert code not in {"invalid_body", "invalid_checkout_id"}  # the items were read
+
+
+@FUZZ
+@given(
+    st.fixed_dictionaries({"checkoutId": valid_checkout_ids, "items": good_items, "email": emails})
+)
+def test_fuzzed_emails_on_a_valid_cart_never_yield_a_500(
+    checkout_api: FlaskClient, body: dict[str, Any]
+) -> None:
+    _, code = cart_post(checkout_api, body)
+    assert code in {"opened", "invalid_email"}  # the id and items passed: the email was read
 
 
 def test_stripe_invalid_request_is_a_4xx_with_stripes_message(

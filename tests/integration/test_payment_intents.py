@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from checkout.cart.catalog import PRODUCTS
 from checkout.intents import opening, stripe_gateway
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import CHECKOUTS, ORDERS, client_secret_hash
+from checkout.platform.structured_log import TRACE_FIELD
 from tests import stripe_events as se
 from tests.integration.conftest import function_client, intents_for_checkout
 from tests.stripe_signing import body, sign
@@ -138,21 +140,44 @@ def test_cart_cannot_change_once_paid(
     assert changed.get_json()["error"]["code"] == "checkout_locked"
 
 
+WAITED_ON_THE_CLAIM = "checkout busy: waiting for the request that holds its claim"
+
+
 def test_concurrent_duplicate_posts_create_one_intent(
-    stripe_client: stripe.StripeClient, firestore_db: firestore.Client, checkout_id: str
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    checkout_id: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    def post_once(_: int) -> Any:
-        # One Flask test client per thread: each is one independent browser request.
-        response = post(function_client("checkout_api"), cart(checkout_id))
+    concurrent = 8
+    # One app and client per request, built before any request starts: each is one independent
+    # browser request, and the barrier releases them together so they really overlap.
+    clients = [function_client("checkout_api") for _ in range(concurrent)]
+    start = threading.Barrier(concurrent)
+
+    def post_once(index: int) -> Any:
+        start.wait()
+        # A trace per request: its log entries say which request waited on the claim.
+        response = clients[index].post(
+            "/api/payment-intents",
+            json=cart(checkout_id),
+            headers={"X-Cloud-Trace-Context": f"{index + 1:032x}/1;o=1"},
+        )
         return response.status_code, response.get_json()
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(post_once, range(8)))
+    with ThreadPoolExecutor(max_workers=concurrent) as pool:
+        results = list(pool.map(post_once, range(concurrent)))
 
-    assert [status for status, _ in results] == [200] * 8, results
+    assert [status for status, _ in results] == [200] * concurrent, results
     assert len({body["paymentIntentId"] for _, body in results}) == 1
     assert len(intents_for_checkout(stripe_client, checkout_id)) == 1
     assert len(list(firestore_db.collection(ORDERS).stream())) == 1
+    # They overlapped: some found the claim held by another request and waited for it (the
+    # rest, if any, came after and were answered from the checkout record).
+    logs = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line[:1] == "{"]
+    waited = {e[TRACE_FIELD] for e in logs if e["message"] == WAITED_ON_THE_CLAIM}
+    print(f"{len(waited)} of {concurrent} concurrent requests waited on the claim")
+    assert 1 <= len(waited) <= concurrent - 1
 
 
 def test_a_crashed_claim_is_taken_over_after_its_lease(

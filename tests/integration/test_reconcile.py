@@ -27,7 +27,7 @@ from checkout.orders import fulfilment
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
 from checkout.reconcile import PassSettings, Summary, catch_up, run_pass
 from tests.conftest import FUNCTIONS_DIR
-from tests.integration.conftest import function_client
+from tests.integration.conftest import Fulfilled, assert_fulfilled_as_stored, function_client
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -87,7 +87,7 @@ def test_a_payment_made_at_stripe_is_paid_and_fulfilled_once_after_a_pass(
     stripe_client: stripe.StripeClient,
     firestore_db: firestore.Client,
     fresh_cursor: int,
-    fulfilled: list[str],
+    fulfilled: Fulfilled,
 ) -> None:
     pi_id = open_checkout(checkout_api)["paymentIntentId"]
     pay_at_stripe(stripe_client, pi_id)
@@ -101,6 +101,10 @@ def test_a_payment_made_at_stripe_is_paid_and_fulfilled_once_after_a_pass(
     assert order["status"] == "paid"
     assert order["fulfilledAt"] is not None
     assert fulfilled == [pi_id]
+    received = fulfilled.order(pi_id)
+    assert (received["status"], received["amount"]) == ("paid", 5000)
+    assert [(i["productId"], i["quantity"]) for i in received["items"]] == [("tee-classic", 2)]
+    assert_fulfilled_as_stored(received, order)
     # The very event Stripe made (and would have delivered), through the webhook's ledger.
     (entry,) = order["history"]
     assert entry["type"] == "payment_intent.succeeded" and entry["eventId"].startswith("evt_")
@@ -374,7 +378,7 @@ def test_the_return_page_sees_paid_without_a_webhook(
     checkout_api: FlaskClient,
     stripe_client: stripe.StripeClient,
     firestore_db: firestore.Client,
-    fulfilled: list[str],
+    fulfilled: Fulfilled,
     stripe_reads: list[str],
 ) -> None:
     opened = open_checkout(checkout_api)
@@ -389,6 +393,10 @@ def test_the_return_page_sees_paid_without_a_webhook(
     assert stripe_reads == [pi_id]
     order = order_of(firestore_db, pi_id)
     assert order["fulfilledAt"] is not None and fulfilled == [pi_id]
+    received = fulfilled.order(pi_id)
+    assert (received["status"], received["amount"]) == ("paid", 5000)
+    assert [(i["productId"], i["quantity"]) for i in received["items"]] == [("tee-classic", 2)]
+    assert_fulfilled_as_stored(received, order)
     assert order["history"][0]["eventId"].startswith(f"return_page_{pi_id}_succeeded")
     assert poll(checkout_api, opened)["status"] == "paid"
     assert stripe_reads == [pi_id]

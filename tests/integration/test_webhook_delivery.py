@@ -16,7 +16,7 @@ from google.cloud import firestore
 
 from checkout.orders.store import ORDERS, STRIPE_EVENTS
 from tests import stripe_events as se
-from tests.integration.conftest import function_client
+from tests.integration.conftest import Fulfilled, assert_fulfilled_as_stored, function_client
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -74,7 +74,7 @@ def succeeded(pi_id: str, created: int | None = None, **pi: Any) -> Json:
 
 
 def test_a_signed_success_makes_the_order_paid_and_fulfilled(
-    deliver: Deliver, firestore_db: firestore.Client, fulfilled: list[str]
+    deliver: Deliver, firestore_db: firestore.Client, fulfilled: Fulfilled
 ) -> None:
     pi_id = seed(firestore_db)
     event = succeeded(pi_id)
@@ -99,6 +99,42 @@ def test_a_signed_success_makes_the_order_paid_and_fulfilled(
     )
     assert entry["processedAt"] is not None and entry["expireAt"] is not None
     assert fulfilled == [pi_id]
+    received = fulfilled.order(pi_id)
+    assert (received["status"], received["amount"], received["amountReceived"]) == (
+        "paid",
+        5000,
+        5000,
+    )
+    assert received["items"] == se.order(pi_id)["items"]
+    assert [h["status"] for h in received["history"]] == ["paid"]
+    assert_fulfilled_as_stored(received, order)
+
+
+def test_a_success_for_a_newer_cart_fulfils_the_corrected_order(
+    deliver: Deliver, firestore_db: firestore.Client, fulfilled: Fulfilled
+) -> None:
+    # The order still holds the older cart (2 tees, 5000); the PaymentIntent was updated to the
+    # newer one before the shopper paid (concurrent cart updates): what was paid for is shipped.
+    pi_id = seed(firestore_db)
+    newer = se.shop_metadata(items="tee-classic:2,mug-enamel:1")
+    response = deliver(succeeded(pi_id, amount=6400, metadata=newer))
+    assert (response.status_code, response.get_json()["status"]) == (200, "paid")
+
+    order = order_of(firestore_db, pi_id)
+    received = fulfilled.order(pi_id)
+    assert (received["status"], received["amount"], received["amountReceived"]) == (
+        "paid",
+        6400,
+        6400,
+    )
+    assert [(i["productId"], i["quantity"], i["unitAmount"]) for i in received["items"]] == [
+        ("tee-classic", 2, 2500),
+        ("mug-enamel", 1, 1400),
+    ]
+    assert received["cartCorrectedFrom"] == {"amount": 5000, "items": se.order(pi_id)["items"]}
+    assert "reviewReason" not in received
+    assert_fulfilled_as_stored(received, order)
+    assert order["fulfilledAt"] is not None
 
 
 @pytest.mark.parametrize(
@@ -311,7 +347,7 @@ def test_an_amount_mismatch_needs_review_and_logs_an_error(
 
 
 def test_a_marked_payment_whose_order_is_missing_rebuilds_it(
-    deliver: Deliver, firestore_db: firestore.Client, fulfilled: list[str]
+    deliver: Deliver, firestore_db: firestore.Client, fulfilled: Fulfilled
 ) -> None:
     pi_id = se.new_id("pi")
     pi = se.payment_intent(
@@ -330,6 +366,13 @@ def test_a_marked_payment_whose_order_is_missing_rebuilds_it(
     assert [i["productId"] for i in order["items"]] == ["tee-classic", "mug-enamel"]
     assert order["createdAt"] is not None
     assert fulfilled == [pi_id]
+    received = fulfilled.order(pi_id)
+    assert (received["status"], received["amount"]) == ("paid", 6400)
+    assert [(i["productId"], i["quantity"]) for i in received["items"]] == [
+        ("tee-classic", 2),
+        ("mug-enamel", 1),
+    ]
+    assert_fulfilled_as_stored(received, order)
 
 
 def test_an_unhandled_event_is_200_and_writes_nothing(

@@ -1,4 +1,5 @@
-"""Cart validation: every malformed body is a 400 with a specific code, never another error."""
+"""Cart validation: every malformed body is a 400 with a specific code, never another error, and
+every valid one parses to exactly the cart it holds."""
 
 import uuid
 from typing import Any
@@ -7,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkout.cart.validation import MAX_LINES, CartLine, parse_cart_request
+from checkout.cart.catalog import PRODUCTS
+from checkout.cart.validation import MAX_LINES, CartLine, CartRequest, parse_cart_request
 from checkout.platform.errors import ApiError
 
 CHECKOUT_ID = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
@@ -109,12 +111,16 @@ json_values = st.recursive(
     lambda children: st.lists(children) | st.dictionaries(st.text(), children),
     max_leaves=20,
 )
+checkout_ids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper())
+product_ids = st.sampled_from(sorted(PRODUCTS))
+good_line = st.fixed_dictionaries({"productId": product_ids, "quantity": st.integers(1, 99)})
 cart_like = st.fixed_dictionaries(
     {},
     optional={
-        "checkoutId": st.just(CHECKOUT_ID) | json_values,
+        "checkoutId": st.just(CHECKOUT_ID) | checkout_ids | json_values,
         "items": st.lists(
-            st.fixed_dictionaries(
+            good_line
+            | st.fixed_dictionaries(
                 {},
                 optional={
                     "productId": st.sampled_from(["tee-classic", "mug-enamel", "x"]) | json_values,
@@ -125,14 +131,58 @@ cart_like = st.fixed_dictionaries(
             max_size=25,
         )
         | json_values,
-        "email": json_values,
+        "email": st.sampled_from(["ada@example.com", ""]) | json_values,
     },
 )
 
 
-@given(json_values | cart_like)
-def test_fuzzed_bodies_raise_only_api_errors(raw: Any) -> None:
+valid_lines = st.lists(
+    good_line, min_size=1, max_size=len(PRODUCTS), unique_by=lambda line: line["productId"]
+)
+valid_cart_fields: dict[str, st.SearchStrategy[Any]] = {
+    "checkoutId": checkout_ids,
+    "items": valid_lines,
+}
+optional_fields: dict[str, st.SearchStrategy[Any]] = {
+    "email": st.none() | st.just("") | st.emails().filter(lambda e: len(e) <= 254),
+    "amount": st.integers(),  # money the client states is never read
+}
+valid_carts = st.fixed_dictionaries(valid_cart_fields, optional=optional_fields)
+
+
+def cart_in(raw: dict[str, Any]) -> CartRequest:
+    """What a body that is a valid cart says, read field by field: the parse must return it."""
+    return CartRequest(
+        checkout_id=str(uuid.UUID(raw["checkoutId"])),  # canonical: lower case, hyphenated
+        lines=tuple(CartLine(line["productId"], line["quantity"]) for line in raw["items"]),
+        email=raw.get("email") or None,
+    )
+
+
+def assert_a_valid_cart(parsed: CartRequest) -> None:
+    assert parsed.checkout_id == str(uuid.UUID(parsed.checkout_id))
+    assert 1 <= len(parsed.lines) <= MAX_LINES
+    assert len({line.product_id for line in parsed.lines}) == len(parsed.lines)
+    for line in parsed.lines:
+        assert line.product_id in PRODUCTS
+        assert type(line.quantity) is int and 1 <= line.quantity <= 99
+    assert parsed.email is None or "@" in parsed.email
+
+
+# Valid carts too: otherwise a successful parse, and what it returns, is hardly ever seen.
+@given(json_values | cart_like | valid_carts)
+def test_fuzzed_bodies_raise_only_api_errors_or_parse_to_the_cart_they_hold(raw: Any) -> None:
     try:
-        parse_cart_request(raw)
+        parsed = parse_cart_request(raw)
     except ApiError as error:
         assert 400 <= error.status < 500
+        return
+    assert_a_valid_cart(parsed)
+    assert parsed == cart_in(raw)
+
+
+@given(valid_carts)
+def test_every_valid_cart_parses_to_exactly_its_lines_in_order(raw: dict[str, Any]) -> None:
+    parsed = parse_cart_request(raw)
+    assert parsed == cart_in(raw)
+    assert_a_valid_cart(parsed)

@@ -227,4 +227,9 @@ def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
             intent = _with_claim(request, cart, client_ip, claim, now)
             return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)
         # Another request is creating or changing this checkout's intent: wait, then look again.
+        # Logged: how often shoppers' requests collide (double submits, retries) and wait.
+        logger.info(
+            "checkout busy: waiting for the request that holds its claim",
+            checkout=logger.pseudonym(request.checkout_id),
+        )
         _await_other_request(request.checkout_id, deadline)

@@ -1,0 +1,79 @@
+"""`derive_status` over every combination of facts, with the expected status written out.
+
+The delivery-order tests check that each change is an allowed transition and compare the status
+with the code's own calculation; this table is what pins the priority itself (README, "Order
+statuses"): before the success nothing but the payment counts; after it a lost dispute outranks
+an open one, which outranks a full refund, which outranks a review.
+"""
+
+import itertools
+
+import pytest
+
+from checkout.orders.status import DisputeState, OrderStatus, PaymentState, derive_status
+
+P, D, S = PaymentState, DisputeState, OrderStatus
+
+DISPUTES = (None, D.OPEN, D.KEPT, D.LOST)
+
+# (payment, needs_review, fully_refunded): the status for a dispute that is
+#                          none            open        kept (won/closed)  lost
+TABLE: dict[tuple[PaymentState | None, bool, bool], tuple[OrderStatus, ...]] = {
+    (None, False, False): (S.PENDING, S.PENDING, S.PENDING, S.PENDING),
+    (None, False, True): (S.PENDING, S.PENDING, S.PENDING, S.PENDING),
+    (None, True, False): (S.PENDING, S.PENDING, S.PENDING, S.PENDING),
+    (None, True, True): (S.PENDING, S.PENDING, S.PENDING, S.PENDING),
+    (P.PROCESSING, False, False): (S.PROCESSING, S.PROCESSING, S.PROCESSING, S.PROCESSING),
+    (P.PROCESSING, False, True): (S.PROCESSING, S.PROCESSING, S.PROCESSING, S.PROCESSING),
+    (P.PROCESSING, True, False): (S.PROCESSING, S.PROCESSING, S.PROCESSING, S.PROCESSING),
+    (P.PROCESSING, True, True): (S.PROCESSING, S.PROCESSING, S.PROCESSING, S.PROCESSING),
+    (P.FAILED, False, False): (S.FAILED, S.FAILED, S.FAILED, S.FAILED),
+    (P.FAILED, False, True): (S.FAILED, S.FAILED, S.FAILED, S.FAILED),
+    (P.FAILED, True, False): (S.FAILED, S.FAILED, S.FAILED, S.FAILED),
+    (P.FAILED, True, True): (S.FAILED, S.FAILED, S.FAILED, S.FAILED),
+    (P.CANCELED, False, False): (S.CANCELED, S.CANCELED, S.CANCELED, S.CANCELED),
+    (P.CANCELED, False, True): (S.CANCELED, S.CANCELED, S.CANCELED, S.CANCELED),
+    (P.CANCELED, True, False): (S.CANCELED, S.CANCELED, S.CANCELED, S.CANCELED),
+    (P.CANCELED, True, True): (S.CANCELED, S.CANCELED, S.CANCELED, S.CANCELED),
+    (P.SUCCEEDED, False, False): (S.PAID, S.DISPUTED, S.PAID, S.DISPUTE_LOST),
+    (P.SUCCEEDED, False, True): (S.REFUNDED, S.DISPUTED, S.REFUNDED, S.DISPUTE_LOST),
+    (P.SUCCEEDED, True, False): (S.NEEDS_REVIEW, S.DISPUTED, S.NEEDS_REVIEW, S.DISPUTE_LOST),
+    (P.SUCCEEDED, True, True): (S.REFUNDED, S.DISPUTED, S.REFUNDED, S.DISPUTE_LOST),
+}
+
+CASES = [
+    (payment, review, refunded, dispute, expected)
+    for (payment, review, refunded), row in TABLE.items()
+    for dispute, expected in zip(DISPUTES, row, strict=True)
+]
+
+
+def case_id(payment: PaymentState | None, review: bool, refunded: bool, dispute: object) -> str:
+    facts = [payment.value if payment else "no-payment"]
+    facts += ["needs-review"] * review + ["fully-refunded"] * refunded
+    facts.append(f"dispute-{dispute.value}" if isinstance(dispute, DisputeState) else "no-dispute")
+    return ",".join(facts)
+
+
+def test_the_table_holds_every_combination_of_facts() -> None:
+    every = set(itertools.product([None, *PaymentState], [False, True], [False, True], DISPUTES))
+    assert {case[:4] for case in CASES} == every
+    assert len(CASES) == len(every) == 80
+
+
+@pytest.mark.parametrize(
+    ("payment", "needs_review", "fully_refunded", "dispute", "expected"),
+    CASES,
+    ids=[case_id(*case[:4]) for case in CASES],
+)
+def test_the_facts_add_up_to_the_status_in_the_table(
+    payment: PaymentState | None,
+    needs_review: bool,
+    fully_refunded: bool,
+    dispute: DisputeState | None,
+    expected: OrderStatus,
+) -> None:
+    derived = derive_status(
+        payment, needs_review=needs_review, fully_refunded=fully_refunded, dispute=dispute
+    )
+    assert derived is expected
