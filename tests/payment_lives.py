@@ -38,8 +38,9 @@ def lives(pi: str) -> dict[str, list[Json]]:
     def charge_refunded(amount_refunded: int, at: int) -> Json:
         return event("charge.refunded", se.charge(pi, amount_refunded=amount_refunded), at)
 
-    def dispute(kind: str, status: str, at: int) -> Json:
-        return event(f"charge.dispute.{kind}", se.dispute(pi, status=status), at)
+    def dispute(kind: str, status: str, at: int, dispute_id: str = "dp_test1") -> Json:
+        obj = se.dispute(pi, status=status, dispute_id=dispute_id)
+        return event(f"charge.dispute.{kind}", obj, at, f"_{dispute_id}")
 
     def fraud_warning(at: int) -> Json:
         return event("radar.early_fraud_warning.created", se.early_fraud_warning(pi), at)
@@ -98,5 +99,23 @@ def lives(pi: str) -> dict[str, list[Json]]:
             refund("refund.created", "re_1", 5000, "succeeded", 30, 30),
             charge_refunded(5000, 30),
             refund("refund.failed", "re_1", 5000, "failed", 40, 30),
+        ],
+        # An inquiry closed, then a chargeback (another dispute) with its funds withdrawn.
+        "inquiry-closed-then-chargeback": [
+            succeeded(1),
+            dispute("created", "warning_needs_response", 10, "dp_inquiry"),
+            dispute("updated", "warning_under_review", 12, "dp_inquiry"),
+            dispute("closed", "warning_closed", 20, "dp_inquiry"),
+            dispute("created", "needs_response", 30, "dp_chargeback"),
+            dispute("funds_withdrawn", "needs_response", 30, "dp_chargeback"),
+            dispute("updated", "under_review", 35, "dp_chargeback"),
+        ],
+        # An inquiry closed, then escalated to a chargeback under the same dispute id.
+        "inquiry-escalated": [
+            succeeded(1),
+            dispute("created", "warning_needs_response", 10),
+            dispute("closed", "warning_closed", 20),
+            dispute("updated", "needs_response", 30),
+            dispute("funds_withdrawn", "needs_response", 30),
         ],
     }

@@ -265,6 +265,48 @@ def test_a_lost_dispute_is_final(deliver: Deliver, firestore_db: firestore.Clien
     assert (order["status"], order["dispute"]["status"]) == ("dispute_lost", "lost")
 
 
+def test_a_chargeback_after_a_closed_inquiry_disputes_the_order_and_alerts(
+    checkout_api: FlaskClient,
+    deliver: Deliver,
+    firestore_db: firestore.Client,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 16, point 2: an inquiry opened and closed, then a new dispute with its funds taken.
+    pi_id = seed(firestore_db)
+    now = int(time.time())
+
+    def dispute(kind: str, status: str, dispute_id: str, at: int) -> Json:
+        obj = se.dispute(pi_id, status=status, dispute_id=dispute_id, due_by=1_790_600_000)
+        return se.event(f"charge.dispute.{kind}", obj, created=now + at)
+
+    deliver(se.event("payment_intent.succeeded", se.payment_intent(pi_id), created=now))
+    deliver(dispute("created", "warning_needs_response", "dp_testinquiry", 10))
+    assert deliver(dispute("closed", "warning_closed", "dp_testinquiry", 20))["status"] == "paid"
+    capfd.readouterr()
+
+    opened = deliver(dispute("created", "needs_response", "dp_testchargeback", 30))
+    withdrawn = deliver(dispute("funds_withdrawn", "needs_response", "dp_testchargeback", 30))
+
+    assert (opened["outcome"], opened["status"]) == ("applied", "disputed")
+    assert withdrawn["status"] == "disputed"
+    _, err = capfd.readouterr()
+    alerts = [json.loads(line) for line in err.splitlines() if '"ERROR"' in line]
+    assert len(alerts) == 1
+    assert "dp_testchargeback opened" in alerts[0]["message"]
+    assert "evidence due by 2026-09-28T12:53:20Z" in alerts[0]["message"]
+    order = order_of(firestore_db, pi_id)
+    assert {i: d["status"] for i, d in order["disputes"].items()} == {
+        "dp_testinquiry": "warning_closed",
+        "dp_testchargeback": "needs_response",
+    }
+    shown = polled(checkout_api, pi_id)
+    assert shown["status"] == "disputed"
+    assert (shown["dispute"]["id"], shown["dispute"]["status"]) == (
+        "dp_testchargeback",
+        "needs_response",
+    )
+
+
 def test_an_early_fraud_warning_flags_the_order_and_logs_an_error(
     deliver: Deliver, firestore_db: firestore.Client, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -73,6 +73,8 @@ def test_the_lives_end_where_they_should() -> None:
         "declines-then-full-refund": ("refunded", 5000, 3, None),
         "dispute-lost": ("dispute_lost", 500, 0, "lost"),
         "inquiry-closed": ("paid", 0, 0, "warning_closed"),
+        "inquiry-closed-then-chargeback": ("disputed", 0, 0, "under_review"),
+        "inquiry-escalated": ("disputed", 0, 0, "needs_response"),
     }
     assert IN_ORDER["partial-refund-kept-dispute-won"]["lastPaymentError"]["declineCode"] == (
         "insufficient_funds"
