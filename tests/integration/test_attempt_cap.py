@@ -236,3 +236,29 @@ def test_a_pass_cancels_an_open_payment_intent_whose_order_is_at_the_cap(
     assert order_of(firestore_db, below)["status"] == "failed"
     # Nothing left for the next pass.
     assert "attempt_cap" not in run_pass(QUIET).as_dict()
+
+
+def test_five_declines_only_a_pass_records_cancel_the_payment_intent_and_end_the_order(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    cancels: list[str],
+) -> None:
+    # The reproduction: the webhook is down while a card tester confirms at Stripe.
+    pi_id = open_checkout(checkout_api)["paymentIntentId"]
+    fresh_cursor(firestore_db)
+    for _ in range(MAX_DECLINED_ATTEMPTS):
+        decline_at_stripe(stripe_client, pi_id)
+
+    summary = run_pass(QUIET)
+
+    assert summary.error_count == 0, summary.as_dict()
+    events = summary.as_dict()["events"]
+    assert (events["applied"], events["canceled_at_cap"]) == (MAX_DECLINED_ATTEMPTS, 1)
+    assert stripe_status(stripe_client, pi_id) == "canceled"
+    order = order_of(firestore_db, pi_id)
+    assert order["declineCount"] == MAX_DECLINED_ATTEMPTS
+    # Stripe's payment_intent.canceled comes after this pass's catch-up; the sweep applies the
+    # cancellation in the same pass.
+    assert order["status"] == "canceled"
+    assert cancels[0] == pi_id

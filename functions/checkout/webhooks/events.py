@@ -2,7 +2,7 @@
 
 Shaped like saleor's Stripe webhooks: a table maps each handled event type to a handler. A
 handler never sets a status: it adds the *fact* its event carries to the order (the newest
-payment state, a refund by id, the Charge's refunded total, the dispute, a decline), and only
+payment state, a refund by id, the Charge's refunded total, a dispute by id, a decline), and only
 when the order does not know it already. The status is then derived from all recorded facts
 (checkout.orders.status.derive_status) and checked against the one transition table. Because
 facts only ever grow or give way to newer ones, every delivery order of the same events ends in
