@@ -13,8 +13,9 @@ failed charge it names (`last_payment_error.charge`, set for card errors); witho
 failed 3D Secure authentication) it is a recorded attempt with the same error and, when both
 name one, the same PaymentMethod (`last_payment_error.payment_method`). When Stripe's event for
 an attempt that an observation recorded first arrives, its record takes the observation's place
-(same count), so the list ends the same whatever the order. An observation can only be taken
-for an attempt with the same error, never counted on top of one.
+(same count), so the list ends the same whatever the order. So an observation is never counted
+on top of Stripe's event for its attempt; at worst (two attempts with the same error and no
+PaymentMethod) it is taken for the other one until Stripe's own events, which always count, come.
 """
 
 from checkout.webhooks.stripe_fields import Json, dict_field, int_field, str_field
