@@ -163,6 +163,20 @@ def by_stuck_step(client: stripe.StripeClient, checkout: Json, since: int) -> No
 Source = Callable[[stripe.StripeClient, Json, int], None]
 
 
+def declined_once_more(
+    checkout_api: FlaskClient, db: firestore.Client, client: stripe.StripeClient, counted: int
+) -> tuple[Json, int]:
+    """A checkout with `counted` declines recorded, then one more at Stripe that nothing has
+    recorded yet; and the second the events catch-up starts from."""
+    checkout = open_checkout(checkout_api)
+    pi_id = checkout["paymentIntentId"]
+    counted_declines(db, pi_id, counted)
+    since = fresh_cursor(db)
+    decline_at_stripe(client, pi_id)
+    assert stripe_status(client, pi_id) == "requires_payment_method"
+    return checkout, since
+
+
 @pytest.mark.parametrize(
     "source",
     [by_webhook, by_catch_up, by_return_page, by_stuck_step],
@@ -175,12 +189,10 @@ def test_the_path_that_records_the_capping_decline_cancels_the_payment_intent(
     cancels: list[str],
     source: Source,
 ) -> None:
-    checkout = open_checkout(checkout_api)
+    checkout, since = declined_once_more(
+        checkout_api, firestore_db, stripe_client, MAX_DECLINED_ATTEMPTS - 1
+    )
     pi_id = checkout["paymentIntentId"]
-    counted_declines(firestore_db, pi_id, MAX_DECLINED_ATTEMPTS - 1)
-    since = fresh_cursor(firestore_db)
-    decline_at_stripe(stripe_client, pi_id)
-    assert stripe_status(stripe_client, pi_id) == "requires_payment_method"
 
     source(stripe_client, checkout, since)
 
@@ -198,11 +210,10 @@ def test_the_path_that_records_the_capping_decline_cancels_the_payment_intent(
 def test_fewer_declines_than_the_cap_leave_the_payment_intent_open(
     checkout_api: FlaskClient, stripe_client: stripe.StripeClient, firestore_db: firestore.Client
 ) -> None:
-    checkout = open_checkout(checkout_api)
+    checkout, since = declined_once_more(
+        checkout_api, firestore_db, stripe_client, MAX_DECLINED_ATTEMPTS - 2
+    )
     pi_id = checkout["paymentIntentId"]
-    counted_declines(firestore_db, pi_id, MAX_DECLINED_ATTEMPTS - 2)
-    since = fresh_cursor(firestore_db)
-    decline_at_stripe(stripe_client, pi_id)
     by_catch_up(stripe_client, checkout, since)
     assert order_of(firestore_db, pi_id)["declineCount"] == MAX_DECLINED_ATTEMPTS - 1
     assert stripe_status(stripe_client, pi_id) == "requires_payment_method"
