@@ -20,10 +20,12 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
+from checkout.orders import stripe_sync
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import ORDERS, STRIPE_EVENTS, client_secret_hash
+from checkout.reconcile import Summary, catch_up
 from tests import stripe_events as se
-from tests.payment_lives import lives
+from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -76,8 +78,12 @@ def all_documents(db: firestore.Client) -> dict[str, Json]:
 
 
 def facts(order: Json, pi_id: str) -> Any:
-    """The order's facts, comparable across orders (ids of this order's events made neutral)."""
+    """The order's facts, comparable across orders (ids of this order's events made neutral).
+    The time of a payment state that is not final is left out: an observation is dated when
+    Stripe was asked (see tests/unit/test_any_delivery_order.py)."""
     kept = {k: v for k, v in order.items() if k not in ORDER_OF_DELIVERY}
+    if isinstance(kept.get("payment"), dict):
+        kept["payment"] = {"state": kept["payment"]["state"]}
     return json.loads(json.dumps(kept, default=str, sort_keys=True).replace(pi_id, "PI"))
 
 
@@ -111,6 +117,49 @@ def test_any_delivery_order_through_the_webhook_ends_as_in_order(
     )
     assert fulfilled.count(in_order) == 1  # in order, the success came before any refund
     assert fulfilled.count(shuffled) <= 1
+
+
+def apply_step(
+    step: Step, pi_id: str, via_webhook: bool, db: firestore.Client, deliver: Deliver
+) -> None:
+    """One step of a life through the path that takes it in production: an observation through
+    stripe_sync (the return page's and the stuck step's), Stripe's events through the webhook or
+    the events catch-up."""
+    if isinstance(step, Observation):
+        order = db.collection(ORDERS).document(pi_id).get().to_dict()
+        stripe_sync.apply_payment_intent(step.payment_intent, order, step.observer, step.created)
+    elif via_webhook:
+        deliver(step)
+    else:
+        summary = Summary()
+        catch_up.apply_listed(step, summary)
+        assert summary.error_count == 0
+
+
+@pytest.mark.parametrize("life", sorted(lives_seen_by_everyone("pi_x")))
+def test_every_failed_attempt_counts_once_whichever_path_sees_it_first(
+    deliver: Deliver, firestore_db: firestore.Client, life: str
+) -> None:
+    # Issue 16, point 5: the webhook, the events catch-up, the return page and the reconciler.
+    in_order, shuffled = seed(firestore_db), seed(firestore_db)
+    for n, step in enumerate(lives_seen_by_everyone(in_order)[life]):
+        apply_step(step, in_order, n % 2 == 0, firestore_db, deliver)
+
+    steps = lives_seen_by_everyone(shuffled)[life]
+    rng = random.Random(f"{life}-16")
+    for round_ in range(3):  # three orders of delivery, each on a fresh order
+        if round_:
+            shuffled = seed(firestore_db)
+            steps = lives_seen_by_everyone(shuffled)[life]
+        delivery = [*steps, *rng.sample(steps, 3)]
+        rng.shuffle(delivery)
+        for step in delivery:
+            apply_step(step, shuffled, rng.random() < 0.5, firestore_db, deliver)
+        assert facts(order_of(firestore_db, shuffled), shuffled) == facts(
+            order_of(firestore_db, in_order), in_order
+        )
+    expected = 4 if life == "four-attempts-then-paid" else 5
+    assert order_of(firestore_db, in_order)["declineCount"] == expected
 
 
 # --- 1. refunds
@@ -263,6 +312,48 @@ def test_a_lost_dispute_is_final(deliver: Deliver, firestore_db: firestore.Clien
     assert deliver(late)["outcome"] == "ignored"
     order = order_of(firestore_db, pi_id)
     assert (order["status"], order["dispute"]["status"]) == ("dispute_lost", "lost")
+
+
+def test_a_chargeback_after_a_closed_inquiry_disputes_the_order_and_alerts(
+    checkout_api: FlaskClient,
+    deliver: Deliver,
+    firestore_db: firestore.Client,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 16, point 2: an inquiry opened and closed, then a new dispute with its funds taken.
+    pi_id = seed(firestore_db)
+    now = int(time.time())
+
+    def dispute(kind: str, status: str, dispute_id: str, at: int) -> Json:
+        obj = se.dispute(pi_id, status=status, dispute_id=dispute_id, due_by=1_790_600_000)
+        return se.event(f"charge.dispute.{kind}", obj, created=now + at)
+
+    deliver(se.event("payment_intent.succeeded", se.payment_intent(pi_id), created=now))
+    deliver(dispute("created", "warning_needs_response", "dp_testinquiry", 10))
+    assert deliver(dispute("closed", "warning_closed", "dp_testinquiry", 20))["status"] == "paid"
+    capfd.readouterr()
+
+    opened = deliver(dispute("created", "needs_response", "dp_testchargeback", 30))
+    withdrawn = deliver(dispute("funds_withdrawn", "needs_response", "dp_testchargeback", 30))
+
+    assert (opened["outcome"], opened["status"]) == ("applied", "disputed")
+    assert withdrawn["status"] == "disputed"
+    _, err = capfd.readouterr()
+    alerts = [json.loads(line) for line in err.splitlines() if '"ERROR"' in line]
+    assert len(alerts) == 1
+    assert "dp_testchargeback opened" in alerts[0]["message"]
+    assert "evidence due by 2026-09-28T12:53:20Z" in alerts[0]["message"]
+    order = order_of(firestore_db, pi_id)
+    assert {i: d["status"] for i, d in order["disputes"].items()} == {
+        "dp_testinquiry": "warning_closed",
+        "dp_testchargeback": "needs_response",
+    }
+    shown = polled(checkout_api, pi_id)
+    assert shown["status"] == "disputed"
+    assert (shown["dispute"]["id"], shown["dispute"]["status"]) == (
+        "dp_testchargeback",
+        "needs_response",
+    )
 
 
 def test_an_early_fraud_warning_flags_the_order_and_logs_an_error(

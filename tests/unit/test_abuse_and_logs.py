@@ -1,11 +1,13 @@
 """Issue 10's pure parts: the trusted IP hop, trace fields and the log context, pseudonyms,
-strict emails, the limiter's windows, the sealed client secret, the attempt cap, the Stripe
-deadline and the functions' ceilings."""
+strict emails, the limiter's windows, the sealed client secret, the attempt cap (and which
+application of a decline cancels at it), the Stripe deadline and the functions' ceilings."""
 
 import json
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,12 +15,18 @@ from checkout.cart.validation import MAX_EMAIL_LENGTH, parse_cart_request
 from checkout.intents import stripe_gateway
 from checkout.intents.rate_limits import RequestCounter, window
 from checkout.orders import sealed_secret
+from checkout.orders.attempt_cap import recorded_capping_decline
 from checkout.orders.attempts import MAX_DECLINED_ATTEMPTS, attempts_exhausted, should_cancel
 from checkout.platform import structured_log
 from checkout.platform.client_ip import client_ip
 from checkout.platform.deadline import request_deadline
 from checkout.platform.errors import ApiError
+from checkout.webhooks.events import Outcome, plan
+from checkout.webhooks.ledger import Applied
+from tests import stripe_events as se
 from tests.conftest import FUNCTIONS_DIR
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 # --- the client IP: only what Google's front end appended counts
 
@@ -214,6 +222,41 @@ def test_attempt_cap() -> None:
     # A later success (or a cancel already recorded) is never undone.
     assert not should_cancel({**capped, "status": "paid"})
     assert not should_cancel({**capped, "status": "canceled"})
+
+
+def applied_decline(order: dict[str, Any], pi: dict[str, Any], event_id: str) -> Applied:
+    """What applying a payment_failed event (Stripe's, or an observation's) to `order` commits."""
+    decided = plan(order, se.event("payment_intent.payment_failed", pi, event_id=event_id), NOW)
+    return Applied(duplicate=False, plan=decided, order={**order, **decided.writes})
+
+
+def test_only_the_application_that_counts_the_capping_decline_cancels() -> None:
+    pi = se.failed_payment_intent("pi_testcap1")
+    pi["last_payment_error"]["charge"] = "ch_testcap5"
+    below = se.order("pi_testcap1", status="failed", declineCount=MAX_DECLINED_ATTEMPTS - 1)
+    capping = applied_decline(below, pi, "evt_testcap5")
+    assert recorded_capping_decline(capping)
+    assert capping.order is not None and capping.order["declineCount"] == MAX_DECLINED_ATTEMPTS
+    # The same decline again, from Stripe or observed: nothing new is counted, nothing cancels.
+    assert not recorded_capping_decline(applied_decline(capping.order, pi, "evt_testcap5"))
+    assert not recorded_capping_decline(
+        applied_decline(capping.order, pi, "reconciler_pi_testcap1_payment_failed_1")
+    )
+    # An observation counted it first: Stripe's event takes its record's place, no new count.
+    observed = applied_decline(below, pi, "return_page_pi_testcap1_payment_failed_0")
+    assert recorded_capping_decline(observed)
+    assert observed.order is not None
+    replaced = applied_decline(observed.order, pi, "evt_testcap5")
+    assert replaced.plan is not None and replaced.plan.outcome is Outcome.APPLIED
+    assert not recorded_capping_decline(replaced)
+    # A new decline over the cap tries again (Stripe took one before the cancel landed).
+    pi["last_payment_error"]["charge"] = "ch_testcap6"
+    assert recorded_capping_decline(applied_decline(capping.order, pi, "evt_testcap6"))
+    # Fewer than the cap, or an order paid since: nothing to cancel.
+    fewer = se.order("pi_testcap1", status="failed", declineCount=MAX_DECLINED_ATTEMPTS - 2)
+    assert not recorded_capping_decline(applied_decline(fewer, pi, "evt_testcap7"))
+    paid = {**below, "status": "paid", "payment": {"state": "succeeded"}, "amountReceived": 5000}
+    assert not recorded_capping_decline(applied_decline(paid, pi, "evt_testcap8"))
 
 
 # --- a Stripe call that could outlive the request is not started

@@ -1,6 +1,7 @@
 """After the payment: refunds in any order, disputes, fraud warnings, every decline, and only
 this shop's PaymentIntents. Pure plans over events built from Stripe's example objects."""
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -256,6 +257,138 @@ def test_an_unknown_payment_writes_nothing(event_type: str, obj: Json) -> None:
     assert decided.outcome is Outcome.FOREIGN
     assert not decided.recorded and not decided.creates and decided.writes == {}
     assert decided.alert is None
+
+
+# --- disputes are kept per dispute id (issue 16, point 2)
+
+
+def inquiry_then(order: Json, *events: Json) -> Json:
+    """`order` after an inquiry (dp_inquiry) opened and closed, then `events`."""
+    return fold(
+        order,
+        dispute_event("created", "warning_needs_response", T0 + 10, dispute_id="dp_inquiry"),
+        dispute_event("closed", "warning_closed", T0 + 20, dispute_id="dp_inquiry"),
+        *events,
+    )
+
+
+def test_a_chargeback_after_a_closed_inquiry_disputes_the_order_with_an_alert() -> None:
+    order = inquiry_then(paid_order())
+    assert order["status"] == "paid"
+    created = dispute_event("created", "needs_response", T0 + 30, dispute_id="dp_chargeback")
+    decided = run(order, created)
+    assert (decided.outcome, decided.status) == (Outcome.APPLIED, S.DISPUTED)
+    assert decided.alert is not None and "dp_chargeback opened" in decided.alert
+    order = after(order, decided)
+    withdrawn = dispute_event(
+        "funds_withdrawn", "needs_response", T0 + 30, dispute_id="dp_chargeback"
+    )
+    order = fold(order, withdrawn)
+    assert order["status"] == "disputed"
+    assert order["dispute"]["id"] == "dp_chargeback"  # the open one is the one that matters
+    assert {i: d["status"] for i, d in order["disputes"].items()} == {
+        "dp_inquiry": "warning_closed",
+        "dp_chargeback": "needs_response",
+    }
+
+
+@pytest.mark.parametrize("order_of_events", list(itertools.permutations(range(3))))
+def test_an_open_dispute_disputes_the_order_whichever_came_first(
+    order_of_events: tuple[int, ...],
+) -> None:
+    events = [
+        dispute_event("created", "needs_response", T0 + 30, dispute_id="dp_open"),
+        dispute_event("created", "needs_response", T0 + 10, dispute_id="dp_won"),
+        dispute_event("closed", "won", T0 + 40, dispute_id="dp_won"),
+    ]
+    order = fold(paid_order(), *[events[i] for i in order_of_events])
+    assert order["status"] == "disputed"
+    assert order["dispute"]["id"] == "dp_open"
+    assert order["disputes"]["dp_won"]["status"] == "won"
+
+
+def test_an_inquiry_escalated_under_the_same_id_disputes_the_order_again() -> None:
+    order = inquiry_then(paid_order())
+    escalated = dispute_event("updated", "needs_response", T0 + 30, dispute_id="dp_inquiry")
+    decided = run(order, escalated)
+    assert (decided.outcome, decided.status) == (Outcome.APPLIED, S.DISPUTED)
+    assert decided.alert is not None and "dp_inquiry opened" in decided.alert
+    # The inquiry's closing, delivered late, is older: it does not close the chargeback.
+    late = run(
+        after(order, decided),
+        dispute_event("closed", "warning_closed", T0 + 20, dispute_id="dp_inquiry"),
+    )
+    assert late.outcome is Outcome.IGNORED and late.status is S.DISPUTED
+
+
+def test_within_one_second_the_escalation_outranks_the_inquirys_closing() -> None:
+    closed = dispute_event("closed", "warning_closed", T0 + 20, dispute_id="dp_1")
+    escalated = dispute_event("updated", "needs_response", T0 + 20, dispute_id="dp_1")
+    for events in ((closed, escalated), (escalated, closed)):
+        order = fold(paid_order(), *events)
+        assert (order["status"], order["dispute"]["status"]) == ("disputed", "needs_response")
+
+
+def test_a_second_dispute_after_a_lost_one_still_alerts() -> None:
+    order = fold(
+        paid_order(),
+        dispute_event("created", "needs_response", T0 + 10, dispute_id="dp_lost"),
+        dispute_event("closed", "lost", T0 + 20, dispute_id="dp_lost"),
+    )
+    decided = run(order, dispute_event("created", "needs_response", T0 + 30, dispute_id="dp_2"))
+    assert decided.outcome is Outcome.APPLIED and decided.status is S.DISPUTE_LOST
+    assert decided.alert is not None and "dp_2 opened" in decided.alert
+
+
+def test_the_dispute_field_is_the_open_one_else_the_newest() -> None:
+    order = fold(
+        paid_order(),
+        dispute_event("created", "warning_needs_response", T0 + 10, dispute_id="dp_a"),
+        dispute_event("closed", "warning_closed", T0 + 20, dispute_id="dp_a"),
+        dispute_event("created", "warning_needs_response", T0 + 30, dispute_id="dp_b"),
+        dispute_event("closed", "warning_closed", T0 + 40, dispute_id="dp_b"),
+    )
+    assert (order["status"], order["dispute"]["id"]) == ("paid", "dp_b")
+    order = fold(order, dispute_event("created", "needs_response", T0 + 5, dispute_id="dp_c"))
+    assert (order["status"], order["dispute"]["id"]) == ("disputed", "dp_c")
+
+
+def legacy_disputed_order(status: str) -> Json:
+    """An order written when it kept one dispute: `dispute` and `disputeEventCreated`."""
+    record = {
+        "id": "dp_old",
+        "reason": "fraudulent",
+        "status": status,
+        "amount": 5000,
+        "evidenceDueBy": datetime.fromtimestamp(1_790_600_000, UTC),
+    }
+    order_status = "disputed" if status == "needs_response" else "paid"
+    return se.order(
+        PI,
+        status=order_status,
+        payment={"state": "succeeded"},
+        amountReceived=5000,
+        dispute=record,
+        disputeEventCreated=T0 + 10,
+        lastEventCreated=T0 + 10,
+    )
+
+
+def test_an_order_written_with_one_dispute_is_read_as_that_dispute() -> None:
+    order = legacy_disputed_order("needs_response")
+    stale = run(order, dispute_event("created", "needs_response", T0 + 5, dispute_id="dp_old"))
+    assert stale.outcome is Outcome.IGNORED
+    won = run(order, dispute_event("closed", "won", T0 + 20, dispute_id="dp_old"))
+    assert (won.previous_status, won.status) == (S.DISPUTED, S.PAID)
+    assert won.writes["disputes"]["dp_old"]["status"] == "won"
+
+
+def test_a_new_dispute_on_an_order_written_with_a_closed_one_disputes_it() -> None:
+    order = legacy_disputed_order("warning_closed")
+    decided = run(order, dispute_event("created", "needs_response", T0 + 30, dispute_id="dp_new"))
+    assert (decided.previous_status, decided.status) == (S.PAID, S.DISPUTED)
+    assert set(decided.writes["disputes"]) == {"dp_old", "dp_new"}
+    assert decided.writes["dispute"]["id"] == "dp_new"
 
 
 # --- 3. only this shop's payments

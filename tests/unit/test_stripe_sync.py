@@ -1,6 +1,7 @@
 """What a PaymentIntent retrieved from Stripe means for its order, decided without a server;
 and when the return page asks Stripe at all."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -191,7 +192,7 @@ def test_an_observed_decline_then_its_late_delivery_is_counted_once() -> None:
     )
 
 
-def test_an_observed_decline_without_a_charge_is_the_newest_recorded_one() -> None:
+def test_an_observed_decline_without_a_charge_is_a_recorded_one_with_its_error() -> None:
     # A failed 3D Secure authentication has no charge: an observation of the same error is not
     # a new attempt.
     pi = declined("pi_testobserved4", None, code="payment_intent_authentication_failure")
@@ -209,3 +210,82 @@ def test_an_observed_decline_without_a_charge_is_the_newest_recorded_one() -> No
     # Two such failures that Stripe itself reports are two attempts.
     twice = applied(order, event("payment_intent.payment_failed", pi, created=T + 60))
     assert twice["declineCount"] == 2
+
+
+# --- each failed attempt is counted once, whoever sees it first (issue 16, point 5)
+
+AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
+
+
+def test_a_3d_secure_failure_seen_first_by_the_return_page_is_not_counted_again_later() -> None:
+    # The return page records a 3D Secure failure; a card decline lands next; Stripe's own event
+    # for the 3D Secure failure arrives late. Two attempts.
+    pi_id = "pi_testlate3ds1"
+    secure = declined(pi_id, None, code=AUTHENTICATION_FAILED)
+    order = page_order(secure)
+    order = applied(order, observed_event(secure, order, RETURN_PAGE, T))
+    card = declined(pi_id, "ch_testcard1")
+    order = applied(order, event("payment_intent.payment_failed", card, created=T + 20))
+    order = applied(order, event("payment_intent.payment_failed", secure, created=T - 5))
+    assert order["declineCount"] == 2
+    # Stripe's event is the attempt's record from now on, as if it had come first.
+    assert [d["eventId"][:4] for d in order["recentDeclines"]] == ["evt_", "evt_"]
+    assert order["lastPaymentError"]["code"] == "card_declined"
+
+
+def test_four_attempts_seen_by_everyone_in_any_order_never_reach_the_cap() -> None:
+    pi_id = "pi_testfourattempts1"
+    secure = declined(pi_id, None, code=AUTHENTICATION_FAILED)
+    cards = [declined(pi_id, f"ch_testcard{n}", decline_code=f"code_{n}") for n in range(3)]
+    stripe_events = [
+        event("payment_intent.payment_failed", pi, created=T + 10 * n, event_id=f"evt_test4_{n}")
+        for n, pi in enumerate([secure, *cards])
+    ]
+    # The return page saw the 3D Secure failure, before the next attempt.
+    seen = observed_event(secure, page_order(secure), RETURN_PAGE, T + 5)
+    assert seen is not None
+    for events in itertools.permutations([seen, *stripe_events]):
+        order = page_order(secure)
+        for one in events:
+            order = applied(order, one)
+        assert order["declineCount"] == 4, [e["id"] for e in events]
+
+
+def test_two_identical_3d_secure_failures_from_stripe_stay_two_attempts_after_an_observation() -> (
+    None
+):
+    pi_id = "pi_testtwice3ds1"
+    secure = declined(pi_id, None, code=AUTHENTICATION_FAILED)
+    first = event("payment_intent.payment_failed", secure, created=T - 30)
+    second = event("payment_intent.payment_failed", secure, created=T + 30)
+    seen = observed_event(secure, page_order(secure), RECONCILER, T)
+    assert seen is not None
+    for events in itertools.permutations([seen, first, second]):
+        order = page_order(secure)
+        for one in events:
+            order = applied(order, one)
+        assert order["declineCount"] == 2, [e["id"] for e in events]
+
+
+def test_a_payment_method_tells_two_3d_secure_failures_apart() -> None:
+    pi_id = "pi_testmethods1"
+
+    def failed_with(method: str) -> dict[str, Any]:
+        pi = declined(pi_id, None, code=AUTHENTICATION_FAILED)
+        pi["last_payment_error"]["payment_method"] = {"id": method, "object": "payment_method"}
+        return pi
+
+    first, second = failed_with("pm_testfirst"), failed_with("pm_testsecond")
+    order = applied(page_order(first), event("payment_intent.payment_failed", first, created=T))
+    # The return page sees the second attempt before Stripe's event for it: a new attempt.
+    order = applied(
+        {**order, "status": "processing"},
+        observed_event(second, {**order, "status": "processing"}, RETURN_PAGE, T + 20),
+    )
+    assert order["declineCount"] == 2
+    order = applied(order, event("payment_intent.payment_failed", second, created=T + 10))
+    assert order["declineCount"] == 2
+    assert [d["paymentMethod"] for d in order["recentDeclines"]] == [
+        "pm_testfirst",
+        "pm_testsecond",
+    ]

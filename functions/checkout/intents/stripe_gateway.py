@@ -139,10 +139,11 @@ def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> Intent:
     return _intent(obj)
 
 
-def cancel_intent(payment_intent_id: str) -> None:
-    """Cancel a PaymentIntent that must not be paid (a spare, or one past the attempt cap)."""
+def cancel_intent(payment_intent_id: str) -> dict[str, Any]:
+    """Cancel a PaymentIntent that must not be paid (a spare, or one past the attempt cap);
+    the canceled intent, as a dict."""
     with translated_errors():
-        client().v1.payment_intents.cancel(payment_intent_id)
+        return client().v1.payment_intents.cancel(payment_intent_id).to_dict()
 
 
 def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any]:

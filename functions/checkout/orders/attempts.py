@@ -1,10 +1,11 @@
 """The attempt cap: how many declined payment attempts one checkout's PaymentIntent gets.
 
 Stripe's card-testing guidance: a client secret that can be confirmed again and again with new
-cards is what card testers look for. So after MAX_DECLINED_ATTEMPTS declines (the webhook
-counts them on the order as `declineCount`), the webhook cancels the PaymentIntent at Stripe
-and the checkout refuses further use (409 checkout_attempts_exhausted); the page offers a new
-checkout, which the per-IP limit on new checkouts still covers.
+cards is what card testers look for. So after MAX_DECLINED_ATTEMPTS declines (counted on the
+order as `declineCount`, checkout.webhooks.declines), the PaymentIntent is canceled at Stripe
+(checkout.orders.attempt_cap, by whichever path recorded the capping decline, and the
+reconciler's sweep) and the checkout refuses further use (409 checkout_attempts_exhausted); the
+page offers a new checkout, which the per-IP limit on new checkouts still covers.
 """
 
 from typing import Any
@@ -23,10 +24,12 @@ def attempts_exhausted(order: dict[str, Any] | None) -> bool:
     return decline_count(order) >= MAX_DECLINED_ATTEMPTS
 
 
+# Orders whose PaymentIntent the cap cancels: it can still be paid, and is not under way (a
+# success is never undone; Stripe does not cancel a processing payment).
+CANCELABLE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.FAILED})
+
+
 def should_cancel(order: dict[str, Any] | None) -> bool:
-    """Whether the webhook, having just recorded a decline, must cancel the PaymentIntent:
-    the cap is reached and the order can still be paid (a later success is never undone)."""
-    return attempts_exhausted(order) and (order or {}).get("status") in {
-        OrderStatus.PENDING.value,
-        OrderStatus.FAILED.value,
-    }
+    """Whether the order's PaymentIntent must be canceled: the cap is reached and the order can
+    still be paid."""
+    return attempts_exhausted(order) and (order or {}).get("status") in CANCELABLE_STATUSES

@@ -1,7 +1,7 @@
 """Order statuses and the transitions between them: the one state machine, enforced on every write.
 
 An order's status is never set by an event directly. Each event adds a fact to the order (what
-Stripe said about the payment, its refunds, its dispute), and the status is derived from all the
+Stripe said about the payment, its refunds, its disputes), and the status is derived from all the
 facts recorded so far by `derive_status`. Facts only grow or are replaced by newer ones, so the
 status does not depend on the order in which Stripe delivers its events.
 

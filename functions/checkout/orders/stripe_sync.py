@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkout.intents import stripe_gateway
-from checkout.orders import fulfilment
+from checkout.orders import attempt_cap, fulfilment
 from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
@@ -141,6 +141,7 @@ def apply_payment_intent(
         return Synced(None, None)
     applied = ledger.apply_event(db(), event, payment_intent["id"])
     fulfilment = fulfil_newly_paid(applied)
+    attempt_cap.follow_up(applied)
     if applied.plan is not None:
         logger.info(
             "order checked with stripe",

@@ -20,7 +20,7 @@ from typing import Any
 from google.cloud import firestore
 
 from checkout.intents import stripe_gateway
-from checkout.orders import stripe_sync
+from checkout.orders import attempt_cap, stripe_sync
 from checkout.orders.store import RECONCILER_STATE
 from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
@@ -151,6 +151,9 @@ def apply_listed(raw: Json, summary: Summary) -> None:
     )
     summary.count(STEP, decided.outcome.value)
     summary.fulfilment(STEP, stripe_sync.fulfil_newly_paid(applied))
+    capped = attempt_cap.follow_up(applied)
+    if capped is not None:
+        summary.count(STEP, capped)
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:

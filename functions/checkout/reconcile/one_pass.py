@@ -1,4 +1,4 @@
-"""One reconciliation pass: its settings, its bounds, its summary, and the four steps in order.
+"""One reconciliation pass: its settings, its bounds, its summary, and the five steps in order.
 
 Each step is safe to run at the same time as itself (another pass) and as the webhook: events
 and observed PaymentIntents go through the webhook's ledger (exactly once), and fulfilment
@@ -103,10 +103,17 @@ Step = Callable[[PassSettings, Budget, Summary, datetime], None]
 
 
 def run_pass(settings: PassSettings | None = None, now: datetime | None = None) -> Summary:
-    """One pass: catch up on events, expire abandoned checkouts, re-check stuck orders,
-    recover fulfilment. Never raises for Stripe's or Firestore's failures: they are counted."""
+    """One pass: catch up on events, cancel PaymentIntents left open past the attempt cap,
+    expire abandoned checkouts, re-check stuck orders, recover fulfilment. Never raises for
+    Stripe's or Firestore's failures: they are counted."""
     # Imported here so that importing checkout.reconcile stays cheap for the CLI's --help.
-    from checkout.reconcile import abandonment, catch_up, fulfilment_recovery, stuck_orders
+    from checkout.reconcile import (
+        abandonment,
+        capped_orders,
+        catch_up,
+        fulfilment_recovery,
+        stuck_orders,
+    )
 
     settings = settings or PassSettings()
     now = now or datetime.now(UTC)
@@ -114,6 +121,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
     summary = Summary()
     steps: list[tuple[str, Step]] = [
         ("events", catch_up.run),
+        (capped_orders.STEP, capped_orders.run),
         ("abandoned", abandonment.run),
         ("stuck", stuck_orders.run),
         ("fulfilment", fulfilment_recovery.run),

@@ -10,6 +10,7 @@ from datetime import datetime
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from checkout.orders.attempts import CANCELABLE_STATUSES, MAX_DECLINED_ATTEMPTS
 from checkout.orders.status import OrderStatus
 from checkout.orders.store import ORDERS
 
@@ -57,5 +58,21 @@ def unfulfilled_paid_orders(
     )
 
 
+def capped_open_orders(client: firestore.Client, _now: datetime, limit: int) -> firestore.Query:
+    """Orders at or over the attempt cap that can still be paid: their PaymentIntent should have
+    been canceled. Due at once, so no time bound (the datetime is the signature all share)."""
+    return (
+        client.collection(ORDERS)
+        .where(
+            filter=FieldFilter(
+                "status", "in", sorted(status.value for status in CANCELABLE_STATUSES)
+            )
+        )
+        .where(filter=FieldFilter("declineCount", ">=", MAX_DECLINED_ATTEMPTS))
+        .order_by("declineCount")
+        .limit(limit)
+    )
+
+
 # For the index test: each takes (client, a datetime, a limit).
-ALL_QUERIES = (stuck_orders, idle_pending_orders, unfulfilled_paid_orders)
+ALL_QUERIES = (stuck_orders, idle_pending_orders, unfulfilled_paid_orders, capped_open_orders)

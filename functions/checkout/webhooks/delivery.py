@@ -7,8 +7,7 @@ route) when the change could not be recorded, so that Stripe retries it later.
 
 from dataclasses import dataclass
 
-from checkout.orders import fulfilment
-from checkout.orders.attempts import decline_count, should_cancel
+from checkout.orders import attempt_cap, fulfilment
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
@@ -88,8 +87,7 @@ def receive(payload: bytes, signature_header: str | None) -> Receipt:
     ledger.log_outcome(event, order_id, decided, logger.info, "webhook event recorded")
     if decided.newly_paid and applied.order is not None:
         _fulfil(applied.order)
-    if event_type == "payment_intent.payment_failed" and should_cancel(applied.order):
-        _cancel_past_attempt_cap(order_id, decline_count(applied.order))
+    attempt_cap.follow_up(applied)
     status = decided.status.value if decided.status else None
     return Receipt(event_id, decided.outcome.value, order_id, status)
 
@@ -105,25 +103,6 @@ def _fulfil(order: Json) -> None:
             orderId=order.get("paymentIntentId"),
             errorType=type(error).__name__,
         )
-
-
-def _cancel_past_attempt_cap(order_id: str, declines: int) -> None:
-    """After the commit that recorded the capped decline, like fulfilment: close the intent at
-    Stripe so its client secret cannot be tried with more cards. Stripe's payment_intent.canceled
-    event then moves the order to `canceled`. Meanwhile the checkout already refuses use."""
-    # Imported here: only this rare path needs the Stripe SDK (webhook cold start).
-    from checkout.intents import stripe_gateway
-
-    try:
-        stripe_gateway.cancel_intent(order_id)
-    except ApiError as error:
-        # Already canceled or paid meanwhile: nothing left to do. Otherwise the next decline
-        # (if Stripe still allows one) tries again; the checkout refuses use either way.
-        log = logger.info if error.stripe_code == "payment_intent_unexpected_state" else logger.warn
-        log("payment intent not canceled at attempt cap", orderId=order_id, declines=declines,
-            code=error.code, stripeCode=error.stripe_code)  # fmt: skip
-    else:
-        logger.warn("payment intent canceled at attempt cap", orderId=order_id, declines=declines)
 
 
 def _log_foreign(event_id: str, event_type: str, reason: str) -> None:

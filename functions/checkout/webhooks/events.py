@@ -2,7 +2,7 @@
 
 Shaped like saleor's Stripe webhooks: a table maps each handled event type to a handler. A
 handler never sets a status: it adds the *fact* its event carries to the order (the newest
-payment state, a refund by id, the Charge's refunded total, the dispute, a decline), and only
+payment state, a refund by id, the Charge's refunded total, a dispute by id, a decline), and only
 when the order does not know it already. The status is then derived from all recorded facts
 (checkout.orders.status.derive_status) and checked against the one transition table. Because
 facts only ever grow or give way to newer ones, every delivery order of the same events ends in
@@ -247,14 +247,11 @@ def _refund_snapshot(order: Json) -> Json | None:
 def order_status(order: Json) -> OrderStatus:
     """The status the order's recorded facts add up to."""
     refunded = int_field(order, "refundedAmount") or 0
-    dispute = order.get("dispute")
     return derive_status(
         _payment_state(order),
         needs_review=bool(order.get("reviewReason")),
         fully_refunded=refunded > 0 and refunded >= _paid_amount(order),
-        dispute=disputes.dispute_state(dispute.get("status"))
-        if isinstance(dispute, dict)
-        else None,
+        dispute=disputes.order_dispute_state(disputes.recorded_disputes(order)),
     )
 
 
@@ -369,13 +366,15 @@ def _dispute(order: Json, event: StripeEvent) -> Proposal | Skip:
     record = disputes.dispute_record(dispute)
     if record is None:
         return Skip("dispute has no id")
-    known = order.get("dispute") if isinstance(order.get("dispute"), dict) else None
-    known_created = int_field(order, "disputeEventCreated")
-    if not disputes.is_newer(known, known_created, record, event["created"]):
+    known = disputes.recorded_disputes(order)
+    recorded = disputes.with_dispute(known, record, event["created"])
+    if recorded is None:
         return Skip("dispute already recorded")
-    fields = {"dispute": record, "disputeEventCreated": event["created"]}
+    fields = {"disputes": recorded, "dispute": disputes.shown_dispute(recorded)}
     state = disputes.dispute_state(record["status"])
-    was_open = known is not None and disputes.dispute_state(known.get("status")) is (
+    before = known.get(record["id"])
+    # Per dispute: a new one, or an inquiry that became a chargeback, opens (and alerts).
+    was_open = before is not None and disputes.dispute_state(before.get("status")) is (
         DisputeState.OPEN
     )
     order_id = order.get("paymentIntentId")

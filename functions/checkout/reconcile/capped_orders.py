@@ -1,0 +1,49 @@
+"""Closing PaymentIntents left open past the attempt cap: an order at or over the cap that can
+still be paid has its PaymentIntent canceled at Stripe, and what Stripe then says is applied
+through the ledger like any other Stripe event (the order becomes `canceled`).
+
+Whoever records the capping decline cancels right after its commit
+(checkout.orders.attempt_cap); this step catches what that missed: an instance that died after
+the commit, Stripe down at the time, a cap reached before that follow-up existed.
+"""
+
+import time
+from datetime import datetime
+
+from checkout.intents import stripe_gateway
+from checkout.orders import attempt_cap, stripe_sync
+from checkout.orders.attempts import decline_count
+from checkout.platform.firestore_client import db
+from checkout.reconcile import queries
+from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+
+STEP = "attempt_cap"
+
+
+def close(order_id: str, order: stripe_sync.Json, summary: Summary) -> None:
+    observed_at = int(time.time())
+    payment_intent = attempt_cap.cancel(order_id, decline_count(order))
+    if payment_intent is None:
+        # Refused (paid, under way or canceled since) or failed: apply what it is now. If
+        # Stripe cannot be asked either, this raises and the next pass tries again.
+        observed_at = int(time.time())
+        payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
+    else:
+        summary.count(STEP, "canceled_at_stripe")
+    synced = stripe_sync.apply_payment_intent(
+        payment_intent, order, stripe_sync.RECONCILER, observed_at
+    )
+    summary.count(STEP, synced.outcome)
+    summary.fulfilment(STEP, synced.fulfilment)
+
+
+def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
+    query = queries.capped_open_orders(db(), now, settings.page_size)
+    for snapshot in query.stream():
+        if budget.spent():
+            summary.left_over(STEP)
+            return
+        try:
+            close(snapshot.id, snapshot.to_dict() or {}, summary)
+        except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
+            summary.error(STEP, error, orderId=snapshot.id)
