@@ -11,6 +11,7 @@ from checkout.orders.status import OrderStatus
 from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE, observed_event
 from checkout.webhooks.events import Outcome, plan
 from checkout.webhooks.signature import STRIPE_ID, parse_event
+from tests import stripe_events as se
 from tests.stripe_events import event, failed_payment_intent, payment_intent
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -209,3 +210,24 @@ def test_an_observed_decline_without_a_charge_is_the_newest_recorded_one() -> No
     # Two such failures that Stripe itself reports are two attempts.
     twice = applied(order, event("payment_intent.payment_failed", pi, created=T + 60))
     assert twice["declineCount"] == 2
+
+
+# --- point 7: an observation that changes nothing is no event at all
+
+
+@pytest.mark.parametrize(
+    ("stripe_status", "order_status"),
+    [("processing", "processing"), ("succeeded", "paid"), ("canceled", "canceled")],
+)
+def test_observing_what_the_order_already_says_gives_no_event(
+    stripe_status: str, order_status: str
+) -> None:
+    pi = se.payment_intent(status=stripe_status)
+    order = se.order(pi["id"], status=order_status, lastEventCreated=T - 86400)
+    assert observed_event(pi, order, RECONCILER, T) is None
+
+
+def test_observing_processing_on_a_pending_or_failed_order_is_news() -> None:
+    pi = se.payment_intent(status="processing")
+    for status in ("pending", "failed"):
+        assert observed_event(pi, se.order(pi["id"], status=status), RECONCILER, T) is not None
