@@ -212,6 +212,36 @@ def test_an_observed_decline_without_a_charge_is_the_newest_recorded_one() -> No
     assert twice["declineCount"] == 2
 
 
+def at(seconds_from_now: float) -> datetime:
+    return NOW + timedelta(seconds=seconds_from_now)
+
+
+# --- lastActivityAt: every Stripe event about the PaymentIntent is activity, at its `created`
+
+
+def test_an_event_records_its_created_as_the_last_activity() -> None:
+    pi = se.failed_payment_intent(se.new_id("pi"))
+    order = se.order(pi["id"], lastActivityAt=at(-3600))
+    decided = plan(order, se.event("payment_intent.payment_failed", pi, created=T - 60), NOW)
+    assert decided.outcome is Outcome.APPLIED
+    assert decided.writes["lastActivityAt"] == at(-60)
+
+
+def test_a_late_event_never_moves_the_last_activity_back() -> None:
+    pi = se.failed_payment_intent(se.new_id("pi"))
+    order = se.order(pi["id"], lastActivityAt=at(-10))
+    decided = plan(order, se.event("payment_intent.payment_failed", pi, created=T - 600), NOW)
+    assert decided.outcome is Outcome.APPLIED
+    assert decided.writes["lastActivityAt"] == at(-10)
+
+
+def test_an_order_rebuilt_from_an_event_is_active_since_the_event() -> None:
+    pi = se.payment_intent(status="processing")
+    decided = plan(None, se.event("payment_intent.processing", pi, created=T - 5), NOW)
+    assert decided.creates
+    assert decided.writes["lastActivityAt"] == at(-5)
+
+
 # --- point 7: an observation that changes nothing is no event at all
 
 

@@ -1,4 +1,4 @@
-"""One reconciliation pass: its settings, its bounds, its summary, and the four steps in order.
+"""One reconciliation pass: its settings, its bounds, its summary, and the steps in order.
 
 Each step is safe to run at the same time as itself (another pass) and as the webhook: events
 and observed PaymentIntents go through the webhook's ledger (exactly once), and fulfilment
@@ -26,7 +26,8 @@ def _abandon_after() -> timedelta:
 
 @dataclass(frozen=True)
 class PassSettings:
-    # A pending order older than this whose PaymentIntent is unpaid is canceled (the setting).
+    # A pending or failed checkout idle for this long whose PaymentIntent nobody is still paying
+    # is canceled (the setting; idle: no activity, checkout.orders.reconciler_fields).
     abandon_after: timedelta = field(default_factory=_abandon_after)
     # A pending or processing order not changed for this long is checked with Stripe.
     stuck_after: timedelta = timedelta(minutes=10)
@@ -103,10 +104,17 @@ Step = Callable[[PassSettings, Budget, Summary, datetime], None]
 
 
 def run_pass(settings: PassSettings | None = None, now: datetime | None = None) -> Summary:
-    """One pass: catch up on events, expire abandoned checkouts, re-check stuck orders,
-    recover fulfilment. Never raises for Stripe's or Firestore's failures: they are counted."""
+    """One pass: catch up on events, give orders of an older version the fields the queries
+    need, expire abandoned checkouts, re-check stuck orders, recover fulfilment. Never raises
+    for Stripe's or Firestore's failures: they are counted."""
     # Imported here so that importing checkout.reconcile stays cheap for the CLI's --help.
-    from checkout.reconcile import abandonment, catch_up, fulfilment_recovery, stuck_orders
+    from checkout.reconcile import (
+        abandonment,
+        catch_up,
+        fulfilment_recovery,
+        older_orders,
+        stuck_orders,
+    )
 
     settings = settings or PassSettings()
     now = now or datetime.now(UTC)
@@ -114,6 +122,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
     summary = Summary()
     steps: list[tuple[str, Step]] = [
         ("events", catch_up.run),
+        ("older_orders", older_orders.run),
         ("abandoned", abandonment.run),
         ("stuck", stuck_orders.run),
         ("fulfilment", fulfilment_recovery.run),

@@ -8,6 +8,7 @@ orders checked longest ago first and a long queue of idle checkouts cannot starv
 
 import contextlib
 from datetime import datetime
+from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import firestore
@@ -21,11 +22,19 @@ from checkout.reconcile.one_pass import Budget, PassSettings, Summary
 STEP = "stuck"
 
 
-def _touch(snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]") -> None:
-    # Only if nobody changed it since we read it: then it is not stuck anyway.
+def touch(
+    snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]",
+    fields: dict[str, Any] | None = None,
+) -> None:
+    """Record that the reconciler asked Stripe about the order (and set `fields`), unless the
+    order changed since `snapshot` was read: then it is not stuck anyway."""
     with contextlib.suppress(exceptions.FailedPrecondition):
         snapshot.reference.update(
-            {"updatedAt": firestore.SERVER_TIMESTAMP, CHECKED_AT: firestore.SERVER_TIMESTAMP},
+            {
+                "updatedAt": firestore.SERVER_TIMESTAMP,
+                CHECKED_AT: firestore.SERVER_TIMESTAMP,
+                **(fields or {}),
+            },
             option=db().write_option(last_update_time=snapshot.update_time),
         )
 
@@ -41,6 +50,6 @@ def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime)
             summary.count(STEP, synced.outcome)
             summary.fulfilment(STEP, synced.fulfilment)
             if synced.outcome != "applied":
-                _touch(snapshot)
+                touch(snapshot)
         except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
             summary.error(STEP, error, orderId=snapshot.id)
