@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
@@ -23,8 +24,8 @@ from checkout.intents import stripe_gateway
 from checkout.orders.store import STRIPE_EVENTS, save_pending_order
 from checkout.platform.errors import ApiError
 from checkout.reconcile import PassSettings, Summary, catch_up, run_pass
-from tests.integration.reconcile_support import backdate, stripe_says
-from tests.integration.test_reconcile import counts, open_checkout, order_of
+from tests.integration.reconcile_support import backdate, stripe_says, stripe_status
+from tests.integration.test_reconcile import counts, open_checkout, order_of, pay_at_stripe
 
 Json = dict[str, Any]
 
@@ -88,6 +89,119 @@ def critical_entries(output: str) -> list[Json]:
 
 def no_errors(summary: Summary) -> None:
     assert summary.completed and summary.error_count == 0, summary.as_dict()
+
+
+# --- point 6: orders that Stripe does not know
+
+
+def test_orders_unknown_to_stripe_are_marked_and_the_abandonment_queue_moves_on(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    stripe_reads: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gone = [order_unknown_to_stripe(firestore_db, timedelta(days=9 - n)) for n in range(3)]
+    idle = open_checkout(checkout_api)["paymentIntentId"]
+    backdate(firestore_db, idle, timedelta(days=3))
+    abandon = settings(abandon_after=timedelta(days=1))
+
+    first, second, third = (run_pass(abandon) for _ in range(3))
+
+    # Two a pass (the page size): the unknown ones first, then the idle checkout behind them.
+    assert counts(first, "abandoned") == {"stripe_missing": 2}
+    assert counts(second, "abandoned")["stripe_missing"] == 1
+    assert counts(second, "abandoned")["canceled_at_stripe"] == 1
+    assert counts(third, "abandoned") == {}
+    assert stripe_status(stripe_client, idle) == "canceled"
+    # Each unknown order was asked about once, then left out of every later pass.
+    assert sorted(stripe_reads) == sorted([*gone, idle])
+    for pi_id in gone:
+        order = order_of(firestore_db, pi_id)
+        assert order["stripeMissing"] is True and order["status"] == "pending"
+        assert order["history"] == []
+    for summary in (first, second, third):
+        assert summary.error_count == 0, summary.as_dict()
+    # The first pass found nothing but unknown orders: one CRITICAL entry names the likely cause.
+    captured = capsys.readouterr()
+    alerts = critical_entries(captured.out + captured.err)
+    assert len(alerts) == 1, alerts
+    assert "another Stripe account or mode" in alerts[0]["message"]
+    assert (alerts[0]["unknown"], alerts[0]["checked"]) == (2, 2)
+
+
+def test_orders_unknown_to_stripe_do_not_block_the_stuck_step(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    stripe_reads: list[str],
+) -> None:
+    gone = [order_unknown_to_stripe(firestore_db, timedelta(hours=9 - n)) for n in range(3)]
+    paid = open_checkout(checkout_api)["paymentIntentId"]
+    pay_at_stripe(stripe_client, paid)
+    backdate(firestore_db, paid, timedelta(hours=1))
+    catch_up.store_cursor(firestore_db, int(datetime.now(UTC).timestamp()) + 3600)
+    stuck = settings(stuck_after=timedelta(minutes=10))
+
+    first, second, third = (run_pass(stuck) for _ in range(3))
+
+    assert counts(first, "stuck") == {"stripe_missing": 2}
+    assert counts(second, "stuck") == {"stripe_missing": 1, "applied": 1, "fulfilled": 1}
+    assert counts(third, "stuck") == {}
+    assert order_of(firestore_db, paid)["status"] == "paid"
+    assert sorted(stripe_reads) == sorted([*gone, paid])
+    assert all(order_of(firestore_db, pi_id)["stripeMissing"] is True for pi_id in gone)
+
+
+# --- point 6: other failures do not block either
+
+
+def test_orders_that_fail_to_check_do_not_block_the_stuck_step(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    failing_for: set[str],
+) -> None:
+    failing = [open_checkout(checkout_api)["paymentIntentId"] for _ in range(2)]
+    for n, pi_id in enumerate(failing):
+        backdate(firestore_db, pi_id, timedelta(hours=3 - n))
+    failing_for.update(failing)
+    paid = open_checkout(checkout_api)["paymentIntentId"]
+    pay_at_stripe(stripe_client, paid)
+    backdate(firestore_db, paid, timedelta(hours=1))
+    catch_up.store_cursor(firestore_db, int(datetime.now(UTC).timestamp()) + 3600)
+    stuck = settings(stuck_after=timedelta(minutes=10))
+
+    first = run_pass(stuck)
+    second = run_pass(stuck)
+
+    assert first.as_dict()["errors"] == {"total": 2, "stuck": 2}
+    assert counts(second, "stuck")["applied"] == 1
+    assert order_of(firestore_db, paid)["status"] == "paid"
+
+
+def test_orders_that_fail_to_check_do_not_block_the_abandonment_step(
+    checkout_api: FlaskClient,
+    stripe_client: stripe.StripeClient,
+    firestore_db: firestore.Client,
+    failing_for: set[str],
+) -> None:
+    failing = [open_checkout(checkout_api)["paymentIntentId"] for _ in range(2)]
+    for n, pi_id in enumerate(failing):
+        backdate(firestore_db, pi_id, timedelta(days=5 - n))
+    failing_for.update(failing)
+    idle = open_checkout(checkout_api)["paymentIntentId"]
+    backdate(firestore_db, idle, timedelta(days=2))
+    abandon = settings(abandon_after=timedelta(days=1))
+
+    first = run_pass(abandon)
+    second = run_pass(abandon)
+
+    assert first.as_dict()["errors"] == {"total": 2, "abandoned": 2}
+    assert counts(second, "abandoned")["canceled_at_stripe"] == 1
+    assert stripe_status(stripe_client, idle) == "canceled"
+    # The failing ones were left open, to be looked at again.
+    assert all(stripe_status(stripe_client, pi_id) != "canceled" for pi_id in failing)
 
 
 # --- point 7: an observation that changes nothing writes nothing

@@ -240,6 +240,7 @@ def test_an_order_rebuilt_from_an_event_is_active_since_the_event() -> None:
     decided = plan(None, se.event("payment_intent.processing", pi, created=T - 5), NOW)
     assert decided.creates
     assert decided.writes["lastActivityAt"] == at(-5)
+    assert decided.writes["stripeMissing"] is False
 
 
 # --- point 7: an observation that changes nothing is no event at all

@@ -7,15 +7,21 @@ the order, at the event's `created` (checkout.webhooks.events); it only ever mov
 `updatedAt` is not activity: the reconciler's own bookkeeping rewrites it. The abandonment step
 also restarts the clock itself when it finds a payment still under way (checkout.reconcile).
 
-Orders written before the field existed count from `createdAt`; the reconciler gives them the
-field (checkout.reconcile.older_orders), since a Firestore query never returns a document that
-lacks a field it filters on.
+`stripeMissing`: True once Stripe has answered "no such PaymentIntent" for the order (orders made
+with the keys of another account or mode); the reconciler's queries then leave it out, so it
+never again holds up the orders behind it. Every order has it, False, from the start: a
+Firestore query never returns a document that lacks a field it filters on.
+
+Orders written before these fields existed count from `createdAt`; the reconciler gives them
+the fields (checkout.reconcile.older_orders).
 """
 
 from datetime import datetime
 from typing import Any
 
 LAST_ACTIVITY_AT = "lastActivityAt"
+STRIPE_MISSING = "stripeMissing"
+STRIPE_MISSING_AT = "stripeMissingAt"  # when the reconciler found it so
 
 
 def last_activity(order: dict[str, Any]) -> datetime | None:
@@ -35,7 +41,10 @@ def latest_activity(order: dict[str, Any], at: datetime) -> datetime:
 
 def older_order_fields(order: dict[str, Any]) -> dict[str, Any]:
     """The fields an order written by an older version lacks, with their values for it."""
+    fields: dict[str, Any] = {}
     created = order.get("createdAt")
     if LAST_ACTIVITY_AT not in order and isinstance(created, datetime):
-        return {LAST_ACTIVITY_AT: created}
-    return {}
+        fields[LAST_ACTIVITY_AT] = created
+    if STRIPE_MISSING not in order:
+        fields[STRIPE_MISSING] = False
+    return fields

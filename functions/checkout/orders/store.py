@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from google.cloud import firestore
 
 from checkout.cart.pricing import PricedCart, cart_signature, order_items
-from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
 from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
 from checkout.platform import firestore_client
 from checkout.platform.errors import ApiError, checkout_locked
@@ -227,6 +227,7 @@ def save_pending_order(
                     "declineCount": 0,
                     "lastPaymentError": None,
                     LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+                    STRIPE_MISSING: False,
                     "createdAt": firestore.SERVER_TIMESTAMP,
                     "updatedAt": firestore.SERVER_TIMESTAMP,
                 },

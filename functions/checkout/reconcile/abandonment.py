@@ -16,7 +16,8 @@ What Stripe says decides (`verdict`):
 
 An order the step leaves as it was has its idle clock restarted (lastActivityAt, and why in
 `abandonmentCheck`), so that it leaves the head of the queue and is looked at again a whole
-period later.
+period later; so has an order whose check failed. An order whose PaymentIntent Stripe does not
+know is marked (stripeMissing) and left out of later passes.
 """
 
 import time
@@ -26,16 +27,19 @@ from enum import StrEnum
 from google.cloud import firestore
 
 from checkout.intents import stripe_gateway
+from checkout.intents.stripe_gateway import PaymentIntentMissing
 from checkout.orders import stripe_sync
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, last_activity
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
-from checkout.reconcile import queries, stuck_orders
+from checkout.reconcile import bookkeeping, queries
 from checkout.reconcile.one_pass import Budget, PassSettings, Summary
 
 STEP = "abandoned"
-CHECK = "abandonmentCheck"  # {"at": when the step last left the order as it was, "verdict": why}
+# {"at": when the step last left the order as it was, "result": a Verdict's value, or "error"}
+CHECK = "abandonmentCheck"
+FAILED_CHECK = "error"
 
 # next_action types of a payment finished away from the page, which Stripe expires itself.
 AWAY_FROM_THE_PAGE = frozenset(
@@ -61,7 +65,7 @@ def _challenge_idle_since_seen(order: stripe_sync.Json) -> bool:
     """Whether the step saw a challenge and nothing has happened since (a whole period ago:
     seeing it restarted the idle clock, and the order is idle again)."""
     check = order.get(CHECK)
-    if not isinstance(check, dict) or check.get("verdict") != Verdict.CHALLENGE_SEEN:
+    if not isinstance(check, dict) or check.get("result") != Verdict.CHALLENGE_SEEN:
         return False
     seen, active = check.get("at"), last_activity(order)
     return isinstance(seen, datetime) and active is not None and seen >= active
@@ -112,14 +116,25 @@ def expire(order_id: str, order: stripe_sync.Json, summary: Summary) -> Verdict 
     return None if synced.outcome == "applied" else decided
 
 
-def restart_idle_clock(
+def idle_clock_restart(result: str, now: datetime) -> dict[str, object]:
+    """The fields that restart the order's idle clock at `now`, saying why."""
+    return {LAST_ACTIVITY_AT: now, CHECK: {"at": now, "result": result}}
+
+
+def check(
     snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]",
-    verdict: Verdict,
+    summary: Summary,
     now: datetime,
 ) -> None:
-    stuck_orders.touch(
-        snapshot, {LAST_ACTIVITY_AT: now, CHECK: {"at": now, "verdict": verdict.value}}
-    )
+    try:
+        left = expire(snapshot.id, snapshot.to_dict() or {}, summary)
+    except PaymentIntentMissing:
+        summary.checked_with_stripe(STEP, missing=True)
+        bookkeeping.mark_missing(snapshot, now)
+        return
+    summary.checked_with_stripe(STEP, missing=False)
+    if left is not None:
+        bookkeeping.touch(snapshot, idle_clock_restart(left.value, now))
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
@@ -129,8 +144,7 @@ def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime)
             summary.left_over(STEP)
             return
         try:
-            left = expire(snapshot.id, snapshot.to_dict() or {}, summary)
-            if left is not None:
-                restart_idle_clock(snapshot, left, now)
-        except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
+            check(snapshot, summary, now)
+        except Exception as error:  # noqa: BLE001 - counted; looked at again a period later
             summary.error(STEP, error, orderId=snapshot.id)
+            bookkeeping.touch_after_failure(snapshot, idle_clock_restart(FAILED_CHECK, now))

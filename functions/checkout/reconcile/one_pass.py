@@ -61,6 +61,9 @@ class Summary:
         self.errors: dict[str, int] = defaultdict(int)
         self.left_for_next_pass: set[str] = set()
         self.completed = False
+        # Orders whose PaymentIntent this pass asked Stripe for, and how many Stripe did not know.
+        self.checked = 0
+        self.unknown = 0
 
     def count(self, step: str, action: str, n: int = 1) -> None:
         self.counts[step][action] += n
@@ -81,6 +84,26 @@ class Summary:
         logger.error(
             "reconcile step failed", step=step, errorType=type(error).__name__, code=code, **fields
         )
+
+    def checked_with_stripe(self, step: str, *, missing: bool) -> None:
+        """Count an order's PaymentIntent asked for; `missing`: Stripe does not know it."""
+        self.checked += 1
+        if missing:
+            self.unknown += 1
+            self.count(step, "stripe_missing")
+
+    def alert_if_mostly_unknown(self) -> None:
+        """One CRITICAL entry when Stripe knew fewer than half of the orders asked about: not a
+        few odd orders, but most likely the keys of another account or mode (test or live)."""
+        if self.unknown * 2 > self.checked:
+            logger.critical(
+                "Most orders checked with Stripe this pass are unknown to it (No such "
+                "payment_intent): STRIPE_SECRET_KEY is probably a key of another Stripe account "
+                "or mode (test or live) than the one these orders were made with. Each is now "
+                "marked stripeMissing and left out of later passes (README: Operations).",
+                unknown=self.unknown,
+                checked=self.checked,
+            )
 
     def left_over(self, step: str) -> None:
         self.left_for_next_pass.add(step)
@@ -136,6 +159,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
         except Exception as error:  # noqa: BLE001 - one step's failure must not stop the others
             summary.error(name, error)
     summary.completed = True
+    summary.alert_if_mostly_unknown()
     report = summary.as_dict()
     (logger.error if summary.error_count else logger.info)("reconcile pass finished", **report)
     return summary

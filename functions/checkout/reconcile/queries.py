@@ -10,22 +10,23 @@ from datetime import datetime
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
 from checkout.orders.status import UNPAID_STATUSES, OrderStatus
 from checkout.orders.store import ORDERS
 
 _S = OrderStatus
 
 
+# Orders whose PaymentIntent Stripe does not know are left out (reconciler_fields).
+_KNOWN_TO_STRIPE = FieldFilter(STRIPE_MISSING, "==", False)
+
+
 def stuck_orders(client: firestore.Client, updated_before: datetime, limit: int) -> firestore.Query:
     """Orders still waiting for Stripe's word, not changed (or checked) since `updated_before`."""
     return (
         client.collection(ORDERS)
-        .where(
-            filter=FieldFilter(
-                "status", "in", [OrderStatus.PENDING.value, OrderStatus.PROCESSING.value]
-            )
-        )
+        .where(filter=FieldFilter("status", "in", [_S.PENDING.value, _S.PROCESSING.value]))
+        .where(filter=_KNOWN_TO_STRIPE)
         .where(filter=FieldFilter("updatedAt", "<", updated_before))
         .order_by("updatedAt")
         .limit(limit)
@@ -40,6 +41,7 @@ def idle_checkouts(
     return (
         client.collection(ORDERS)
         .where(filter=FieldFilter("status", "in", [_S.PENDING.value, _S.FAILED.value]))
+        .where(filter=_KNOWN_TO_STRIPE)
         .where(filter=FieldFilter(LAST_ACTIVITY_AT, "<", active_before))
         .order_by(LAST_ACTIVITY_AT)
         .limit(limit)

@@ -24,7 +24,7 @@ from checkout.cart.pricing import (
     price_cart,
 )
 from checkout.orders.ownership import is_marked
-from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, latest_activity
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING, latest_activity
 from checkout.orders.status import (
     UNPAID_STATUSES,
     DisputeState,
@@ -480,6 +480,7 @@ def order_from_payment_intent(payment_intent: Json) -> Json | None:
         "lastPaymentError": None,
         # Marks the order as rebuilt: its amount came from Stripe, not from our catalog.
         "source": SOURCE_WEBHOOK,
+        STRIPE_MISSING: False,
     }
 
 
