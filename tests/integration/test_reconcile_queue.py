@@ -24,7 +24,7 @@ from checkout.intents import stripe_gateway
 from checkout.orders.store import STRIPE_EVENTS, save_pending_order
 from checkout.platform.errors import ApiError
 from checkout.reconcile import PassSettings, Summary, catch_up, run_pass
-from tests.integration.reconcile_support import backdate, stripe_says, stripe_status
+from tests.integration.reconcile_support import backdate, later, stripe_says, stripe_status
 from tests.integration.test_reconcile import counts, open_checkout, order_of, pay_at_stripe
 
 Json = dict[str, Any]
@@ -235,3 +235,50 @@ def test_a_payment_processing_for_days_is_recorded_once(
     # Only the step's own bookkeeping moved: when it last asked Stripe.
     changed = {k for k in order if order[k] != recorded.get(k)}
     assert changed <= {"updatedAt", "stripeCheckedAt"}, changed
+
+
+# --- orders an older version wrote: the walk that gives them the new fields
+
+
+def as_an_older_version_wrote_it(db: firestore.Client, pi_id: str, ago: timedelta) -> None:
+    backdate(
+        db,
+        pi_id,
+        ago,
+        lastActivityAt=firestore.DELETE_FIELD,
+        stripeMissing=firestore.DELETE_FIELD,
+    )
+
+
+def test_the_walk_over_older_orders_goes_page_by_page_and_ends(
+    checkout_api: FlaskClient, firestore_db: firestore.Client
+) -> None:
+    older = [open_checkout(checkout_api)["paymentIntentId"] for _ in range(3)]
+    for n, pi_id in enumerate(older):
+        as_an_older_version_wrote_it(firestore_db, pi_id, timedelta(hours=5 - n))
+    newer = open_checkout(checkout_api)["paymentIntentId"]
+    newer_before = order_of(firestore_db, newer)
+
+    first = run_pass(settings())  # pages of 2: all three in one pass, then a short page
+
+    no_errors(first)
+    assert counts(first, "older_orders") == {"updated": 3}
+    for pi_id in older:
+        order = order_of(firestore_db, pi_id)
+        assert order["lastActivityAt"] == order["createdAt"]
+        assert order["stripeMissing"] is False
+    assert order_of(firestore_db, newer) == newer_before  # it had them: left as it was
+    state = firestore_db.collection("reconciler").document("older_orders")
+    assert state.get().get("done") is False  # older instances may still be writing
+    # Written by an older instance meanwhile: the walk, resuming from its cursor, finds it.
+    late = open_checkout(checkout_api)["paymentIntentId"]
+    as_an_older_version_wrote_it(firestore_db, late, timedelta(0))
+    assert counts(run_pass(settings()), "older_orders") == {"updated": 1}
+
+    # An hour after its first pass, a short page ends the walk for good.
+    assert "older_orders" not in run_pass(settings(), now=later(0.05)).as_dict()
+    assert state.get().get("done") is True
+    unwalked = open_checkout(checkout_api)["paymentIntentId"]
+    as_an_older_version_wrote_it(firestore_db, unwalked, timedelta(0))
+    run_pass(settings())
+    assert "stripeMissing" not in order_of(firestore_db, unwalked)

@@ -9,6 +9,7 @@ import pytest
 import stripe
 
 from checkout.intents import stripe_gateway
+from checkout.orders.reconciler_fields import older_order_fields
 from checkout.platform.errors import ApiError
 from checkout.reconcile.abandonment import Verdict, verdict
 from checkout.reconcile.one_pass import Summary
@@ -76,6 +77,19 @@ def test_an_order_without_last_activity_counts_from_its_creation() -> None:
     legacy = se.order(se.new_id("pi"), createdAt=seen)
     checked = {**legacy, "abandonmentCheck": {"at": seen, "result": "challenge_seen"}}
     assert verdict(requires_action("use_stripe_sdk"), checked) is Verdict.CANCEL
+
+
+# --- orders an older version wrote
+
+
+def test_an_older_order_gets_only_the_fields_it_lacks() -> None:
+    created = at(-86400)
+    assert older_order_fields({"createdAt": created}) == {
+        "lastActivityAt": created,
+        "stripeMissing": False,
+    }
+    active = {"createdAt": created, "lastActivityAt": at(-5), "stripeMissing": True}
+    assert older_order_fields(active) == {}
 
 
 # --- point 6: Stripe's "No such payment_intent"
