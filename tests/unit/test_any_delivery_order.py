@@ -31,7 +31,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PI = "pi_life"
 Json = dict[str, Any]
 
-ORDER_OF_DELIVERY = {"history", "lastEventCreated", "fulfilledAt"}
+# An observation is dated when Stripe was asked, so these follow who looked first and when.
+ORDER_OF_DELIVERY = {"history", "lastEventCreated", "lastActivityAt", "fulfilledAt"}
 
 
 LIVES: dict[str, list[Step]] = {

@@ -12,6 +12,7 @@ from checkout.orders.status import OrderStatus
 from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE, observed_event
 from checkout.webhooks.events import Outcome, plan
 from checkout.webhooks.signature import STRIPE_ID, parse_event
+from tests import stripe_events as se
 from tests.stripe_events import event, failed_payment_intent, payment_intent
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -289,3 +290,55 @@ def test_a_payment_method_tells_two_3d_secure_failures_apart() -> None:
         "pm_testfirst",
         "pm_testsecond",
     ]
+
+
+def at(seconds_from_now: float) -> datetime:
+    return NOW + timedelta(seconds=seconds_from_now)
+
+
+# --- lastActivityAt: every Stripe event about the PaymentIntent is activity, at its `created`
+
+
+def test_an_event_records_its_created_as_the_last_activity() -> None:
+    pi = se.failed_payment_intent(se.new_id("pi"))
+    order = se.order(pi["id"], lastActivityAt=at(-3600))
+    decided = plan(order, se.event("payment_intent.payment_failed", pi, created=T - 60), NOW)
+    assert decided.outcome is Outcome.APPLIED
+    assert decided.writes["lastActivityAt"] == at(-60)
+
+
+def test_a_late_event_never_moves_the_last_activity_back() -> None:
+    pi = se.failed_payment_intent(se.new_id("pi"))
+    order = se.order(pi["id"], lastActivityAt=at(-10))
+    decided = plan(order, se.event("payment_intent.payment_failed", pi, created=T - 600), NOW)
+    assert decided.outcome is Outcome.APPLIED
+    assert decided.writes["lastActivityAt"] == at(-10)
+
+
+def test_an_order_rebuilt_from_an_event_is_active_since_the_event() -> None:
+    pi = se.payment_intent(status="processing")
+    decided = plan(None, se.event("payment_intent.processing", pi, created=T - 5), NOW)
+    assert decided.creates
+    assert decided.writes["lastActivityAt"] == at(-5)
+    assert decided.writes["stripeMissing"] is False
+
+
+# --- point 7: an observation that changes nothing is no event at all
+
+
+@pytest.mark.parametrize(
+    ("stripe_status", "order_status"),
+    [("processing", "processing"), ("succeeded", "paid"), ("canceled", "canceled")],
+)
+def test_observing_what_the_order_already_says_gives_no_event(
+    stripe_status: str, order_status: str
+) -> None:
+    pi = se.payment_intent(status=stripe_status)
+    order = se.order(pi["id"], status=order_status, lastEventCreated=T - 86400)
+    assert observed_event(pi, order, RECONCILER, T) is None
+
+
+def test_observing_processing_on_a_pending_or_failed_order_is_news() -> None:
+    pi = se.payment_intent(status="processing")
+    for status in ("pending", "failed"):
+        assert observed_event(pi, se.order(pi["id"], status=status), RECONCILER, T) is not None

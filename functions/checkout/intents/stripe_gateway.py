@@ -146,10 +146,31 @@ def cancel_intent(payment_intent_id: str) -> dict[str, Any]:
         return client().v1.payment_intents.cancel(payment_intent_id).to_dict()
 
 
+class PaymentIntentMissing(ApiError):
+    """Stripe does not know the PaymentIntent: made with the keys of another account or mode."""
+
+    def __init__(self, stripe_code: str | None) -> None:
+        super().__init__(
+            404,
+            "stripe_payment_intent_missing",
+            "The payment provider does not know this payment.",
+            stripe_code=stripe_code,
+        )
+
+
 def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any]:
-    """The PaymentIntent as Stripe has it now, as a plain dict (what an event's data.object is)."""
+    """The PaymentIntent as Stripe has it now, as a plain dict (what an event's data.object is).
+
+    Raises PaymentIntentMissing when Stripe does not know it."""
     with translated_errors():
-        return client().v1.payment_intents.retrieve(payment_intent_id).to_dict()
+        try:
+            return client().v1.payment_intents.retrieve(payment_intent_id).to_dict()
+        except stripe.InvalidRequestError as error:
+            # Stripe answers an id it does not know with 404 `resource_missing` ("No such
+            # payment_intent"), also for one made in the other mode or another account.
+            if error.http_status == 404:
+                raise PaymentIntentMissing(error.code) from None
+            raise
 
 
 def cancel_abandoned_intent(payment_intent_id: str) -> dict[str, Any]:

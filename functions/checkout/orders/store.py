@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from google.cloud import firestore
 
 from checkout.cart.pricing import PricedCart, cart_signature, order_items
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
 from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
 from checkout.platform import firestore_client, firestore_counters
 from checkout.platform.errors import ApiError, checkout_locked
@@ -224,9 +225,16 @@ def save_pending_order(
         if recorded and recorded != payment_intent_id:
             raise CheckoutHasAnotherIntent(recorded)
         batch = db().batch()
-        writes = False
+        record_changes = (
+            recorded != payment_intent_id
+            or "claimToken" in checkout
+            or "expireAt" in checkout
+            or checkout.get("cart") != record_fields["cart"]
+        )
+        cart_changes = order is not None and any(
+            order.get(key) != value for key, value in cart_fields.items()
+        )
         if order is None:
-            writes = True
             batch.create(
                 order_ref,
                 {
@@ -241,30 +249,30 @@ def save_pending_order(
                     "dispute": None,
                     "declineCount": 0,
                     "lastPaymentError": None,
+                    LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+                    STRIPE_MISSING: False,
                     "createdAt": firestore.SERVER_TIMESTAMP,
                     "updatedAt": firestore.SERVER_TIMESTAMP,
                 },
             )
-        elif any(order.get(key) != value for key, value in cart_fields.items()):
-            if order.get("status") not in EDITABLE_STATUSES:
+        elif cart_changes or record_changes:
+            if cart_changes and order.get("status") not in EDITABLE_STATUSES:
                 raise checkout_locked("This order can no longer be changed.")
-            writes = True
-            # Only the version read: a webhook that moved the order on meanwhile wins, and
-            # the re-read finds it locked.
+            # A request that writes is the shopper at work: the abandonment step measures
+            # idleness from it. Only the version read: a webhook that moved the order on
+            # meanwhile wins, and the re-read finds it locked.
             batch.update(
                 order_ref,
-                {**cart_fields, "updatedAt": firestore.SERVER_TIMESTAMP},
+                {
+                    **(cart_fields if cart_changes else {}),
+                    LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
+                    "updatedAt": firestore.SERVER_TIMESTAMP,
+                },
                 option=_unchanged(order_snapshot),
             )
-        if (
-            recorded != payment_intent_id
-            or "claimToken" in checkout
-            or "expireAt" in checkout
-            or checkout.get("cart") != record_fields["cart"]
-        ):
+        if record_changes:
             # Only when something changes: duplicate requests then only read. Only the version
             # read: if another request recorded its PaymentIntent meanwhile, the re-read finds it.
-            writes = True
             if checkout_snapshot.exists:
                 batch.update(
                     checkout_ref,
@@ -279,7 +287,7 @@ def save_pending_order(
                 )
             else:
                 batch.create(checkout_ref, {"checkoutId": checkout_id, **record_fields})
-        if writes:
+        if order is None or cart_changes or record_changes:
             firestore_client.commit_conditional(batch.commit)
 
     _run_conditional(save)

@@ -13,15 +13,13 @@ from typing import Any
 
 from checkout.intents import stripe_gateway
 from checkout.orders import attempt_cap, fulfilment
-from checkout.orders.status import OrderStatus
+from checkout.orders.status import UNPAID_STATUSES, OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.webhooks import ledger
 from checkout.webhooks.signature import STRIPE_ID, StripeEvent
 
 Json = dict[str, Any]
-
-FAILED = OrderStatus.FAILED.value
 
 # Who observed the PaymentIntent: the first part of the event id.
 RECONCILER = "reconciler"
@@ -32,6 +30,14 @@ _EVENT_FOR_STATUS = {
     "succeeded": "payment_intent.succeeded",
     "processing": "payment_intent.processing",
     "canceled": "payment_intent.canceled",
+}
+_S = OrderStatus
+# Order statuses that already say what an observed event type says.
+_ALREADY_SAID: dict[str, frozenset[OrderStatus]] = {
+    "payment_intent.succeeded": frozenset(_S) - UNPAID_STATUSES - {_S.CANCELED},
+    "payment_intent.processing": frozenset({_S.PROCESSING}),
+    "payment_intent.payment_failed": frozenset({_S.FAILED}),
+    "payment_intent.canceled": frozenset({_S.CANCELED}),
 }
 
 
@@ -68,10 +74,11 @@ def observed_event(
     pi_id = payment_intent.get("id")
     if event_type is None or not isinstance(pi_id, str) or not STRIPE_ID.match(pi_id):
         return None
-    if event_type == "payment_intent.payment_failed" and (order or {}).get("status") == FAILED:
-        # Stripe says what the order says. Applying it would only add a history entry on every
-        # check of a failed order; a decline the webhook missed still comes from the events
-        # catch-up (checkout.reconcile), with Stripe's own event.
+    if (order or {}).get("status") in _ALREADY_SAID[event_type]:
+        # Stripe says what the order says: nothing to apply, so no ledger entry, no history
+        # entry and no write (applied, each look at an ACH debit `processing` for days added
+        # both, every pass). A decline the webhook missed on a failed order still comes from
+        # the events catch-up (checkout.reconcile), with Stripe's own event.
         return None
     version = (order or {}).get("lastEventCreated")
     version = version if isinstance(version, int) else 0

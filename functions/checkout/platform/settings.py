@@ -32,7 +32,10 @@ CORS_ALLOWED_ORIGINS = params.StringParam(
 ABANDON_CHECKOUT_AFTER_SECONDS = params.IntParam(
     "ABANDON_CHECKOUT_AFTER_SECONDS",
     default=24 * 3600,
-    description="The reconciler cancels a pending checkout's unpaid PaymentIntent after this long.",
+    description=(
+        "A pending or failed checkout with no activity for this long has its PaymentIntent "
+        "canceled by the reconciler, unless a payment is still under way."
+    ),
 )
 
 

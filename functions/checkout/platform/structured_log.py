@@ -98,7 +98,7 @@ def pseudonym(value: str) -> str:
 
 
 def _write(severity: str, message: str, fields: dict[str, Any]) -> None:
-    stream = sys.stderr if severity == "ERROR" else sys.stdout
+    stream = sys.stderr if severity in ("ERROR", "CRITICAL") else sys.stdout
     entry = {"severity": severity, "message": message, **(_context.get() or {}), **fields}
     stream.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
     stream.flush()
@@ -114,3 +114,8 @@ def warn(message: str, **fields: Any) -> None:
 
 def error(message: str, **fields: Any) -> None:
     _write("ERROR", message, fields)
+
+
+def critical(message: str, **fields: Any) -> None:
+    """Something is wrong with the whole deployment, not one order: a person must act now."""
+    _write("CRITICAL", message, fields)

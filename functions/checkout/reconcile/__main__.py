@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         "--abandon-after",
         type=int,
         metavar="SECONDS",
-        help="cancel pending checkouts older than this (default: ABANDON_CHECKOUT_AFTER_SECONDS, 24 h)",
+        help="cancel checkouts idle for this long (default: ABANDON_CHECKOUT_AFTER_SECONDS, 24 h)",
     )
     args = parser.parse_args(argv)
     if args.abandon_after is not None and args.abandon_after < 0:

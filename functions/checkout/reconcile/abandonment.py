@@ -1,29 +1,100 @@
-"""Expiring abandoned checkouts: a pending order older than the setting whose PaymentIntent is
-unpaid has that PaymentIntent canceled at Stripe (`cancellation_reason=abandoned`) and is itself
+"""Expiring abandoned checkouts: a pending or failed order with no activity (lastActivityAt,
+checkout.orders.reconciler_fields) for the setting's period, whose PaymentIntent nobody is still
+paying, has that PaymentIntent canceled at Stripe (`cancellation_reason=abandoned`) and is itself
 `canceled`, through the ledger like any other Stripe event. A shopper coming back with that
 checkout gets 409 checkout_expired, and the page starts a fresh one without a word.
 
-An order found paid or under way at Stripe is not abandoned: what Stripe says is applied instead.
+What Stripe says decides (`verdict`):
+- nobody paying (requires_payment_method, requires_confirmation): canceled;
+- a payment finished away from the page, on a bank's or the payer's schedule (micro-deposits
+  take 1 to 2 business days; bank transfers, vouchers), with a deadline Stripe itself keeps:
+  never canceled;
+- a challenge (3D Secure): the shopper may have started it a second ago, so when the step first
+  sees it, it restarts the idle clock; seen again a whole period later with no activity between,
+  it is canceled;
+- paid, processing or canceled: what Stripe says is applied instead.
+
+An order the step leaves as it was has its idle clock restarted (lastActivityAt, and why in
+`abandonmentCheck`), so that it leaves the head of the queue and is looked at again a whole
+period later; so has an order whose check failed. An order whose PaymentIntent Stripe does not
+know is marked (stripeMissing) and left out of later passes.
 """
 
 import time
 from datetime import datetime
+from enum import StrEnum
+
+from google.cloud import firestore
 
 from checkout.intents import stripe_gateway
+from checkout.intents.stripe_gateway import PaymentIntentMissing
 from checkout.orders import stripe_sync
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, last_activity
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
-from checkout.reconcile import queries
+from checkout.reconcile import bookkeeping, queries
 from checkout.reconcile.one_pass import Budget, PassSettings, Summary
 
 STEP = "abandoned"
+# {"at": when the step last left the order as it was, "result": a Verdict's value, or "error"}
+CHECK = "abandonmentCheck"
+FAILED_CHECK = "error"
+
+# next_action types of a payment finished away from the page, which Stripe expires itself.
+AWAY_FROM_THE_PAGE = frozenset(
+    {
+        "verify_with_microdeposits",
+        "display_bank_transfer_instructions",
+        "boleto_display_details",
+        "konbini_display_details",
+        "multibanco_display_details",
+        "oxxo_display_details",
+    }
+)
 
 
-def expire(order_id: str, order: stripe_sync.Json, summary: Summary) -> None:
+class Verdict(StrEnum):
+    CANCEL = "cancel"
+    WAITING_ON_BANK = "waiting_on_bank"
+    CHALLENGE_SEEN = "challenge_seen"  # first seen since the last activity
+    APPLY = "apply"
+
+
+def _challenge_idle_since_seen(order: stripe_sync.Json) -> bool:
+    """Whether the step saw a challenge and nothing has happened since (a whole period ago:
+    seeing it restarted the idle clock, and the order is idle again)."""
+    check = order.get(CHECK)
+    if not isinstance(check, dict) or check.get("result") != Verdict.CHALLENGE_SEEN:
+        return False
+    seen, active = check.get("at"), last_activity(order)
+    return isinstance(seen, datetime) and active is not None and seen >= active
+
+
+def verdict(payment_intent: stripe_sync.Json, order: stripe_sync.Json) -> Verdict:
+    """What to do with an idle checkout whose PaymentIntent Stripe describes so."""
+    status = payment_intent.get("status")
+    if status == "requires_action":
+        next_action = payment_intent.get("next_action")
+        action = next_action.get("type") if isinstance(next_action, dict) else None
+        if action in AWAY_FROM_THE_PAGE:
+            return Verdict.WAITING_ON_BANK
+        return Verdict.CANCEL if _challenge_idle_since_seen(order) else Verdict.CHALLENGE_SEEN
+    if status in stripe_gateway.UNPAID_STATUSES:
+        return Verdict.CANCEL
+    return Verdict.APPLY
+
+
+def expire(order_id: str, order: stripe_sync.Json, summary: Summary) -> Verdict | None:
+    """Cancel the checkout if it is abandoned, or apply what Stripe says. The verdict when the
+    order was left as it was; None when it changed."""
     observed_at = int(time.time())
     payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
-    if payment_intent.get("status") in stripe_gateway.UNPAID_STATUSES:
+    decided = verdict(payment_intent, order)
+    if decided in (Verdict.WAITING_ON_BANK, Verdict.CHALLENGE_SEEN):
+        summary.count(STEP, decided.value)
+        return decided
+    if decided is Verdict.CANCEL:
         observed_at = int(time.time())
         try:
             payment_intent = stripe_gateway.cancel_abandoned_intent(order_id)
@@ -42,15 +113,38 @@ def expire(order_id: str, order: stripe_sync.Json, summary: Summary) -> None:
     )
     summary.count(STEP, synced.outcome)
     summary.fulfilment(STEP, synced.fulfilment)
+    return None if synced.outcome == "applied" else decided
+
+
+def idle_clock_restart(result: str, now: datetime) -> dict[str, object]:
+    """The fields that restart the order's idle clock at `now`, saying why."""
+    return {LAST_ACTIVITY_AT: now, CHECK: {"at": now, "result": result}}
+
+
+def check(
+    snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]",
+    summary: Summary,
+    now: datetime,
+) -> None:
+    try:
+        left = expire(snapshot.id, snapshot.to_dict() or {}, summary)
+    except PaymentIntentMissing:
+        summary.checked_with_stripe(STEP, missing=True)
+        bookkeeping.mark_missing(snapshot, now)
+        return
+    summary.checked_with_stripe(STEP, missing=False)
+    if left is not None:
+        bookkeeping.touch(snapshot, idle_clock_restart(left.value, now))
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
-    query = queries.idle_pending_orders(db(), now - settings.abandon_after, settings.page_size)
+    query = queries.idle_checkouts(db(), now - settings.abandon_after, settings.page_size)
     for snapshot in query.stream():
         if budget.spent():
             summary.left_over(STEP)
             return
         try:
-            expire(snapshot.id, snapshot.to_dict() or {}, summary)
-        except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
+            check(snapshot, summary, now)
+        except Exception as error:  # noqa: BLE001 - counted; looked at again a period later
             summary.error(STEP, error, orderId=snapshot.id)
+            bookkeeping.touch_after_failure(snapshot, idle_clock_restart(FAILED_CHECK, now))

@@ -1,4 +1,4 @@
-"""One reconciliation pass: its settings, its bounds, its summary, and the five steps in order.
+"""One reconciliation pass: its settings, its bounds, its summary, and the steps in order.
 
 Each step is safe to run at the same time as itself (another pass) and as the webhook: events
 and observed PaymentIntents go through the webhook's ledger (exactly once), and fulfilment
@@ -26,7 +26,8 @@ def _abandon_after() -> timedelta:
 
 @dataclass(frozen=True)
 class PassSettings:
-    # A pending order older than this whose PaymentIntent is unpaid is canceled (the setting).
+    # A pending or failed checkout idle for this long whose PaymentIntent nobody is still paying
+    # is canceled (the setting; idle: no activity, checkout.orders.reconciler_fields).
     abandon_after: timedelta = field(default_factory=_abandon_after)
     # A pending or processing order not changed for this long is checked with Stripe.
     stuck_after: timedelta = timedelta(minutes=10)
@@ -60,6 +61,9 @@ class Summary:
         self.errors: dict[str, int] = defaultdict(int)
         self.left_for_next_pass: set[str] = set()
         self.completed = False
+        # Orders whose PaymentIntent this pass asked Stripe for, and how many Stripe did not know.
+        self.checked = 0
+        self.unknown = 0
 
     def count(self, step: str, action: str, n: int = 1) -> None:
         self.counts[step][action] += n
@@ -80,6 +84,26 @@ class Summary:
         logger.error(
             "reconcile step failed", step=step, errorType=type(error).__name__, code=code, **fields
         )
+
+    def checked_with_stripe(self, step: str, *, missing: bool) -> None:
+        """Count an order's PaymentIntent asked for; `missing`: Stripe does not know it."""
+        self.checked += 1
+        if missing:
+            self.unknown += 1
+            self.count(step, "stripe_missing")
+
+    def alert_if_mostly_unknown(self) -> None:
+        """One CRITICAL entry when Stripe knew fewer than half of the orders asked about: not a
+        few odd orders, but most likely the keys of another account or mode (test or live)."""
+        if self.unknown * 2 > self.checked:
+            logger.critical(
+                "Most orders checked with Stripe this pass are unknown to it (No such "
+                "payment_intent): STRIPE_SECRET_KEY is probably a key of another Stripe account "
+                "or mode (test or live) than the one these orders were made with. Each is now "
+                "marked stripeMissing and left out of later passes (README: Operations).",
+                unknown=self.unknown,
+                checked=self.checked,
+            )
 
     def left_over(self, step: str) -> None:
         self.left_for_next_pass.add(step)
@@ -103,15 +127,17 @@ Step = Callable[[PassSettings, Budget, Summary, datetime], None]
 
 
 def run_pass(settings: PassSettings | None = None, now: datetime | None = None) -> Summary:
-    """One pass: catch up on events, cancel PaymentIntents left open past the attempt cap,
-    expire abandoned checkouts, re-check stuck orders, recover fulfilment. Never raises for
-    Stripe's or Firestore's failures: they are counted."""
+    """One pass: catch up on events, cancel PaymentIntents left open past the attempt cap, give
+    orders of an older version the fields the queries need, expire abandoned checkouts, re-check
+    stuck orders, recover fulfilment. Never raises for Stripe's or Firestore's failures: they
+    are counted."""
     # Imported here so that importing checkout.reconcile stays cheap for the CLI's --help.
     from checkout.reconcile import (
         abandonment,
         capped_orders,
         catch_up,
         fulfilment_recovery,
+        older_orders,
         stuck_orders,
     )
 
@@ -122,6 +148,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
     steps: list[tuple[str, Step]] = [
         ("events", catch_up.run),
         (capped_orders.STEP, capped_orders.run),
+        ("older_orders", older_orders.run),
         ("abandoned", abandonment.run),
         ("stuck", stuck_orders.run),
         ("fulfilment", fulfilment_recovery.run),
@@ -135,6 +162,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
         except Exception as error:  # noqa: BLE001 - one step's failure must not stop the others
             summary.error(name, error)
     summary.completed = True
+    summary.alert_if_mostly_unknown()
     report = summary.as_dict()
     (logger.error if summary.error_count else logger.info)("reconcile pass finished", **report)
     return summary

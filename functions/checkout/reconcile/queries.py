@@ -11,36 +11,61 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from checkout.orders.attempts import CANCELABLE_STATUSES, MAX_DECLINED_ATTEMPTS
-from checkout.orders.status import OrderStatus
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
+from checkout.orders.status import UNPAID_STATUSES, OrderStatus
 from checkout.orders.store import ORDERS
+
+_S = OrderStatus
+
+
+# Orders whose PaymentIntent Stripe does not know are left out (reconciler_fields).
+_KNOWN_TO_STRIPE = FieldFilter(STRIPE_MISSING, "==", False)
 
 
 def stuck_orders(client: firestore.Client, updated_before: datetime, limit: int) -> firestore.Query:
     """Orders still waiting for Stripe's word, not changed (or checked) since `updated_before`."""
     return (
         client.collection(ORDERS)
-        .where(
-            filter=FieldFilter(
-                "status", "in", [OrderStatus.PENDING.value, OrderStatus.PROCESSING.value]
-            )
-        )
+        .where(filter=FieldFilter("status", "in", [_S.PENDING.value, _S.PROCESSING.value]))
+        .where(filter=_KNOWN_TO_STRIPE)
         .where(filter=FieldFilter("updatedAt", "<", updated_before))
         .order_by("updatedAt")
         .limit(limit)
     )
 
 
-def idle_pending_orders(
-    client: firestore.Client, created_before: datetime, limit: int
+def idle_checkouts(
+    client: firestore.Client, active_before: datetime, limit: int
 ) -> firestore.Query:
-    """Checkouts opened before `created_before` and never paid: candidates for abandonment."""
+    """Pending or failed checkouts with no activity since `active_before`, idlest first:
+    candidates for abandonment."""
     return (
         client.collection(ORDERS)
-        .where(filter=FieldFilter("status", "==", OrderStatus.PENDING.value))
-        .where(filter=FieldFilter("createdAt", "<", created_before))
-        .order_by("createdAt")
+        .where(filter=FieldFilter("status", "in", [_S.PENDING.value, _S.FAILED.value]))
+        .where(filter=_KNOWN_TO_STRIPE)
+        .where(filter=FieldFilter(LAST_ACTIVITY_AT, "<", active_before))
+        .order_by(LAST_ACTIVITY_AT)
         .limit(limit)
     )
+
+
+def open_orders_by_creation(
+    client: firestore.Client, created_from: datetime, limit: int, after_id: str | None = None
+) -> firestore.Query:
+    """Open orders created at `created_from` or later, oldest first (after the order `after_id`
+    created at `created_from`, when given): the walk over orders an older version wrote."""
+    query = (
+        client.collection(ORDERS)
+        .where(filter=FieldFilter("status", "in", sorted(s.value for s in UNPAID_STATUSES)))
+        .where(filter=FieldFilter("createdAt", ">=", created_from))
+        .order_by("createdAt")
+        .order_by("__name__")
+        .limit(limit)
+    )
+    if after_id is None:
+        return query
+    after = client.collection(ORDERS).document(after_id)
+    return query.start_after({"createdAt": created_from, "__name__": after})
 
 
 def unfulfilled_paid_orders(
@@ -75,4 +100,10 @@ def capped_open_orders(client: firestore.Client, _now: datetime, limit: int) -> 
 
 
 # For the index test: each takes (client, a datetime, a limit).
-ALL_QUERIES = (stuck_orders, idle_pending_orders, unfulfilled_paid_orders, capped_open_orders)
+ALL_QUERIES = (
+    stuck_orders,
+    idle_checkouts,
+    open_orders_by_creation,
+    unfulfilled_paid_orders,
+    capped_open_orders,
+)

@@ -2,32 +2,41 @@
 PaymentIntent retrieved, and what Stripe says is applied through the state machine (the event
 id and the history name the reconciler).
 
-An order the check does not change is touched (updatedAt), so that the next pass takes the
-orders checked longest ago first and a long queue of idle checkouts cannot starve the rest.
+An order the check does not change is touched (updatedAt), also when the check failed, so that
+the next pass takes the orders checked longest ago first and neither a long queue of idle
+checkouts nor orders that keep failing can starve the rest. An order whose PaymentIntent
+Stripe does not know is marked (stripeMissing) and left out of later passes.
 """
 
-import contextlib
 from datetime import datetime
 
-from google.api_core import exceptions
 from google.cloud import firestore
 
+from checkout.intents.stripe_gateway import PaymentIntentMissing
 from checkout.orders import stripe_sync
-from checkout.orders.return_check import CHECKED_AT
 from checkout.platform.firestore_client import db
-from checkout.reconcile import queries
+from checkout.reconcile import bookkeeping, queries
 from checkout.reconcile.one_pass import Budget, PassSettings, Summary
 
 STEP = "stuck"
 
 
-def _touch(snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]") -> None:
-    # Only if nobody changed it since we read it: then it is not stuck anyway.
-    with contextlib.suppress(exceptions.FailedPrecondition):
-        snapshot.reference.update(
-            {"updatedAt": firestore.SERVER_TIMESTAMP, CHECKED_AT: firestore.SERVER_TIMESTAMP},
-            option=db().write_option(last_update_time=snapshot.update_time),
-        )
+def check(
+    snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]",
+    summary: Summary,
+    now: datetime,
+) -> None:
+    try:
+        synced = stripe_sync.sync_order(snapshot.id, snapshot.to_dict(), stripe_sync.RECONCILER)
+    except PaymentIntentMissing:
+        summary.checked_with_stripe(STEP, missing=True)
+        bookkeeping.mark_missing(snapshot, now)
+        return
+    summary.checked_with_stripe(STEP, missing=False)
+    summary.count(STEP, synced.outcome)
+    summary.fulfilment(STEP, synced.fulfilment)
+    if synced.outcome != "applied":
+        bookkeeping.touch(snapshot)
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
@@ -37,10 +46,7 @@ def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime)
             summary.left_over(STEP)
             return
         try:
-            synced = stripe_sync.sync_order(snapshot.id, snapshot.to_dict(), stripe_sync.RECONCILER)
-            summary.count(STEP, synced.outcome)
-            summary.fulfilment(STEP, synced.fulfilment)
-            if synced.outcome != "applied":
-                _touch(snapshot)
-        except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
+            check(snapshot, summary, now)
+        except Exception as error:  # noqa: BLE001 - counted; retried once the others had a turn
             summary.error(STEP, error, orderId=snapshot.id)
+            bookkeeping.touch_after_failure(snapshot)

@@ -24,6 +24,7 @@ from checkout.cart.pricing import (
     price_cart,
 )
 from checkout.orders.ownership import is_marked
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING, latest_activity
 from checkout.orders.status import (
     UNPAID_STATUSES,
     DisputeState,
@@ -478,6 +479,7 @@ def order_from_payment_intent(payment_intent: Json) -> Json | None:
         "lastPaymentError": None,
         # Marks the order as rebuilt: its amount came from Stripe, not from our catalog.
         "source": SOURCE_WEBHOOK,
+        STRIPE_MISSING: False,
     }
 
 
@@ -564,6 +566,8 @@ def plan(order: Json | None, event: StripeEvent, now: datetime) -> Plan:
         "status": new.value,
         "history": [*(order.get("history") or []), entry],
         "lastEventCreated": max(event["created"], int_field(order, "lastEventCreated") or 0),
+        # Stripe at work on the payment is activity: the checkout is not idle since then.
+        LAST_ACTIVITY_AT: latest_activity(order, entry["eventCreated"]),
     }
     return Plan(
         outcome=Outcome.APPLIED,
