@@ -153,6 +153,22 @@ def test_orders_unknown_to_stripe_do_not_block_the_stuck_step(
     assert all(order_of(firestore_db, pi_id)["stripeMissing"] is True for pi_id in gone)
 
 
+def test_orders_unknown_to_stripe_are_left_out_of_the_attempt_cap_sweep(
+    firestore_db: firestore.Client, stripe_reads: list[str]
+) -> None:
+    gone = order_unknown_to_stripe(firestore_db, timedelta(hours=1))
+    firestore_db.collection("orders").document(gone).update({"declineCount": 5})
+
+    first, second = run_pass(settings()), run_pass(settings())
+
+    assert counts(first, "attempt_cap") == {"stripe_missing": 1}
+    assert counts(second, "attempt_cap") == {}
+    assert stripe_reads == [gone]
+    order = order_of(firestore_db, gone)
+    assert order["stripeMissing"] is True and order["status"] == "pending"
+    no_errors(first)
+
+
 # --- point 6: other failures do not block either
 
 

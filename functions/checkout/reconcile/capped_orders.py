@@ -10,24 +10,39 @@ the commit, Stripe down at the time, a cap reached before that follow-up existed
 import time
 from datetime import datetime
 
+from google.cloud import firestore
+
 from checkout.intents import stripe_gateway
+from checkout.intents.stripe_gateway import PaymentIntentMissing
 from checkout.orders import attempt_cap, stripe_sync
 from checkout.orders.attempts import decline_count
 from checkout.platform.firestore_client import db
-from checkout.reconcile import queries
+from checkout.reconcile import bookkeeping, queries
 from checkout.reconcile.one_pass import Budget, PassSettings, Summary
 
 STEP = "attempt_cap"
 
 
-def close(order_id: str, order: stripe_sync.Json, summary: Summary) -> None:
+def close(
+    snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]",
+    summary: Summary,
+    now: datetime,
+) -> None:
+    order_id, order = snapshot.id, snapshot.to_dict() or {}
     observed_at = int(time.time())
     payment_intent = attempt_cap.cancel(order_id, decline_count(order))
     if payment_intent is None:
         # Refused (paid, under way or canceled since) or failed: apply what it is now. If
         # Stripe cannot be asked either, this raises and the next pass tries again.
         observed_at = int(time.time())
-        payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
+        try:
+            payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
+        except PaymentIntentMissing:
+            # Like the stuck and abandonment steps: left out of later passes, not retried forever.
+            summary.checked_with_stripe(STEP, missing=True)
+            bookkeeping.mark_missing(snapshot, now)
+            return
+        summary.checked_with_stripe(STEP, missing=False)
     else:
         summary.count(STEP, "canceled_at_stripe")
     synced = stripe_sync.apply_payment_intent(
@@ -44,6 +59,6 @@ def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime)
             summary.left_over(STEP)
             return
         try:
-            close(snapshot.id, snapshot.to_dict() or {}, summary)
+            close(snapshot, summary, now)
         except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
             summary.error(STEP, error, orderId=snapshot.id)

@@ -93,6 +93,7 @@ def capped_open_orders(client: firestore.Client, _now: datetime, limit: int) -> 
                 "status", "in", sorted(status.value for status in CANCELABLE_STATUSES)
             )
         )
+        .where(filter=_KNOWN_TO_STRIPE)
         .where(filter=FieldFilter("declineCount", ">=", MAX_DECLINED_ATTEMPTS))
         .order_by("declineCount")
         .limit(limit)
