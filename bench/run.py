@@ -26,21 +26,6 @@ from bench import (  # noqa: E402
     webhook_throughput,
 )
 from bench.timing import ms  # noqa: E402
-from tests.stripe_signing import sign  # noqa: E402
-
-
-def unknown_event() -> tuple[bytes, str]:
-    """A signed event of a type we ignore: the webhook answers 200 without touching orders."""
-    payload = json.dumps(
-        {
-            "id": f"evt_cold{time.time_ns()}",
-            "object": "event",
-            "type": "customer.created",
-            "created": int(time.time()),
-            "data": {"object": {"id": "cus_bench", "object": "customer"}},
-        }
-    ).encode()
-    return payload, sign(payload, os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0])
 
 
 def goal(met: bool) -> str:
@@ -163,7 +148,7 @@ def main() -> None:
     print("Firestore round trips…", flush=True)
     rpcs = round_trips.run()
     print("cold start…", flush=True)
-    cold = cold_start.run(env, unknown_event)
+    cold = cold_start.run(env, cold_start.unknown_event)
     print("request overhead…", flush=True)
     overhead = request_overhead.run()
     print("rate limit cost…", flush=True)
