@@ -175,8 +175,9 @@ def main() -> None:
         "",
         "## Import time of our modules (`python -X importtime`)",
         "",
-        "`main` includes firebase_functions and Flask; `checkout.intents.routes` and "
-        "`checkout.webhooks.route` are imported on each function's first request.",
+        "`main` includes firebase_functions and Flask. `checkout.intents.routes` is what "
+        "checkout_api's first GET /api/config imports; `checkout.intents.opening` (with Firestore "
+        "and Stripe) what its first POST adds; `checkout.webhooks.route` the webhook's first request.",
         "",
         *import_rows(cold),
         "",
