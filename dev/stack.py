@@ -7,7 +7,10 @@
 The whole offline checkout: the Firestore emulator, localstripe, the Stripe.js stand-in
 (dev/stripe_standin), and the Firebase Hosting + Functions emulators serving the offline site
 (built from web/ and firebase.json), with localstripe's webhook registered to the webhook
-function. With real Stripe test keys in functions/.env.local, `dev` uses real Stripe instead: no
+function and the Pub/Sub emulator, without which the Functions emulator ignores the scheduled
+reconcile_orders. `dev` runs that function every DEV_RECONCILE_SECONDS (60; 0: never), as Cloud
+Scheduler does; commands run by `e2e` get FUNCTIONS_EMULATOR_HOST to run it themselves
+(fire_scheduled_function). With real Stripe test keys in functions/.env.local, `dev` uses real Stripe instead: no
 localstripe, no stand-in, the deployed firebase.json, and `stripe listen` (DEV_OFFLINE=1 keeps
 the offline stand-ins anyway).
 
@@ -23,13 +26,16 @@ Standard library only: this runs before anything else is known to be installed.
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,6 +56,15 @@ FUNCTIONS_SECRET_FILE = ROOT / "functions" / ".secret.local"
 DEFAULT_FIRESTORE_JAR = (
     "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
 )
+# firebase-tools would download the Pub/Sub emulator (impossible offline); this variable makes
+# it run the Cloud SDK's instead (Debian package google-cloud-cli-pubsub-emulator).
+PUBSUB_BINARY_VARIABLE = "PUBSUB_EMULATOR_BINARY_PATH"
+DEFAULT_PUBSUB_BINARY = (
+    "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+)
+# `make dev` fires the scheduled reconciler every this many seconds (0: never; see run_dev).
+RECONCILE_INTERVAL_VARIABLE = "DEV_RECONCILE_SECONDS"
+DEFAULT_RECONCILE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -72,12 +87,14 @@ PORT_SETTINGS = (
     PortSetting("logging", "EMULATOR_LOGGING_PORT", 4500, "the Firebase logging emulator"),
     PortSetting("eventarc", "EVENTARC_EMULATOR_PORT", 9299, "the Eventarc emulator (started with Functions)"),
     PortSetting("tasks", "TASKS_EMULATOR_PORT", 9499, "the Cloud Tasks emulator (started with Functions)"),
+    PortSetting("pubsub", "PUBSUB_PORT", 8085, "the Pub/Sub emulator (without it, no scheduled function)"),
     PortSetting("ui", "EMULATOR_UI_PORT", 4000, "the Emulator UI (real-Stripe mode only)"),
 )  # fmt: skip
 PORT_SETTING = {setting.key: setting for setting in PORT_SETTINGS}
 FIRESTORE_KEYS = ("firestore", "firestore_websocket", "firestore_webchannel")
-# What firebase-tools opens for `emulators:start --only functions,hosting`, by emulator name.
-EMULATOR_KEYS = ("hosting", "functions", "hub", "logging", "eventarc", "tasks")
+# What firebase-tools opens for `emulators:start --only functions,hosting,pubsub`, by emulator
+# name. Pub/Sub: without it the Functions emulator ignores the scheduled reconcile_orders.
+EMULATOR_KEYS = ("hosting", "functions", "hub", "logging", "eventarc", "tasks", "pubsub")
 OFFLINE_KEYS = (*FIRESTORE_KEYS, "localstripe", "standin", *EMULATOR_KEYS)
 ONLINE_KEYS = (*FIRESTORE_KEYS, *EMULATOR_KEYS, "ui")
 
@@ -288,6 +305,82 @@ def check_ports_free(ports: Ports) -> None:
         raise SystemExit(busy_ports_message(busy, ports))
 
 
+# ---- the scheduled reconciler ----
+
+
+def pubsub_binary(environ: Mapping[str, str]) -> str:
+    """The Pub/Sub emulator firebase-tools is to run: the variable's, else the Cloud SDK's."""
+    binary = environ.get(PUBSUB_BINARY_VARIABLE) or DEFAULT_PUBSUB_BINARY
+    if not os.access(binary, os.X_OK):
+        raise SystemExit(
+            f"Pub/Sub emulator not found at {binary} (it runs the scheduled reconciler). Install "
+            "the Google Cloud SDK component (apt package google-cloud-cli-pubsub-emulator; "
+            f"`make dev` and `make test` do) or set {PUBSUB_BINARY_VARIABLE} to its "
+            "bin/cloud-pubsub-emulator."
+        )
+    return binary
+
+
+def reconcile_interval(environ: Mapping[str, str]) -> int:
+    """`make dev`'s seconds between reconciler passes: DEV_RECONCILE_SECONDS, else 60; 0: never."""
+    raw = environ.get(RECONCILE_INTERVAL_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_RECONCILE_SECONDS
+    if not raw.isdigit():
+        raise SystemExit(
+            f"{RECONCILE_INTERVAL_VARIABLE}={raw!r} is not a number of seconds (0 turns it off)."
+        )
+    return int(raw)
+
+
+# How the Functions emulator (firebase-tools 15) treats a 2nd gen scheduled function: it loads it
+# only when the Pub/Sub emulator runs ("function ignored because the pubsub emulator does not
+# exist or is not running" otherwise) and subscribes it to the topic
+# firebase-schedule-<name>, but nothing ever publishes there (firebase/firebase-tools#2034),
+# and a message published by hand is dropped: the Pub/Sub emulator cannot deliver to a function
+# with the HTTP signature of a 2nd gen scheduled one ("Unsupported trigger signature: http").
+# In production Cloud Scheduler runs such a function with an HTTP POST and its own headers; so
+# does the stack, at the function's emulator URL, where it is keyed <name>-<generation> (the
+# generation counts reloads of the functions' code). The emulator's readiness probe of each new
+# worker (GET /__/health) runs one more pass: harmless, since passes may overlap.
+SCHEDULED_FUNCTION = "reconcile_orders"
+FUNCTIONS_REGION = "us-central1"  # main.py sets none: the default region
+
+
+def scheduled_trigger_name(not_found_body: str, name: str = SCHEDULED_FUNCTION) -> str | None:
+    """The emulator's current name for scheduled function `name`, from the 404 it gives for a
+    wrong one ("Function ... does not exist, valid functions are: us-central1-name-0, ...")."""
+    found = re.findall(rf"\b{FUNCTIONS_REGION}-({re.escape(name)}-(\d+))\b", not_found_body)
+    return max(found, key=lambda match: int(match[1]))[0] if found else None
+
+
+def fire_scheduled_function(
+    functions_host: str, trigger: str = SCHEDULED_FUNCTION, timeout_s: float = 330.0
+) -> str:
+    """Run the scheduled function once in the Functions emulator as Cloud Scheduler runs it in
+    production; returns the name it is served under now (pass it next time). Waits for the end
+    of the run; raises OSError (urllib's HTTPError among them) when the run failed."""
+    for attempt in range(2):
+        request = urllib.request.Request(
+            f"http://{functions_host}/{PROJECT_ID}/{FUNCTIONS_REGION}/{trigger}",
+            data=b"",
+            method="POST",
+            headers={
+                "X-CloudScheduler-JobName": f"firebase-schedule-{SCHEDULED_FUNCTION}-{FUNCTIONS_REGION}",
+                "X-CloudScheduler-ScheduleTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s):
+                return trigger
+        except urllib.error.HTTPError as error:
+            current = scheduled_trigger_name(error.read().decode(errors="replace"))
+            if error.code != 404 or attempt or current is None:
+                raise
+            trigger = current
+    raise AssertionError("unreachable")
+
+
 # ---- services ----
 
 
@@ -370,6 +463,10 @@ class Run:
         return f"127.0.0.1:{self.ports['firestore']}"
 
     @property
+    def functions_host(self) -> str:
+        return f"127.0.0.1:{self.ports['functions']}"
+
+    @property
     def webhook_url(self) -> str:
         # Through Hosting, like Stripe's webhook in production: the rewrite is part of what runs.
         return f"{self.page_url}/api/stripe-webhook"
@@ -412,7 +509,8 @@ class Run:
         )
 
     def firebase_emulators(self, config: Path) -> Service:
-        """Hosting + Functions; ready once the checkout function answers through Hosting."""
+        """Hosting + Functions + Pub/Sub (for the scheduled function); ready once the checkout
+        function answers through Hosting."""
         if not FIREBASE_BIN.exists():
             raise SystemExit(
                 "firebase-tools is not installed: run `npm ci` (make dev and make test do)."
@@ -423,7 +521,7 @@ class Run:
                 str(FIREBASE_BIN),
                 "emulators:start",
                 "--only",
-                "functions,hosting",
+                "functions,hosting,pubsub",
                 "--project",
                 PROJECT_ID,
                 "--config",
@@ -444,6 +542,11 @@ class Run:
             "FIRESTORE_EMULATOR_HOST": self.firestore_host,
             LOG_DIR_VARIABLE: str(self.logs),
         }
+        if "pubsub" in self.ports:
+            env[PUBSUB_BINARY_VARIABLE] = pubsub_binary(env)
+        if "functions" in self.ports:
+            # For commands run against the stack: e.g. to run the scheduled function.
+            env["FUNCTIONS_EMULATOR_HOST"] = self.functions_host
         if "localstripe" in self.ports:
             env["STRIPE_API_BASE"] = self.localstripe_url
         if "hosting" in self.ports:
@@ -640,21 +743,60 @@ def real_stripe_settings() -> dict[str, str]:
     return {}
 
 
-def wait_for_ctrl_c(stack: Stack) -> int:
-    """Until Ctrl-C (0), or until a service dies (1)."""
+class ReconcilerClock:
+    """`make dev`'s Cloud Scheduler: runs reconcile_orders every `seconds` (0: never), the first
+    time `seconds` after the start, one pass at a time (as max_instances=1 does in production)."""
+
+    def __init__(self, functions_host: str, seconds: int) -> None:
+        self.functions_host = functions_host
+        self.seconds = seconds
+        self.trigger = SCHEDULED_FUNCTION
+        self.due = time.monotonic() + seconds
+        self.running: threading.Thread | None = None
+
+    def tick(self) -> None:
+        if not self.seconds or time.monotonic() < self.due:
+            return
+        self.due = time.monotonic() + self.seconds
+        if self.running is None or not self.running.is_alive():
+            # A pass takes seconds to minutes: Ctrl-C must not wait for it.
+            self.running = threading.Thread(target=self.fire, daemon=True)
+            self.running.start()
+
+    def fire(self) -> None:
+        try:
+            self.trigger = fire_scheduled_function(self.functions_host, self.trigger)
+        except OSError as error:
+            # The pass's own summary and errors are in the functions' log.
+            print(f"reconcile_orders did not complete: {error}", file=sys.stderr)
+
+
+def wait_for_ctrl_c(stack: Stack, clock: ReconcilerClock | None = None) -> int:
+    """Until Ctrl-C (0), or until a service dies (1); the clock ticks meanwhile."""
     try:
         while True:
             for service in stack.started:
                 if service.process is not None and service.process.poll() is not None:
                     print(f"{service.name} stopped; see {service.log_path}", file=sys.stderr)
                     return 1
+            if clock is not None:
+                clock.tick()
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nStopping…")
         return 0
 
 
-def offline_banner(run: Run) -> str:
+def reconciler_line(seconds: int) -> str:
+    if not seconds:
+        return f"The reconciler runs only by hand ({RECONCILE_INTERVAL_VARIABLE}=0): make reconcile"
+    return (
+        f"The reconciler (reconcile_orders) runs every {seconds} s ({RECONCILE_INTERVAL_VARIABLE}); "
+        "make reconcile runs a pass now."
+    )
+
+
+def offline_banner(run: Run, reconcile_seconds: int) -> str:
     return f"""
 Checkout running offline: {run.page_url}
 
@@ -666,6 +808,7 @@ The order status shows on the page, and in Firestore:
   curl -H "Authorization: Bearer owner" \\
     "http://{run.firestore_host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/orders"
 Stripe here is localstripe ({run.localstripe_url}) behind a Stripe.js stand-in ({run.standin_origin}).
+{reconciler_line(reconcile_seconds)}
 Logs: {run.logs}/   Stop everything: Ctrl-C
 """
 
@@ -678,18 +821,21 @@ def dev_run_name(ports: Ports) -> str:
 def run_dev(environ: Mapping[str, str] = os.environ) -> int:
     exit_on_stop_signals()
     settings = {} if environ.get("DEV_OFFLINE") else real_stripe_settings()
+    reconcile_seconds = reconcile_interval(environ)
     if settings:
-        return run_dev_online(settings, environ)
+        return run_dev_online(settings, environ, reconcile_seconds)
     ports = configured_ports(OFFLINE_KEYS, environ)
     check_ports_free(ports)
     run = new_run(dev_run_name(ports), ports)
     with Stack([], {}) as stack:
         start_offline_checkout(stack, run)
-        print(offline_banner(run), flush=True)
-        return wait_for_ctrl_c(stack)
+        print(offline_banner(run, reconcile_seconds), flush=True)
+        return wait_for_ctrl_c(stack, ReconcilerClock(run.functions_host, reconcile_seconds))
 
 
-def run_dev_online(settings: dict[str, str], environ: Mapping[str, str]) -> int:
+def run_dev_online(
+    settings: dict[str, str], environ: Mapping[str, str], reconcile_seconds: int
+) -> int:
     """Real Stripe (test mode): the deployed firebase.json, functions/.env.local, `stripe listen`."""
     ports = configured_ports(ONLINE_KEYS, environ)
     check_ports_free(ports)
@@ -709,6 +855,8 @@ def run_dev_online(settings: dict[str, str], environ: Mapping[str, str]) -> int:
         "CHECKOUT_BASE_URL": run.page_url,
         LOG_DIR_VARIABLE: str(run.logs),
     }
+    if os.access(DEFAULT_PUBSUB_BINARY, os.X_OK):  # else, online, firebase-tools downloads one
+        env.setdefault(PUBSUB_BINARY_VARIABLE, DEFAULT_PUBSUB_BINARY)
     with Stack([run.firestore(), run.firebase_emulators(config)], env) as stack:
         print(
             f"""
@@ -717,11 +865,12 @@ Emulator UI: http://127.0.0.1:{ports["ui"]}
 Forward Stripe's webhooks here, and put the whsec_ it prints in functions/.env.local
 as STRIPE_WEBHOOK_SECRET (then restart):
   stripe listen --forward-to {run.webhook_url}
+{reconciler_line(reconcile_seconds)}
 Logs: {run.logs}/   Stop everything: Ctrl-C
 """,
             flush=True,
         )
-        return wait_for_ctrl_c(stack)
+        return wait_for_ctrl_c(stack, ReconcilerClock(run.functions_host, reconcile_seconds))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -12,8 +12,8 @@ Writes, under the run's folder (.run/<run>/offline/, gitignored, rebuilt every t
   hosting serves the copy; the stand-in origin joins the CSP's script-src, connect-src and
   frame-src; the Emulator UI is off (offline its download fails and stops every emulator); no
   Firestore emulator (it runs from the jar on Java 17, see the notes); every emulator port
-  firebase-tools opens (hosting, functions, hub, logging, eventarc, tasks) is the run's, given by
-  dev/stack.py. Every other header is kept.
+  firebase-tools opens (hosting, functions, hub, logging, eventarc, tasks, pubsub) is the run's,
+  given by dev/stack.py. Every other header is kept.
 
     python dev/stripe_standin/build_offline_site.py --standin-origin http://127.0.0.1:8421
 """
@@ -75,7 +75,7 @@ def offline_config(
 
 def set_emulator_ports(emulators: dict[str, Any], ports: dict[str, int]) -> None:
     """Give each emulator firebase-tools starts (hosting, functions, hub, logging, eventarc,
-    tasks, ui) its port: fixed, so that firebase-tools never picks one of its own."""
+    tasks, pubsub, ui) its port: fixed, so that firebase-tools never picks one of its own."""
     for name, port in ports.items():
         emulators.setdefault(name, {"host": "127.0.0.1"})["port"] = port
 

@@ -2,7 +2,8 @@
 
 Each test starts real stacks (`dev/stack.py dev`, and `dev/stack.py e2e` beside it) and pays in
 Chromium through the page with two of the end-to-end tests, then checks that stopping `make dev`
-leaves no process and no port behind. About a minute in all.
+leaves no process and no port behind; the one on moved ports also sees its clock run the
+scheduled reconciler in the Functions emulator. About a minute in all.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ STACK_VARIABLES = (
     "STRIPE_API_BASE",
     "FIRESTORE_EMULATOR_HOST",
     "STACK_LOG_DIR",
+    "FUNCTIONS_EMULATOR_HOST",
+    "DEV_RECONCILE_SECONDS",
     *(setting.variable for setting in PORT_SETTINGS),
 )
+RECONCILE_PASS_S = 120.0  # the first pass starts a fresh Python worker on a loaded machine
 
 
 def developer_env(**variables: str) -> dict[str, str]:
@@ -187,16 +191,33 @@ def test_the_tests_run_beside_make_dev_on_its_default_ports() -> None:
     assert not [port for port in defaults.values() if port_in_use(port)]
 
 
-def test_make_dev_with_every_port_moved_serves_a_payment() -> None:
+def reconciler_passes(logs: Path) -> list[str]:
+    """The summary lines reconcile_orders wrote in the Functions emulator (its output goes to
+    the emulators' log)."""
+    log = logs / "firebase-emulators.log"
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    return [line for line in lines if '"message": "reconcile pass finished"' in line]
+
+
+def test_make_dev_with_every_port_moved_serves_a_payment_and_reconciles_on_its_clock() -> None:
     ports = dict(zip(OFFLINE_KEYS, free_ports(len(OFFLINE_KEYS)), strict=True))
     variables = {PORT_SETTING[key].variable: str(port) for key, port in ports.items()}
 
-    with make_dev(developer_env(**variables)) as dev:
+    with make_dev(developer_env(**variables, DEV_RECONCILE_SECONDS="2")) as dev:
         assert dev.page_url == f"http://127.0.0.1:{ports['hosting']}"
         assert dev.localstripe_url == f"http://127.0.0.1:{ports['localstripe']}"
         assert dev.standin_origin == f"http://127.0.0.1:{ports['standin']}"
         assert dev.firestore_host == f"127.0.0.1:{ports['firestore']}"
-        for key in ("firestore_websocket", "firestore_webchannel", "functions", "hub"):
+        for key in ("firestore_websocket", "firestore_webchannel", "functions", "hub", "pubsub"):
             assert port_in_use(ports[key]), f"{key} is not on its moved port {ports[key]}"
+        assert "reconcile_orders) runs every 2 s (DEV_RECONCILE_SECONDS)" in dev.banner
         run_small_e2e([], dev.env())
+        # The clock has run the scheduled function in the Functions emulator meanwhile.
+        deadline = time.monotonic() + RECONCILE_PASS_S
+        while not reconciler_passes(dev.logs):
+            assert time.monotonic() < deadline, "make dev ran no reconciler pass"
+            time.sleep(1)
+        log = (dev.logs / "firebase-emulators.log").read_text(errors="replace")
+        assert "function ignored" not in log
+        assert '"completed": true' in reconciler_passes(dev.logs)[0]
     assert not [port for port in ports.values() if port_in_use(port)]

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from checkout.intents import stripe_gateway
-from tests.conftest import FUNCTIONS_DIR
+from tests.conftest import FUNCTIONS_DIR, ROOT
 
 # Run in a fresh interpreter: this test process has long since imported everything.
 PROBE = """
@@ -119,3 +119,74 @@ def test_importing_main_does_not_load_the_reconciler() -> None:
         cwd=FUNCTIONS_DIR, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "checkout.reconcile" not in result.stdout
+
+
+# The page's first request. It needs the catalog and the publishable key, nothing else: the
+# Firestore and Stripe client libraries (about 100 ms of imports) wait for the first POST.
+CONFIG_REQUEST = (
+    "from flask import Flask\n"
+    "with Flask('t').test_request_context('/api/config'):\n"
+    "    from flask import request; main.checkout_api(request)"
+)
+NOT_FOR_GET_CONFIG = (
+    "stripe",
+    "google.cloud.firestore",
+    "google.api_core",
+    "grpc",
+    "cryptography.hazmat.primitives.ciphers.aead",
+    "checkout.intents.opening",
+    "checkout.intents.rate_limits",
+    "checkout.intents.stripe_gateway",
+    "checkout.orders",
+)
+
+
+def loaded_by_import_and_call(call: str) -> set[str]:
+    """Every module loaded once `import main` and `call` have run, in a fresh interpreter."""
+    script = f"import json, sys\nimport main\n{call}\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "STRIPE_PUBLISHABLE_KEY": "pk_test_x"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=FUNCTIONS_DIR, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_the_first_get_config_loads_neither_firestore_nor_stripe() -> None:
+    loaded = loaded_by_import_and_call(CONFIG_REQUEST)
+    assert "checkout.cart.catalog" in loaded
+    needless = sorted(m for m in loaded if m.startswith(NOT_FOR_GET_CONFIG))
+    assert not needless, f"GET /api/config loads {needless[:10]}"
+
+
+# What bench/cold_start.py does, in process: the function's first GET /api/config through
+# functions-framework, then every module that is neither the standard library's nor our own.
+FIRST_CONFIG_THIRD_PARTY = """
+import json, sys
+import functions_framework
+app = functions_framework.create_app(sys.argv[1], sys.argv[2])
+assert app.test_client().get("/api/config").status_code == 200
+ours = ("checkout", "main", "baseline_functions")
+print(json.dumps(sorted(
+    m for m in sys.modules
+    if m.split(".")[0] not in sys.stdlib_module_names and not m.startswith(ours)
+)))
+"""
+
+
+def third_party_loaded_by_first_config(source: str) -> set[str]:
+    env = {**os.environ, "STRIPE_PUBLISHABLE_KEY": "pk_test_x"}
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_CONFIG_THIRD_PARTY, "checkout_api", source],
+        cwd=FUNCTIONS_DIR, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_the_cold_start_baseline_loads_what_our_first_get_config_loads() -> None:
+    """bench/baseline_functions.py is the floor `make bench` compares checkout_api with: it
+    must load the same third-party modules, so that the ratio measures our own code only."""
+    ours = third_party_loaded_by_first_config(str(FUNCTIONS_DIR / "main.py"))
+    baseline = third_party_loaded_by_first_config(str(ROOT / "bench" / "baseline_functions.py"))
+    assert sorted(ours - baseline) == [], "ours loads more: add it to the baseline"
+    assert sorted(baseline - ours) == [], "the baseline loads more than checkout_api needs"

@@ -16,13 +16,18 @@ import pytest
 from dev.stack import (
     EMULATOR_KEYS,
     OFFLINE_KEYS,
+    PORT_SETTING,
     PORT_SETTINGS,
+    PUBSUB_BINARY_VARIABLE,
     ROOT,
+    Run,
     Service,
     Stack,
     check_ports_free,
     configured_ports,
     free_ports,
+    reconcile_interval,
+    scheduled_trigger_name,
 )
 from dev.stripe_standin import build_offline_site
 
@@ -88,6 +93,62 @@ def test_dev_ports_default_to_todays_and_each_variable_moves_one() -> None:
     }
     moved = configured_ports(OFFLINE_KEYS, {"HOSTING_PORT": "5050", "FIRESTORE_PORT": " 8181 "})
     assert (moved["hosting"], moved["firestore"], moved["functions"]) == (5050, 8181, 5001)
+
+
+def test_the_pubsub_emulator_has_a_port_like_the_others() -> None:
+    # Without the Pub/Sub emulator the Functions emulator ignores reconcile_orders.
+    assert "pubsub" in OFFLINE_KEYS
+    assert configured_ports(OFFLINE_KEYS, {})["pubsub"] == 8085
+    assert configured_ports(OFFLINE_KEYS, {"PUBSUB_PORT": "9085"})["pubsub"] == 9085
+    with pytest.raises(SystemExit, match="set HOSTING_PORT or PUBSUB_PORT"):
+        configured_ports(OFFLINE_KEYS, {"PUBSUB_PORT": "5000"})
+
+
+def test_the_deployed_config_gives_the_emulators_makes_devs_default_ports() -> None:
+    emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
+    assert "pubsub" in emulators
+    for name, emulator in emulators.items():
+        if name in PORT_SETTING and "port" in emulator:
+            assert emulator["port"] == PORT_SETTING[name].default, name
+
+
+def test_the_stack_runs_the_sdks_pubsub_emulator_and_says_how_to_install_a_missing_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = Run(dict(zip(OFFLINE_KEYS, range(43001, 43020), strict=False)), tmp_path)
+    binary = tmp_path / "cloud-pubsub-emulator"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv(PUBSUB_BINARY_VARIABLE, str(binary))
+    env = run.offline_env()
+    assert env[PUBSUB_BINARY_VARIABLE] == str(binary)
+    assert env["FUNCTIONS_EMULATOR_HOST"] == f"127.0.0.1:{run.ports['functions']}"
+    monkeypatch.setenv(PUBSUB_BINARY_VARIABLE, str(tmp_path / "missing"))
+    with pytest.raises(SystemExit, match="google-cloud-cli-pubsub-emulator"):
+        run.offline_env()
+
+
+def test_dev_reconciles_every_60_s_unless_told_otherwise() -> None:
+    assert reconcile_interval({}) == 60
+    assert reconcile_interval({"DEV_RECONCILE_SECONDS": " 5 "}) == 5
+    assert reconcile_interval({"DEV_RECONCILE_SECONDS": "0"}) == 0  # only `make reconcile`
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1.5"])
+def test_a_reconcile_interval_that_is_not_seconds_is_refused_by_name(value: str) -> None:
+    with pytest.raises(SystemExit, match=f"DEV_RECONCILE_SECONDS='{re.escape(value)}' is not"):
+        reconcile_interval({"DEV_RECONCILE_SECONDS": value})
+
+
+def test_the_scheduled_functions_current_name_is_read_from_the_emulators_404() -> None:
+    # What the Functions emulator (firebase-tools 15) answers for a name it does not serve.
+    body = (
+        "Function us-central1-reconcile_orders does not exist, valid functions are: "
+        "us-central1-checkout_api, us-central1-reconcile_orders-2, us-central1-stripe_webhook, "
+        "us-central1-reconcile_orders-10"
+    )
+    assert scheduled_trigger_name(body) == "reconcile_orders-10"
+    assert scheduled_trigger_name("Function x does not exist, valid functions are: ") is None
 
 
 @pytest.mark.parametrize("value", ["http", "0", "70000", "-1", "50.5"])
@@ -156,7 +217,7 @@ def test_free_ports_differ_and_are_reserved_against_other_processes() -> None:
 
 def test_the_offline_config_follows_the_runs_ports() -> None:
     root_config = json.loads((ROOT / "firebase.json").read_text())
-    ports = dict(zip(EMULATOR_KEYS, range(41001, 41007), strict=True))
+    ports = dict(zip(EMULATOR_KEYS, range(41001, 41001 + len(EMULATOR_KEYS)), strict=True))
     config = build_offline_site.offline_config(root_config, "http://127.0.0.1:41234", ports)
     emulators = config["emulators"]
     assert {name: emulators[name]["port"] for name in EMULATOR_KEYS} == ports
@@ -174,7 +235,8 @@ def test_the_offline_config_follows_the_runs_ports() -> None:
 
 
 def test_real_stripe_dev_on_moved_ports_gets_a_config_with_them(tmp_path: Path) -> None:
-    ports = dict(zip((*EMULATOR_KEYS, "ui"), range(42001, 42008), strict=True))
+    keys = (*EMULATOR_KEYS, "ui")
+    ports = dict(zip(keys, range(42001, 42001 + len(keys)), strict=True))
     config_path = build_offline_site.build_online(tmp_path / "online", ports)
     config = json.loads(config_path.read_text())
     assert {name: config["emulators"][name]["port"] for name in ports} == ports

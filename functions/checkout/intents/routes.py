@@ -1,6 +1,11 @@
 """The checkout function's routes: GET /api/config, POST /api/payment-intents, GET /api/orders/{id}.
 
 Each handler parses, calls the core, and responds; nothing else.
+
+A cold instance's first request is usually the page's GET /api/config, which needs only the
+catalog and the publishable key. So each handler imports its own core on first use: the Firestore
+and Stripe client libraries (most of the cold start) load with the first POST or order check,
+never on the way to the config (tests/unit/test_cold_start.py).
 """
 
 import re
@@ -8,9 +13,6 @@ import re
 from flask import Request, Response
 
 from checkout.cart import catalog
-from checkout.cart.validation import parse_cart_request
-from checkout.intents import opening, rate_limits
-from checkout.orders import return_check
 from checkout.platform import structured_log as logger
 from checkout.platform.client_ip import client_address, diagnostic_fields
 from checkout.platform.deadline import request_deadline
@@ -48,6 +50,9 @@ def get_config(request: Request) -> Response:
 
 
 def post_payment_intent(request: Request) -> Response:
+    from checkout.cart.validation import parse_cart_request
+    from checkout.intents import opening, rate_limits
+
     require_method(request, ["POST"])
     address = client_address(
         request.headers.get("X-Forwarded-For"), request.remote_addr, FORWARDED_FOR_CLIENT_HOP.value
@@ -62,6 +67,8 @@ def post_payment_intent(request: Request) -> Response:
 
 
 def get_order(request: Request, payment_intent_id: str) -> Response:
+    from checkout.orders import return_check
+
     require_method(request, ["GET"])
     client_secret = request.headers.get("X-Client-Secret", "")
     order = (

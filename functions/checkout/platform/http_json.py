@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Request, Response
-from google.api_core.exceptions import DeadlineExceeded, RetryError, ServerError
 
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
@@ -103,15 +102,24 @@ def guarded(handler: Callable[[], Response], headers: dict[str, str]) -> Respons
         return error_response(
             ApiError(500, "server_misconfigured", f"The server is missing {missing.name}."), headers
         )
-    except (ServerError, DeadlineExceeded, RetryError) as error:
-        logger.error("firestore unavailable", errorType=type(error).__name__)
-        return error_response(
-            ApiError(503, "storage_unavailable", "Order storage is unavailable; try again."),
-            headers,
-        )
     except Exception as error:  # noqa: BLE001 - the last line of defence must catch everything
+        if storage_unavailable(error):
+            logger.error("firestore unavailable", errorType=type(error).__name__)
+            return error_response(
+                ApiError(503, "storage_unavailable", "Order storage is unavailable; try again."),
+                headers,
+            )
         # The type only: messages of unexpected errors may quote data we must not log.
         logger.error("unhandled error", errorType=type(error).__name__)
         return error_response(
             ApiError(500, "internal_error", "Something went wrong on our side."), headers
         )
+
+
+def storage_unavailable(error: Exception) -> bool:
+    """Whether Firestore (its client library's errors) failed or timed out: worth a retry."""
+    # Imported here, not at the top: GET /api/config never loads Firestore's client library,
+    # and once one of its errors was raised the module is loaded and this import is a lookup.
+    from google.api_core.exceptions import DeadlineExceeded, RetryError, ServerError
+
+    return isinstance(error, ServerError | DeadlineExceeded | RetryError)
