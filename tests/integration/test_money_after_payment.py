@@ -32,10 +32,12 @@ Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
 SECRET = "pi_x_secret_money_after_payment"
 
-# Fields that record the order of delivery itself, or which document this is.
+# Fields that record the order of delivery itself, or which document this is. An observation is
+# dated when Stripe was asked, so lastEventCreated and lastActivityAt follow who looked first.
 ORDER_OF_DELIVERY = {
     "history",
     "lastEventCreated",
+    "lastActivityAt",
     "fulfilledAt",
     "createdAt",
     "updatedAt",
