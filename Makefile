@@ -8,7 +8,7 @@ PUBSUB_EMULATOR := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-
 
 .PHONY: dev test e2e lint typecheck install bench clean reconcile
 
-# Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (README, "Ports").
+# Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (docs/testing.md, "Ports").
 dev: install
 	$(PY) dev/stack.py dev
 
@@ -21,7 +21,7 @@ test: install lint typecheck
 e2e: install
 	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e
 
-# One reconciler pass against the `make dev` stack (README: Operations). Extra options in ARGS,
+# One reconciler pass against the `make dev` stack (docs/operations.md). Extra options in ARGS,
 # e.g. `make reconcile ARGS="--abandon-after 0"`.
 reconcile: $(VENV)/.installed
 	$(PY) dev/reconcile.py $(ARGS)
