@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 PUBSUB_EMULATOR := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
 
-.PHONY: dev test e2e lint typecheck install bench clean reconcile
+.PHONY: dev test unit e2e lint typecheck install bench clean reconcile
 
-# Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (README, "Ports").
+# Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (docs/testing.md, "Ports").
 dev: install
 	$(PY) dev/stack.py dev
 
@@ -21,7 +21,12 @@ test: install lint typecheck
 e2e: install
 	$(PY) dev/stack.py e2e -- $(PY) -m pytest tests/e2e
 
-# One reconciler pass against the `make dev` stack (README: Operations). Extra options in ARGS,
+# The inner loop: the unit tests alone, no servers, no lint (15-20 s). `make test` stays the
+# whole proof.
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+# One reconciler pass against the `make dev` stack (docs/operations.md). Extra options in ARGS,
 # e.g. `make reconcile ARGS="--abandon-after 0"`.
 reconcile: $(VENV)/.installed
 	$(PY) dev/reconcile.py $(ARGS)

@@ -71,8 +71,9 @@ def import_times(env: dict[str, str]) -> list[tuple[str, int, int]]:
     """(module, self µs, cumulative µs) for our own modules, from `python -X importtime`."""
     script = (
         "import main\n"
-        # What each function's first request imports, in that order (README: "What a new
-        # instance's first request does"): GET /api/config, then a POST, then the webhook.
+        # What each function's first request imports, in that order (docs/architecture.md:
+        # "What a new instance's first request does"): GET /api/config, then a POST, then the
+        # webhook.
         "from checkout.intents import routes\n"
         "from checkout.cart import validation\nfrom checkout.intents import opening, rate_limits\n"
         "from checkout.webhooks import route\n"

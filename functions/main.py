@@ -25,7 +25,7 @@ from checkout.platform.settings import (
     WEBHOOK_TIMEOUT_SECONDS,
 )
 
-# Ceilings (params, defaults in settings.py; README "Security" has the cost they imply).
+# Ceilings (params, defaults in settings.py; docs/security.md has the cost they imply).
 
 
 @https_fn.on_request(

@@ -1,5 +1,5 @@
 // The checkout page: the cart, priced by the server; Stripe's Payment Element; then the order.
-// README.md, "The checkout page", tells the whole story; the comments here say why.
+// docs/architecture.md, "The checkout page", tells the whole story; the comments here say why.
 //
 // Served as written: no build step, no framework. tsc type-checks it against Stripe.js's
 // published types (tsconfig.json), and compiles nothing.

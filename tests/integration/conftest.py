@@ -90,7 +90,8 @@ def assert_fulfilled_as_stored(received: dict[str, Any], stored: dict[str, Any])
 @pytest.fixture
 def fulfilled(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fulfilled]:
     """Orders passed to fulfil(), which still does its real work. Only a paid order is ever
-    fulfilled (README, Fulfilment), whichever path hands it over: checked after every test."""
+    fulfilled (docs/architecture.md, Fulfilment), whichever path hands it over: checked after
+    every test."""
     calls = Fulfilled()
     lock = threading.Lock()
     real = fulfilment.fulfil

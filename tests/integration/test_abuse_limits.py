@@ -89,7 +89,8 @@ def test_a_forged_forwarded_for_does_not_escape_the_limit(
 
 
 def direct(caller: str, forged: str) -> dict[str, str]:
-    """A call to the function's own URL, if Cloud Run appends only the caller (README "Which IP")."""
+    """A call to the function's own URL, if Cloud Run appends only the caller (docs/security.md,
+    "Which IP")."""
     return {"X-Forwarded-For": f"{forged}, {caller}"}
 
 

@@ -1,9 +1,9 @@
 """`derive_status` over every combination of facts, with the expected status written out.
 
 The delivery-order tests check that each change is an allowed transition and compare the status
-with the code's own calculation; this table is what pins the priority itself (README, "Order
-statuses"): before the success nothing but the payment counts; after it a lost dispute outranks
-an open one, which outranks a full refund, which outranks a review.
+with the code's own calculation; this table is what pins the priority itself (docs/architecture.md,
+"The order state machine"): before the success nothing but the payment counts; after it a lost
+dispute outranks an open one, which outranks a full refund, which outranks a review.
 """
 
 import itertools

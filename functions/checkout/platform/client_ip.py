@@ -1,6 +1,6 @@
 """Which address a request comes from, for rate limits, and a diagnostic of how we decided.
 
-The shape assumed (README "Which IP" has the sources): behind Firebase Hosting, a request to a
+The shape assumed (docs/security.md has the sources): behind Firebase Hosting, a request to a
 Cloud Function (2nd gen, i.e. Cloud Run) arrives with
 `X-Forwarded-For: <whatever the client sent>, <client IP>, <a Google address>`: the two last
 entries are appended on the way; everything to their left is the client's own and unverified.
@@ -11,7 +11,7 @@ then the connection's peer address.
 
 A call to the function's own URL, bypassing Hosting, may arrive in another shape (only one entry
 appended: the caller); then the second entry from the right is the caller's to choose. Headers
-alone cannot tell the two apart (README "Which IP" says what bounds it), so a deployer checks
+alone cannot tell the two apart (docs/security.md says what bounds it), so a deployer checks
 their own with `diagnostic_fields`, which names entries by position, never by address.
 
 IPv6 clients are grouped by their /64: one subscriber usually holds a whole /64.

@@ -68,7 +68,7 @@ def webhook_secrets() -> list[str]:
     return [s.strip() for s in require(STRIPE_WEBHOOK_SECRET).split(",") if s.strip()]
 
 
-# --- Abuse limits on POST /api/payment-intents (see README "Security"). Tests and shops tune
+# --- Abuse limits on POST /api/payment-intents (see docs/security.md). Tests and shops tune
 # them through the environment / functions/.env.<project>, like any Firebase param.
 REQUESTS_PER_IP_PER_MINUTE = params.IntParam(
     "REQUESTS_PER_IP_PER_MINUTE",

@@ -100,7 +100,7 @@ class Summary:
                 "Most orders checked with Stripe this pass are unknown to it (No such "
                 "payment_intent): STRIPE_SECRET_KEY is probably a key of another Stripe account "
                 "or mode (test or live) than the one these orders were made with. Each is now "
-                "marked stripeMissing and left out of later passes (README: Operations).",
+                "marked stripeMissing and left out of later passes (docs/operations.md).",
                 unknown=self.unknown,
                 checked=self.checked,
             )
