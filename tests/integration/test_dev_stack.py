@@ -17,13 +17,13 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from dev.stack import (
     OFFLINE_KEYS,
@@ -162,33 +162,30 @@ def run_small_e2e(command: list[str], env: Mapping[str, str]) -> None:
     assert f"{len(SMALL_E2E)} passed" in result.stdout
 
 
-def dev_stack_already_up(page_url: str) -> bool:
-    try:
-        config = requests.get(f"{page_url}/api/config", timeout=5)
-    except requests.RequestException:
-        return False
-    return config.ok and config.json().get("publishableKey") == "pk_test_offline_localstripe"
-
-
 def test_the_tests_run_beside_make_dev_on_its_default_ports() -> None:
-    defaults = {key: PORT_SETTING[key].default for key in OFFLINE_KEYS}
-    page_url = f"http://127.0.0.1:{defaults['hosting']}"
-    if dev_stack_already_up(page_url):
-        # `make dev & make test`: the developer's own stack is what we run beside.
-        run_small_e2e([PYTHON, "dev/stack.py", "e2e", "--"], developer_env())
-        return
-    busy = [port for port in defaults.values() if port_in_use(port)]
-    if busy:
-        pytest.skip(f"ports {busy} are used by something other than make dev on this machine")
+    """`make dev` on its default ports, a whole e2e stack beside it, and make dev still serving.
 
-    with make_dev(developer_env()) as dev:
-        assert dev.page_url == page_url
-        assert dev.firestore_host == f"127.0.0.1:{defaults['firestore']}"
+    A default port already taken (a developer's own `make dev`, AirPlay on 5000) is moved, as the
+    README tells the developer, through its variable to a free port, and said in a warning: the
+    test runs its own stack either way, never skips, and never passes on someone else's."""
+    defaults = {key: PORT_SETTING[key].default for key in OFFLINE_KEYS}
+    busy = [key for key, port in defaults.items() if port_in_use(port)]
+    moved = dict(zip(busy, free_ports(len(busy)), strict=True))
+    ports = {**defaults, **moved}
+    if moved:
+        settings = " ".join(f"{PORT_SETTING[k].variable}={p}" for k, p in moved.items())
+        in_use = sorted(defaults[key] for key in busy)
+        warnings.warn(f"ports {in_use} are in use: make dev runs with {settings}", stacklevel=1)
+    variables = {PORT_SETTING[key].variable: str(port) for key, port in moved.items()}
+
+    with make_dev(developer_env(**variables)) as dev:
+        assert dev.page_url == f"http://127.0.0.1:{ports['hosting']}"
+        assert dev.firestore_host == f"127.0.0.1:{ports['firestore']}"
         # A whole e2e stack starts, pays and stops beside it...
         run_small_e2e([PYTHON, "dev/stack.py", "e2e", "--"], developer_env())
         # ...and make dev still serves a payment afterwards.
         run_small_e2e([], dev.env())
-    assert not [port for port in defaults.values() if port_in_use(port)]
+    assert not [port for port in ports.values() if port_in_use(port)]
 
 
 def reconciler_passes(logs: Path) -> list[str]:

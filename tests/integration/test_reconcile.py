@@ -28,6 +28,7 @@ from checkout.orders.store import ORDERS, STRIPE_EVENTS
 from checkout.reconcile import PassSettings, Summary, catch_up, run_pass
 from tests.conftest import FUNCTIONS_DIR
 from tests.integration.conftest import Fulfilled, assert_fulfilled_as_stored, function_client
+from tests.integration.reconcile_support import backdate
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -281,6 +282,11 @@ def test_a_stuck_order_is_checked_with_stripe_and_recorded_as_the_reconcilers(
     assert idle_after["updatedAt"] > idle_before["updatedAt"]
 
 
+def fulfilling_after(grace: timedelta) -> PassSettings:
+    """QUIET, but paid orders unfulfilled for `grace` are due for recovery."""
+    return PassSettings(**{**QUIET.__dict__, "fulfil_after": grace})
+
+
 @pytest.fixture
 def failing_once(monkeypatch: pytest.MonkeyPatch, fulfilled: list[str]) -> list[str]:
     """fulfil() raises the first time it is called, then works (and is counted in `fulfilled`)."""
@@ -306,6 +312,9 @@ def test_a_fulfilment_that_raised_is_retried_once_by_the_next_pass(
     fulfilled: list[str],
 ) -> None:
     pi_id = open_checkout(checkout_api)["paymentIntentId"]
+    # Opened (and last written) an hour ago: longer ago than the grace below, so only the
+    # paying commit's own write can hold the claim.
+    backdate(firestore_db, pi_id, timedelta(hours=1))
     pay_at_stripe(stripe_client, pi_id)
     first = run_pass(QUIET)
     assert counts(first, "events")["fulfilment_failed"] == 1
@@ -313,8 +322,10 @@ def test_a_fulfilment_that_raised_is_retried_once_by_the_next_pass(
     order = order_of(firestore_db, pi_id)
     assert order["status"] == "paid" and order["fulfilledAt"] is None
 
-    # Within the grace period the payer's claim holds: nobody retries yet.
-    assert "recovered" not in counts(run_pass(QUIET), "fulfilment")
+    # Within the grace period the payer's claim holds: nobody retries yet. A short grace, as
+    # below (with a day's, nothing could be due yet whatever the claim): minutes, more than
+    # this test takes since the paying commit, less than the order's age.
+    assert "recovered" not in counts(run_pass(fulfilling_after(timedelta(minutes=5))), "fulfilment")
     assert failing_once == [pi_id]
 
     grace = timedelta(seconds=1)
@@ -323,7 +334,7 @@ def test_a_fulfilment_that_raised_is_retried_once_by_the_next_pass(
 
     def recovery_pass(_: int) -> Summary:
         start.wait()
-        return run_pass(PassSettings(**{**QUIET.__dict__, "fulfil_after": grace}))
+        return run_pass(fulfilling_after(grace))
 
     with ThreadPoolExecutor(2) as pool:
         summaries = list(pool.map(recovery_pass, range(2)))
@@ -336,7 +347,7 @@ def test_a_fulfilment_that_raised_is_retried_once_by_the_next_pass(
     assert order["fulfilmentAttempts"] == 1
 
     time.sleep(1.2)
-    later = run_pass(PassSettings(**{**QUIET.__dict__, "fulfil_after": grace}))
+    later = run_pass(fulfilling_after(grace))
     assert "recovered" not in counts(later, "fulfilment")
     assert failing_once == [pi_id, pi_id]
 

@@ -9,7 +9,7 @@ the change); the other event types are covered by the in-process tests.
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -80,16 +80,34 @@ def confirm(client: stripe.StripeClient, pi_id: str, payment_method: str) -> Any
     return client.v1.payment_intents.confirm(pi_id)
 
 
-def order_when(db: firestore.Client, pi_id: str, status: str) -> dict[str, Any]:
-    """The order once it has `status`, waiting for localstripe's delivery."""
+def order_once(
+    db: firestore.Client, pi_id: str, what: str, done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The order once `done(order)`, waiting for localstripe's delivery and what follows it."""
     deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
     order: dict[str, Any] = {}
     while time.monotonic() < deadline:
         order = db.collection(ORDERS).document(pi_id).get().to_dict() or {}
-        if order.get("status") == status:
+        if done(order):
             return order
         time.sleep(0.25)
-    pytest.fail(f"order {pi_id} is {order.get('status')!r}, not {status!r}, after the deadline")
+    pytest.fail(f"order {pi_id} is not {what} after the deadline: {order}")
+
+
+def order_when(db: firestore.Client, pi_id: str, status: str) -> dict[str, Any]:
+    """The order once it has `status`, waiting for localstripe's delivery."""
+    return order_once(db, pi_id, status, lambda order: order.get("status") == status)
+
+
+def stripe_events_about(client: stripe.StripeClient, pi_id: str, since: int) -> list[str]:
+    """The types of the events Stripe (localstripe) has made about the PaymentIntent since
+    `since`: every delivery that can reach its order is one of them."""
+    listed = client.v1.events.list(params={"created": {"gte": since}, "limit": 100})
+    return [
+        str(event.type)
+        for event in listed.auto_paging_iter()
+        if event.to_dict()["data"]["object"].get("id") == pi_id
+    ]
 
 
 @pytest.mark.usefixtures("webhook_url")
@@ -103,11 +121,12 @@ def test_a_card_payment_makes_the_order_paid(
     intent = confirm(stripe_client, pi_id, "pm_card_visa")
     assert intent.status == "succeeded"
 
-    order = order_when(firestore_db, pi_id, "paid")
+    # fulfil() writes fulfilledAt after the commit that made the order paid: wait for that.
+    order = order_once(firestore_db, pi_id, "fulfilled", lambda o: o.get("fulfilledAt") is not None)
+    assert order["status"] == "paid"
     assert order["amountReceived"] == checkout["amount"]
     assert [h["type"] for h in order["history"]] == ["payment_intent.succeeded"]
     assert order["history"][0]["eventId"].startswith("evt_")
-    assert order_when(firestore_db, pi_id, "paid").get("fulfilledAt") is not None
 
 
 @pytest.mark.usefixtures("webhook_url")
@@ -128,11 +147,14 @@ def test_a_declined_card_makes_the_order_failed(
 def test_a_3d_secure_card_is_paid_after_authentication(
     checkout_api: FlaskClient, stripe_client: stripe.StripeClient, firestore_db: firestore.Client
 ) -> None:
+    since = int(time.time()) - 1
     checkout = open_checkout(checkout_api)
     pi_id = checkout["paymentIntentId"]
     intent = confirm(stripe_client, pi_id, card(stripe_client, "4000002760003184"))
     assert intent.status == "requires_action"
-    time.sleep(1.5)  # localstripe's delivery delay: nothing is sent, the order stays pending
+    # Stripe has made no event about the payment that waits for authentication (a delivery
+    # that came late would still be listed here), so no delivery can change the order.
+    assert stripe_events_about(stripe_client, pi_id, since) == []
     assert firestore_db.collection(ORDERS).document(pi_id).get().get("status") == "pending"
 
     # What the shopper's "Complete authentication" does, through localstripe's test hook.
@@ -148,6 +170,7 @@ def test_a_3d_secure_card_is_paid_after_authentication(
     assert response.status_code == 200, response.text
 
     order = order_when(firestore_db, pi_id, "paid")
+    assert stripe_events_about(stripe_client, pi_id, since) == ["payment_intent.succeeded"]
     assert [h["type"] for h in order["history"]] == ["payment_intent.succeeded"]
 
 
