@@ -59,11 +59,12 @@ def update_times(db: firestore.Client) -> dict[str, Any]:
     return {s.id: s.update_time for s in db.collection(PRODUCTS).stream()}
 
 
-def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, unset: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m checkout.catalog ARGS` from functions/, as the owner runs it."""
+    environ = {k: v for k, v in os.environ.items() if k != unset}
     return subprocess.run(
         [sys.executable, "-m", "checkout.catalog", *args],
-        cwd=FUNCTIONS_DIR, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        cwd=FUNCTIONS_DIR, env={**environ, **env}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 
@@ -267,6 +268,18 @@ def test_no_connection_exits_2(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         assert f"no connection to the Firestore emulator at {nothing_there}" in result.stderr
     assert imported.stdout == exported.stdout == ""
+
+
+def test_no_credentials_for_a_real_project_exits_2(tmp_path: Path) -> None:
+    result = cli(
+        "export",
+        unset="FIRESTORE_EMULATOR_HOST",
+        GOOGLE_APPLICATION_CREDENTIALS=str(tmp_path / "missing-key.json"),
+        GCLOUD_PROJECT="demo-no-such-project",
+    )
+    assert result.returncode == 2
+    assert "no connection to Firestore of project demo-no-such-project" in result.stderr
+    assert "DefaultCredentialsError" in result.stderr
 
 
 def test_in_stripe_mode_import_is_refused_and_export_works(firestore_db: firestore.Client) -> None:

@@ -3,12 +3,13 @@ position order; the instance cache reads at most once per bound (time moved, nev
 
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from checkout.catalog.live_catalog import CatalogCache, ShopCatalog, catalog_from_documents
-from checkout.catalog.product import Product, document_of
+from checkout.catalog.product import DOCUMENT_FIELDS, Product, document_of
 from checkout.platform.settings import (
     InvalidSetting,
     catalog_cache_seconds,
@@ -163,3 +164,21 @@ def test_a_catalog_setting_that_cannot_be_used_is_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(InvalidSetting, match=name):
         shop_currency() if name == "SHOP_CURRENCY" else catalog_source()
+
+
+ODD_VALUES: list[Any] = [
+    None, True, 0, -1, 10**12, 1.5, float("nan"), "", " ", "x", "1400", [], [1], [None],
+    ["https://[x"], ["/ok.png", 3], {}, {"a": 1}, b"bytes", datetime(2026, 1, 1, tzinfo=UTC),
+]  # fmt: skip
+
+
+def test_no_value_in_any_field_makes_the_read_raise(capsys: pytest.CaptureFixture[str]) -> None:
+    documents = {"mug": document_of(MUG)}
+    for field in (*DOCUMENT_FIELDS, "extra"):
+        for n, value in enumerate(ODD_VALUES):
+            documents[f"{field}-{n}"] = {**document_of(TEE), field: value}
+    documents["not an id"] = document_of(TEE)
+    catalog = catalog_from_documents(documents, "usd")
+    assert "mug" in {p.id for p in catalog.products}
+    assert "not an id" in catalog.off_sale
+    assert all(json.loads(line) for line in capsys.readouterr().err.splitlines())

@@ -166,6 +166,7 @@ def test_site_paths_and_stripe_images_are_allowed(image: str) -> None:
         "https://files.stripe.com:8443/x.png",
         "data:image/png;base64,iVBORw0KGgo=",
         "javascript:alert(1)",
+        "https://[files.stripe.com/x.png",  # urlsplit raises on this: still just refused
         "https://files.stripe.com/" + "x" * 2048,
         3,
     ],

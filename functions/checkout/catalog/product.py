@@ -96,7 +96,10 @@ def image_problem(image: object) -> str | None:
             f"{image!r} is not a path on the site (like /images/mug.jpg: letters, digits "
             "and . _ ~ % + - /)"
         )
-    url = urlsplit(image)
+    try:
+        url = urlsplit(image)
+    except ValueError:  # e.g. an unclosed "[" in the host: no URL at all
+        url = urlsplit("")
     host = url.hostname or ""
     if (
         url.scheme == "https"
