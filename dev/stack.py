@@ -14,6 +14,9 @@ Scheduler does; commands run by `e2e` get FUNCTIONS_EMULATOR_HOST to run it them
 localstripe, no stand-in, the deployed firebase.json, and `stripe listen` (DEV_OFFLINE=1 keeps
 the offline stand-ins anyway).
 
+Every stack's Firestore emulator starts with catalog.json imported (seed_catalog; not with
+CATALOG_SOURCE=stripe, where the Stripe Dashboard is the catalog's source).
+
 Ports: `test` and `e2e` choose free ports at start, so they run beside `make dev` and beside each
 other; `dev` uses the fixed ports of PORT_SETTINGS, each movable by its environment variable
 (e.g. HOSTING_PORT=5050). Each run keeps its files (logs, the offline site, localstripe's data) in
