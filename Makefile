@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
 PUBSUB_EMULATOR := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
 
-.PHONY: dev test unit e2e lint typecheck install bench clean reconcile
+.PHONY: dev test unit e2e lint typecheck install bench clean reconcile catalog
 
 # Fixed ports, each movable by its variable: HOSTING_PORT=5050 make dev (docs/testing.md, "Ports").
 dev: install
@@ -30,6 +30,11 @@ unit: $(VENV)/.installed
 # e.g. `make reconcile ARGS="--abandon-after 0"`.
 reconcile: $(VENV)/.installed
 	$(PY) dev/reconcile.py $(ARGS)
+
+# The catalog of the `make dev` stack (docs/catalog.md): `make catalog FILE=catalog.json` imports
+# the file (add ARGS=--dry-run to see the changes first); `make catalog` alone prints it.
+catalog: $(VENV)/.installed
+	$(PY) dev/catalog.py $(if $(FILE),import "$(FILE)",export) $(ARGS)
 
 # tsc checks web/app.js against Stripe.js's published types (tsconfig.json); it emits nothing.
 lint: $(VENV)/.installed node_modules/.installed

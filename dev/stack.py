@@ -14,6 +14,9 @@ Scheduler does; commands run by `e2e` get FUNCTIONS_EMULATOR_HOST to run it them
 localstripe, no stand-in, the deployed firebase.json, and `stripe listen` (DEV_OFFLINE=1 keeps
 the offline stand-ins anyway).
 
+Every stack's Firestore emulator starts with catalog.json imported (seed_catalog; not with
+CATALOG_SOURCE=stripe, where the Stripe Dashboard is the catalog's source).
+
 Ports: `test` and `e2e` choose free ports at start, so they run beside `make dev` and beside each
 other; `dev` uses the fixed ports of PORT_SETTINGS, each movable by its environment variable
 (e.g. HOSTING_PORT=5050). Each run keeps its files (logs, the offline site, localstripe's data) in
@@ -665,11 +668,34 @@ class Stack:
                 signal.signal(sig, handler)
 
 
+SAMPLE_CATALOG = ROOT / "catalog.json"
+
+
+def seed_catalog(env: Mapping[str, str]) -> None:
+    """Import catalog.json into the stack's fresh Firestore emulator, as an owner imports a
+    catalog (`python -m checkout.catalog import`). Not in Stripe mode: there the Stripe
+    Dashboard is the catalog's source, and the import refuses to run."""
+    if env.get("CATALOG_SOURCE", "").strip().lower() == "stripe":
+        return
+    result = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "checkout.catalog", "import", str(SAMPLE_CATALOG)],
+        cwd=ROOT / "functions", env=dict(env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    log_dir().mkdir(parents=True, exist_ok=True)
+    (log_dir() / "catalog-seed.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+    if result.returncode != 0:
+        raise SystemExit(
+            f"could not import {SAMPLE_CATALOG.name} into the Firestore emulator:\n"
+            f"{result.stdout}{result.stderr}"
+        )
+
+
 def start_offline_checkout(
     stack: Stack, run: Run, after_firestore: Callable[[], None] = lambda: None
 ) -> None:
     """Everything the page needs offline, in start order, with the webhook registered."""
     stack.start(run.firestore(), run.offline_env())
+    seed_catalog(run.offline_env())
     after_firestore()
     env = run.offline_env()
     stack.start(run.localstripe(), env)
@@ -703,6 +729,7 @@ def run_tests(command: Sequence[str]) -> int:
 
     def start(stack: Stack, run: Run) -> None:
         stack.start(run.firestore(), run.offline_env())
+        seed_catalog(run.offline_env())
         run.ports.update(chosen_ports(["localstripe"]))
         stack.start(run.localstripe(), run.offline_env())
 
@@ -857,7 +884,10 @@ def run_dev_online(
     }
     if os.access(DEFAULT_PUBSUB_BINARY, os.X_OK):  # else, online, firebase-tools downloads one
         env.setdefault(PUBSUB_BINARY_VARIABLE, DEFAULT_PUBSUB_BINARY)
-    with Stack([run.firestore(), run.firebase_emulators(config)], env) as stack:
+    with Stack([], {}) as stack:
+        stack.start(run.firestore(), env)
+        seed_catalog(env)
+        stack.start(run.firebase_emulators(config), env)
         print(
             f"""
 Checkout running with real Stripe (test mode, keys from functions/.env.local): {run.page_url}

@@ -208,6 +208,13 @@ def test_make_dev_with_every_port_moved_serves_a_payment_and_reconciles_on_its_c
         for key in ("firestore_websocket", "firestore_webchannel", "functions", "hub", "pubsub"):
             assert port_in_use(ports[key]), f"{key} is not on its moved port {ports[key]}"
         assert "reconcile_orders) runs every 2 s (DEV_RECONCILE_SECONDS)" in dev.banner
+        # It started with catalog.json imported, and `make catalog` finds it on its moved port.
+        catalog = subprocess.run(
+            [PYTHON, "dev/catalog.py", "export"],
+            cwd=ROOT, env=developer_env(**variables), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert catalog.returncode == 0, catalog.stderr
+        assert catalog.stdout == (ROOT / "catalog.json").read_text(encoding="utf-8")
         run_small_e2e([], dev.env())
         # The clock has run the scheduled function in the Functions emulator meanwhile.
         deadline = time.monotonic() + RECONCILE_PASS_S

@@ -6,6 +6,8 @@ time, so a missing setting never crashes the import; `require()` turns it into a
 at request time instead.
 """
 
+import re
+
 from firebase_functions import params
 
 STRIPE_SECRET_KEY = params.SecretParam(
@@ -38,12 +40,48 @@ ABANDON_CHECKOUT_AFTER_SECONDS = params.IntParam(
     ),
 )
 
+# --- The catalog (docs/catalog.md).
+SHOP_CURRENCY = params.StringParam(
+    "SHOP_CURRENCY",
+    default="usd",
+    description=(
+        "The shop's one currency, an ISO 4217 code in lower case (usd, eur): the catalog's, "
+        "and so every PaymentIntent's."
+    ),
+)
+CATALOG_CACHE_SECONDS = params.IntParam(
+    "CATALOG_CACHE_SECONDS",
+    default=30,
+    description=(
+        "An instance reads the catalog from Firestore at most once per this many seconds: the "
+        "bound on how late a catalog change reaches it. 0: read it for every request."
+    ),
+)
+CATALOG_SOURCE = params.StringParam(
+    "CATALOG_SOURCE",
+    default="firestore",
+    description=(
+        "Where the owner keeps the catalog: 'firestore' (a file imported with "
+        "`python -m checkout.catalog import`) or 'stripe' (the Stripe Dashboard)."
+    ),
+)
+CATALOG_SOURCES = ("firestore", "stripe")
+
 
 class MissingSetting(Exception):
     """A required setting has no value. The message names the variable, never a value."""
 
     def __init__(self, name: str) -> None:
         super().__init__(f"{name} is not set")
+        self.name = name
+
+
+class InvalidSetting(Exception):
+    """A setting has a value the code cannot use. The message names the variable and what it
+    accepts (these settings are not secrets, so the value is named too)."""
+
+    def __init__(self, name: str, value: str, accepted: str) -> None:
+        super().__init__(f"{name}={value!r} is not valid: {accepted}")
         self.name = name
 
 
@@ -145,3 +183,26 @@ RECONCILE_TIMEOUT_SECONDS = params.IntParam(
 def positive(param: params.IntParam) -> int:
     """An int param's value, at least 1 (0 or a negative value would block everything)."""
     return max(1, param.value)
+
+
+def shop_currency() -> str:
+    """SHOP_CURRENCY, normalised as Stripe writes currencies (three lower-case letters)."""
+    value = SHOP_CURRENCY.value.strip().lower()
+    if not re.fullmatch(r"[a-z]{3}", value):
+        raise InvalidSetting(SHOP_CURRENCY.name, SHOP_CURRENCY.value, "an ISO code such as usd")
+    return value
+
+
+def catalog_cache_seconds() -> int:
+    """CATALOG_CACHE_SECONDS, at least 0 (0: no cache)."""
+    return max(0, CATALOG_CACHE_SECONDS.value)
+
+
+def catalog_source() -> str:
+    """CATALOG_SOURCE: "firestore" or "stripe"."""
+    value = CATALOG_SOURCE.value.strip().lower()
+    if value not in CATALOG_SOURCES:
+        raise InvalidSetting(
+            CATALOG_SOURCE.name, CATALOG_SOURCE.value, " or ".join(CATALOG_SOURCES)
+        )
+    return value

@@ -1,0 +1,134 @@
+"""`python -m checkout.catalog`: the owner's tool, run from functions/ with the functions' settings.
+
+    python -m checkout.catalog import FILE [--dry-run]   the file becomes the catalog
+    python -m checkout.catalog export                    the catalog, as a file, on stdout
+
+Exit status: 0 written (or a dry run, or exported); 1 the file is invalid and nothing was
+written; 2 a usage or settings error, no connection to Firestore, an import refused
+(CATALOG_SOURCE=stripe) or interrupted part-way (running it again finishes it).
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from google.api_core.exceptions import GoogleAPIError
+from google.auth.exceptions import GoogleAuthError
+
+from checkout.catalog import store
+from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
+from checkout.catalog.changes import describe, plan_import, summary
+from checkout.catalog.export import export_text
+from checkout.platform import structured_log as logger
+from checkout.platform.firestore_client import db
+from checkout.platform.settings import InvalidSetting, catalog_source, shop_currency
+
+EXIT_OK = 0
+EXIT_INVALID_FILE = 1
+EXIT_NOT_DONE = 2
+
+# What failing to reach Firestore looks like: an RPC that failed or ran out of retries, no
+# credentials, no project (the client raises OSError for that).
+CONNECTION_ERRORS = (GoogleAPIError, GoogleAuthError, OSError)
+
+
+def _fail(message: str) -> None:
+    print(f"catalog: {message}", file=sys.stderr, flush=True)
+
+
+def _firestore_named() -> str:
+    emulator = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    if emulator:
+        return f"the Firestore emulator at {emulator}"
+    return f"Firestore of project {logger.project_id() or '(none set)'}"
+
+
+def _read_documents() -> store.Documents | None:
+    try:
+        return store.read_documents(db())
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return None
+
+
+def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
+    if source == "stripe":
+        _fail(
+            "CATALOG_SOURCE is stripe: the Stripe Dashboard is the source of the catalog, so "
+            "import is refused (change products in the Dashboard; export still works)"
+        )
+        return EXIT_NOT_DONE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        _fail(f"{path} is not UTF-8 text ({error}); nothing was written")
+        return EXIT_INVALID_FILE
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror or error}")
+        return EXIT_NOT_DONE
+    try:
+        catalog = read_catalog_text(text, currency)
+    except InvalidCatalogFile as invalid:
+        for problem in invalid.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        _fail(f"{len(invalid.problems)} problem(s) in {path}; nothing was written")
+        return EXIT_INVALID_FILE
+
+    documents = _read_documents()
+    if documents is None:
+        return EXIT_NOT_DONE
+    plan = plan_import(catalog.products, documents)
+    for line in describe(plan):
+        print(line)
+    if dry_run:
+        print(f"dry run: {summary(plan)}; nothing written", flush=True)
+        return EXIT_OK
+    try:
+        store.write_plan(db(), plan)
+    except store.ImportInterrupted as interrupted:
+        _fail(f"import interrupted: {interrupted}; run it again to finish")
+        return EXIT_NOT_DONE
+    print(f"written: {summary(plan)}", flush=True)
+    return EXIT_OK
+
+
+def run_export(currency: str) -> int:
+    documents = _read_documents()
+    if documents is None:
+        return EXIT_NOT_DONE
+    sys.stdout.write(export_text(documents, currency))
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m checkout.catalog",
+        description="The shop's catalog in Firestore: import a catalog file, or export it.",
+        epilog="Exit status: 0 done, 1 invalid file (nothing written), 2 usage or no connection.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    importing = commands.add_parser(
+        "import", help="make FILE the catalog: add, change, deactivate products"
+    )
+    importing.add_argument("file", type=Path, metavar="FILE", help="a catalog file (JSON)")
+    importing.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write nothing"
+    )
+    commands.add_parser("export", help="print the catalog, every product, in the file format")
+    args = parser.parse_args(argv)  # a usage error exits 2
+
+    try:
+        currency = shop_currency()
+        source = catalog_source()
+    except InvalidSetting as invalid:
+        _fail(str(invalid))
+        return EXIT_NOT_DONE
+    if args.command == "import":
+        return run_import(args.file, args.dry_run, currency, source)
+    return run_export(currency)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The catalog file the owner edits: read and checked as a whole, and written by the export.
+
+    {"currency": "usd", "products": [{"id": "mug-enamel", "name": "Enamel mug", ...}, ...]}
+
+The file states the currency once; its products carry the fields of a Firestore product
+document except `currency`. Anything the format does not know is an error naming it: later
+capabilities add their own top-level sections, and a typo must not pass for one of them.
+"""
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checkout.catalog.product import (
+    FILE_FIELDS,
+    Problem,
+    Product,
+    build,
+    check_fields,
+    is_valid_id,
+)
+
+TOP_LEVEL_KEYS = ("currency", "products")
+CURRENCY_CODE = re.compile(r"[a-z]{3}")  # as Stripe writes them
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    currency: str
+    products: tuple[Product, ...]
+
+
+class InvalidCatalogFile(Exception):
+    """Every problem found in the file, each naming the product (or the top level) and field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys silently; an owner's file means one of them.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value of `text`; raises InvalidCatalogFile for anything but strict JSON."""
+    try:
+        return json.loads(
+            text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
+        )
+    except json.JSONDecodeError as error:
+        message = f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        raise InvalidCatalogFile([Problem(None, None, message)]) from error
+    except ValueError as error:
+        raise InvalidCatalogFile([Problem(None, None, str(error))]) from error
+
+
+def _currency_problems(value: Any, shop_currency: str) -> list[Problem]:
+    if value is None:
+        return [Problem(None, "currency", "is missing")]
+    if not isinstance(value, str) or not CURRENCY_CODE.fullmatch(value):
+        return [Problem(None, "currency", "must be a lower-case ISO currency code, like usd")]
+    if value != shop_currency:
+        return [
+            Problem(
+                None,
+                "currency",
+                f"is {value!r}, but the shop sells in {shop_currency!r} (SHOP_CURRENCY)",
+            )
+        ]
+    return []
+
+
+def _product_label(entry: dict[str, Any], index: int) -> str:
+    product_id = entry.get("id")
+    return repr(product_id) if is_valid_id(product_id) else f"products[{index}]"
+
+
+def _entry_problems(entry: dict[str, Any], label: str) -> list[Problem]:
+    problems = []
+    if "id" not in entry:
+        problems.append(Problem(label, "id", "is missing"))
+    elif not is_valid_id(entry["id"]):
+        message = (
+            f"{entry['id']!r} is not a product id: 1 to 64 letters, digits, _ or -, "
+            "starting with a letter or digit"
+        )
+        problems.append(Problem(label, "id", message))
+    for field in entry:
+        if field == "currency":
+            message = "products carry no currency: the file states it once, at the top"
+            problems.append(Problem(label, field, message))
+        elif field not in FILE_FIELDS:
+            known = ", ".join(FILE_FIELDS)
+            problems.append(Problem(label, field, f"is not a product field (they are: {known})"))
+    return problems + check_fields(label, entry, FILE_FIELDS[1:])
+
+
+def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
+    """The catalog `data` (the file's JSON value) describes; raises InvalidCatalogFile listing
+    every problem when there is any, so that nothing is written from a file partly wrong."""
+    if not isinstance(data, dict):
+        message = 'must be one JSON object: {"currency": "...", "products": [...]}'
+        raise InvalidCatalogFile([Problem(None, None, message)])
+    problems = [
+        Problem(None, key, f"is not a catalog section (they are: {', '.join(TOP_LEVEL_KEYS)})")
+        for key in data
+        if key not in TOP_LEVEL_KEYS
+    ]
+    problems += _currency_problems(data.get("currency"), shop_currency)
+    entries = data.get("products")
+    if not isinstance(entries, list):
+        problems.append(Problem(None, "products", "must be a list of products"))
+        raise InvalidCatalogFile(problems)
+
+    products: list[Product] = []
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problems.append(Problem(f"products[{index}]", None, "must be a JSON object"))
+            continue
+        label = _product_label(entry, index)
+        entry_problems = _entry_problems(entry, label)
+        product_id = entry.get("id")
+        if is_valid_id(product_id):
+            if product_id in first_index:
+                message = (
+                    f"appears twice: products[{first_index[product_id]}] and products[{index}]"
+                )
+                entry_problems.append(Problem(label, "id", message))
+            else:
+                first_index[product_id] = index
+        problems += entry_problems
+        if not entry_problems:
+            products.append(build(entry["id"], entry, shop_currency))
+    if problems:
+        raise InvalidCatalogFile(problems)
+    return CatalogFile(currency=shop_currency, products=tuple(products))
+
+
+def read_catalog_text(text: str, shop_currency: str) -> CatalogFile:
+    """The catalog of a file's text; raises InvalidCatalogFile."""
+    return parse_catalog(parse_json(text), shop_currency)
+
+
+def render(currency: str, entries: Sequence[dict[str, Any]]) -> str:
+    """The file's text for `entries` (file entries, in the order given)."""
+    document = {"currency": currency, "products": list(entries)}
+    # default=str: a value broken by hand may be no JSON type (a timestamp); it is shown as text.
+    return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"

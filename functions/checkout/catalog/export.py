@@ -1,0 +1,44 @@
+"""The live catalog as a catalog file: what `python -m checkout.catalog export` prints.
+
+Every product document, active or not, in the shop's order, in the file format, so that
+importing an export changes nothing. A document broken by hand is written as it is (its known
+fields) and logged: importing it then names what to fix, instead of deactivating it.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from checkout.catalog.catalog_file import render
+from checkout.catalog.product import (
+    FILE_FIELDS,
+    InvalidProduct,
+    file_entry_of,
+    is_int,
+    product_from_document,
+)
+from checkout.platform import structured_log as logger
+
+
+def export_entry(product_id: str, document: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    try:
+        return file_entry_of(product_from_document(product_id, document, currency))
+    except InvalidProduct as invalid:
+        for problem in invalid.problems:
+            logger.error(
+                "catalog product exported as it is, with a problem",
+                productId=product_id,
+                field=problem.field,
+                problem=problem.message,
+            )
+        return {"id": product_id, **{f: document[f] for f in FILE_FIELDS[1:] if f in document}}
+
+
+def export_text(documents: Mapping[str, Mapping[str, Any]], currency: str) -> str:
+    """The catalog file of `documents` (by id): by position, then id; broken positions last."""
+
+    def order(product_id: str) -> tuple[int, int, str]:
+        position = documents[product_id].get("position")
+        return (0, position, product_id) if is_int(position) else (1, 0, product_id)
+
+    entries = [export_entry(pid, documents[pid], currency) for pid in sorted(documents, key=order)]
+    return render(currency, entries)

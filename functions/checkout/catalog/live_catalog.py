@@ -1,0 +1,116 @@
+"""The catalog the shop sells from: the product documents, checked, ordered, and cached in the
+instance for CATALOG_CACHE_SECONDS.
+
+A document someone broke by hand in the console (a missing field, a negative amount, a wrong
+type, another currency) must not take the shop down: that product is left out, each problem
+logged at ERROR with the product's id and the field, and the rest keep selling.
+
+The cache is what keeps a page load from reading every product: an instance reads the
+collection at most once per CATALOG_CACHE_SECONDS, so a change reaches it at most that late
+(counted from the start of the read that is served). `loads` counts the reads, and `clear()`
+forgets the catalog (tests).
+"""
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from checkout.catalog import store
+from checkout.catalog.product import InvalidProduct, Product, product_from_document
+from checkout.platform import structured_log as logger
+from checkout.platform.firestore_client import db
+from checkout.platform.settings import catalog_cache_seconds, shop_currency
+
+
+@dataclass(frozen=True)
+class ShopCatalog:
+    products: tuple[Product, ...]  # on sale (active, valid), in position order, then by id
+    off_sale: frozenset[str]  # ids the shop has but does not sell now: inactive, or broken
+
+    def on_sale(self, product_id: str) -> Product | None:
+        return next((p for p in self.products if p.id == product_id), None)
+
+
+def catalog_from_documents(
+    documents: Mapping[str, Mapping[str, Any]], currency: str
+) -> ShopCatalog:
+    """The shop's catalog of the product `documents` (by id); logs each one left out."""
+    on_sale: list[Product] = []
+    off_sale: set[str] = set()
+    for product_id, document in documents.items():
+        try:
+            product = product_from_document(product_id, document, currency)
+        except InvalidProduct as invalid:
+            for problem in invalid.problems:
+                logger.error(
+                    "catalog product left out",
+                    productId=product_id,
+                    field=problem.field,
+                    problem=problem.message,
+                )
+            off_sale.add(product_id)
+            continue
+        if product.active:
+            on_sale.append(product)
+        else:
+            off_sale.add(product_id)
+    on_sale.sort(key=lambda p: (p.position, p.id))
+    return ShopCatalog(tuple(on_sale), frozenset(off_sale))
+
+
+def read_shop_catalog() -> ShopCatalog:
+    """The catalog as Firestore holds it now (one query; raises GoogleAPIError when
+    Firestore cannot answer within store's bounds)."""
+    return catalog_from_documents(store.read_documents(db()), shop_currency())
+
+
+class CatalogCache:
+    """One catalog per instance, read again once it is `max_age_seconds()` old."""
+
+    def __init__(
+        self, load: Callable[[], ShopCatalog], max_age_seconds: Callable[[], float]
+    ) -> None:
+        self._load = load
+        self._max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()
+        self._cached: tuple[float, ShopCatalog] | None = None
+        self.loads = 0  # reads of the collection since start (or since clear())
+
+    def _fresh(self, now: float) -> ShopCatalog | None:
+        cached = self._cached
+        if cached is not None and now - cached[0] < self._max_age_seconds():
+            return cached[1]
+        return None
+
+    def get(self, now: float | None = None) -> ShopCatalog:
+        """The catalog, read again when the cached one is too old. `now` (monotonic seconds)
+        lets tests move time instead of waiting."""
+        moment = time.monotonic() if now is None else now
+        fresh = self._fresh(moment)
+        if fresh is not None:
+            return fresh
+        # One read at a time: the requests that find the catalog stale together wait for one
+        # read instead of each making its own.
+        with self._lock:
+            fresh = self._fresh(moment)
+            if fresh is not None:
+                return fresh
+            catalog = self._load()
+            self.loads += 1
+            self._cached = (moment, catalog)
+            return catalog
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cached = None
+            self.loads = 0
+
+
+shop_catalog = CatalogCache(read_shop_catalog, catalog_cache_seconds)
+
+
+def current_catalog(now: float | None = None) -> ShopCatalog:
+    """The catalog pricing and GET /api/config sell from, at most CATALOG_CACHE_SECONDS old."""
+    return shop_catalog.get(now)

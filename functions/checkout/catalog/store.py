@@ -1,0 +1,74 @@
+"""Firestore: the `products` collection, read whole and written in batches, every call bounded.
+
+Without bounds the client retries an unreachable Firestore for minutes; a page load, or an
+owner waiting at a terminal, is better served by a clear failure within seconds.
+"""
+
+from typing import Any
+
+from google.api_core import exceptions
+from google.api_core import retry as retries
+from google.cloud import firestore
+
+from checkout.catalog.changes import ImportPlan
+from checkout.catalog.product import document_of
+
+# Said once for the whole package (checkout/platform/collections.py will hold it with the rest).
+PRODUCTS = "products"
+
+RPC_RETRY = retries.Retry(
+    predicate=retries.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0
+)
+READ_TIMEOUT_SECONDS = 10.0  # one whole-collection query: a few hundred small documents
+COMMIT_TIMEOUT_SECONDS = 20.0
+BATCH_SIZE = 500  # Firestore's most writes in one batch
+
+Documents = dict[str, dict[str, Any]]
+
+
+def read_documents(client: firestore.Client) -> Documents:
+    """Every product document, active or not, by id (one query)."""
+    stream = client.collection(PRODUCTS).stream(retry=RPC_RETRY, timeout=READ_TIMEOUT_SECONDS)
+    return {snapshot.id: snapshot.to_dict() or {} for snapshot in stream}
+
+
+class ImportInterrupted(Exception):
+    """A batch failed after `written` of `total` writes were committed (each batch is atomic;
+    the import as a whole is not, and running it again finishes it)."""
+
+    def __init__(self, written: int, total: int, cause: BaseException) -> None:
+        super().__init__(f"{written} of {total} writes committed before: {cause}")
+        self.written = written
+        self.total = total
+
+
+def planned_writes(plan: ImportPlan) -> list[tuple[str, dict[str, Any]]]:
+    """(product id, fields to merge into its document) for each write of the plan."""
+    writes = [(product.id, document_of(product)) for product in plan.added]
+    writes += [
+        (item.product.id, {change.field: change.new for change in item.changes})
+        for item in plan.changed
+    ]
+    writes += [(product_id, {"active": False}) for product_id in plan.deactivated]
+    return writes
+
+
+def write_plan(client: firestore.Client, plan: ImportPlan) -> int:
+    """Commit the plan's writes, BATCH_SIZE at a time; returns how many batches were committed.
+
+    Merged writes: fields of a document the catalog does not know (added by later capabilities)
+    are kept.
+    """
+    writes = planned_writes(plan)
+    collection = client.collection(PRODUCTS)
+    batches = 0
+    for start in range(0, len(writes), BATCH_SIZE):
+        batch = client.batch()
+        for product_id, fields in writes[start : start + BATCH_SIZE]:
+            batch.set(collection.document(product_id), fields, merge=True)
+        try:
+            batch.commit(retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS)
+        except exceptions.GoogleAPIError as error:
+            raise ImportInterrupted(start, len(writes), error) from error
+        batches += 1
+    return batches
