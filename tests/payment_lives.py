@@ -12,7 +12,7 @@ checkout.orders.stripe_sync.observed_event, from the order as it is then.
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE
+from checkout.stripe_events.observations import RECONCILER, RETURN_PAGE
 from tests import stripe_events as se
 
 T0 = 1_790_000_000

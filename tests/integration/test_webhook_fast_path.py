@@ -16,9 +16,9 @@ from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.orders.ownership import marked
-from checkout.orders.store import ORDERS, STRIPE_EVENTS
-from checkout.webhooks import events as webhook_events
-from checkout.webhooks import ledger
+from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.stripe_events import ledger
+from checkout.stripe_events import plan as webhook_events
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
 from tests.integration.conftest import function_client

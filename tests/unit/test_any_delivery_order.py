@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checkout.orders.status import OrderStatus, can_transition
-from checkout.orders.stripe_sync import observed_event
-from checkout.webhooks.events import Outcome, order_status, plan
+from checkout.stripe_events.facts import order_status
+from checkout.stripe_events.observations import observed_event
+from checkout.stripe_events.plan import Outcome, plan
 from tests import stripe_events as se
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone, step_id
 

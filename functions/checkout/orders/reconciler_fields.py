@@ -17,11 +17,13 @@ the fields (checkout.reconcile.older_orders).
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-LAST_ACTIVITY_AT = "lastActivityAt"
-STRIPE_MISSING = "stripeMissing"
-STRIPE_MISSING_AT = "stripeMissingAt"  # when the reconciler found it so
+LAST_ACTIVITY_AT: Final = "lastActivityAt"
+STRIPE_MISSING: Final = "stripeMissing"
+STRIPE_MISSING_AT: Final = "stripeMissingAt"  # when the reconciler found it so
+# When Stripe was last asked about the order (the return page's check, the reconciler's steps).
+CHECKED_AT: Final = "stripeCheckedAt"
 
 
 def last_activity(order: dict[str, Any]) -> datetime | None:

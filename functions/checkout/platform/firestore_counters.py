@@ -20,9 +20,9 @@ from typing import Any
 
 from google.cloud import firestore
 
+from checkout.platform.collections import RATE_LIMITS
 from checkout.platform.firestore_client import db
 
-RATE_LIMITS = "rate_limits"
 _TIMEOUT_SECONDS = 5.0
 
 # A shard's share of a window's budget is at most this many units. At the default of 300 new

@@ -18,7 +18,7 @@ on top of Stripe's event for its attempt; at worst (two attempts with the same e
 PaymentMethod) it is taken for the other one until Stripe's own events, which always count, come.
 """
 
-from checkout.webhooks.stripe_fields import Json, dict_field, int_field, str_field
+from checkout.platform.json_fields import Json, dict_field, int_field, str_field
 
 RECENT_DECLINES = 10
 
