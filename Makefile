@@ -26,10 +26,12 @@ e2e: install
 reconcile: $(VENV)/.installed
 	$(PY) dev/reconcile.py $(ARGS)
 
+# lint-imports checks the layers of functions/checkout (pyproject.toml, [tool.importlinter]);
 # tsc checks web/app.js against Stripe.js's published types (tsconfig.json); it emits nothing.
 lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=functions $(VENV)/bin/lint-imports
 	node_modules/.bin/tsc -p tsconfig.json
 
 typecheck: $(VENV)/.installed

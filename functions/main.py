@@ -70,7 +70,8 @@ def stripe_webhook(request: Request) -> Response:
     timeout_sec=RECONCILE_TIMEOUT_SECONDS,
 )
 def reconcile_orders(event: scheduler_fn.ScheduledEvent) -> None:
-    """One reconciliation pass: missed events, stuck orders, lost fulfilment, abandoned checkouts."""
+    """One reconciliation pass: missed events, stuck orders, lost fulfilment, abandoned
+    checkouts."""
     # Imported on first use: the two HTTP functions never load the reconciler.
     from checkout.reconcile import one_pass
 

@@ -36,7 +36,8 @@ from dev.stack import (
 )
 
 PYTHON = sys.executable
-# A payment in the browser ending `paid` (the webhook through Hosting, Firestore, localstripe) and
+# A payment in the browser ending `paid` (the webhook through Hosting, Firestore, localstripe:
+# the order's history says the webhook applied it, not the return page or the reconciler) and
 # the headers Hosting serves (the CSP names the stand-in the page loads, on its port).
 SMALL_E2E = [
     "tests/e2e/test_payments.py::test_card_payment_ends_with_the_order_paid",

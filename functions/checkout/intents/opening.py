@@ -161,8 +161,9 @@ def _from_record(
 ) -> CheckoutIntent | None:
     """The answer from the checkout record alone, when it holds this very cart; else None.
 
-    Two reads (the record, read by the caller, then its order), no Stripe call, and no write unless the email
-    changed. The order says whether the checkout may still be used (canceled, attempt cap).
+    Two reads (the record, read by the caller, then its order), no Stripe call, and no write
+    unless the email changed. The order says whether the checkout may still be used (canceled,
+    attempt cap).
     """
     payment_intent_id = record.get("paymentIntentId")
     if not payment_intent_id:

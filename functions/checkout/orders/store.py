@@ -22,8 +22,8 @@ from checkout.platform.firestore_client import db
 T = TypeVar("T")
 
 # How long one request may hold a checkout while it creates the PaymentIntent: longer than the
-# slowest create can take (checkout.stripe_api.connection.WORST_CASE_CALL_SECONDS), so that a live holder is
-# never overtaken. After it, a crashed holder's claim is taken over.
+# slowest create can take (checkout.stripe_api.connection.WORST_CASE_CALL_SECONDS), so that a
+# live holder is never overtaken. After it, a crashed holder's claim is taken over.
 CLAIM_LEASE = timedelta(seconds=90)
 
 # A checkout record without a PaymentIntent (its first request was refused by a rate limit, or
@@ -284,7 +284,7 @@ def save_pending_order(
 
 
 def mark_fulfilled(payment_intent_id: str) -> None:
-    """Stamp the order fulfilled. One RPC: a plain update (the commit that made it paid wrote it)."""
+    """Stamp the order fulfilled: one RPC, a plain update (the paying commit wrote the order)."""
     db().collection(ORDERS).document(payment_intent_id).update(
         {"fulfilledAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP},
         retry=firestore_client.RPC_RETRY,

@@ -108,6 +108,7 @@ class ShardedBudget:
                     self._spent.add(shard)
 
     def forget(self) -> None:
-        """Drop what this instance knows of spent shards (tests empty the database between cases)."""
+        """Drop what this instance knows of spent shards (tests empty the database between
+        cases)."""
         with self._lock:
             self._window, self._spent = (0, 0), set()

@@ -3,8 +3,8 @@ still be paid has its PaymentIntent canceled at Stripe, and what Stripe then say
 through the ledger like any other Stripe event (the order becomes `canceled`).
 
 Whoever records the capping decline cancels right after its commit
-(checkout.stripe_events.attempt_cap); this step catches what that missed: an instance that died after
-the commit, Stripe down at the time, a cap reached before that follow-up existed.
+(checkout.stripe_events.attempt_cap); this step catches what that missed: an instance that
+died after the commit, Stripe down at the time, a cap reached before that follow-up existed.
 """
 
 import time

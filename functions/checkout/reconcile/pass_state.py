@@ -68,7 +68,8 @@ class Summary:
             return
         self.count(step, result)
         if result == FULFILMENT_FAILED:
-            # Already logged by the apply pipeline; the recovery step retries it after its grace period.
+            # Already logged by the apply pipeline; the recovery step retries it after its grace
+            # period.
             self.errors[step] += 1
 
     def error(self, step: str, error: BaseException, **fields: Any) -> None:

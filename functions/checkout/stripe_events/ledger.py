@@ -128,7 +128,8 @@ def apply_event(
             )
         applied = Applied(duplicate=False, plan=decided, order=order)
         if not decided.recorded:
-            # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged anew.
+            # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged
+            # anew.
             return applied
         batch.create(ledger_ref, ledger_entry(event, decided, now, token, source))
         committed_by[token] = applied
