@@ -26,6 +26,7 @@ from tests.stripe_signing import body, sign
 Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
 CREATED = 1_790_000_000
+CHECKOUT_ID = "0b7e2c4a-3f1d-4c5e-9a8b-7d6c5b4a3f2e"  # one for all: orders alike but their id
 # Written by the server (timestamps), or naming the event (its id differs by path: neutralised).
 _PATH_FIELDS = {"createdAt", "updatedAt", "fulfilledAt", "history"}
 
@@ -83,12 +84,12 @@ def effect(db: firestore.Client, pi_id: str) -> tuple[Json, list[Json]]:
 Case = tuple[Callable[[str], Json], Callable[[str], Json], str]
 CASES: dict[str, Case] = {
     "success": (
-        lambda pi: se.order(pi),
+        lambda pi: se.order(pi, checkoutId=CHECKOUT_ID),
         lambda pi: se.event("payment_intent.succeeded", se.payment_intent(pi), created=CREATED),
         "paid",
     ),
     "the decline that reaches the attempt cap": (
-        lambda pi: se.order(pi, declineCount=4),
+        lambda pi: se.order(pi, checkoutId=CHECKOUT_ID, declineCount=4),
         lambda pi: se.event(
             "payment_intent.payment_failed", se.failed_payment_intent(pi), created=CREATED
         ),
