@@ -6,7 +6,7 @@ so each order's events are distinct in the ledger.
 
 `lives_seen_by_everyone` adds what the return page and the reconciler see when they ask Stripe
 (an `Observation`): the event they apply is built when they look, by
-checkout.orders.stripe_sync.observed_event, from the order as it is then.
+checkout.stripe_events.observations.observed_event, from the order as it is then.
 """
 
 from dataclasses import dataclass

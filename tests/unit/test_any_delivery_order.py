@@ -7,7 +7,7 @@ closed; and failed attempts (card declines and 3D Secure failures) that the webh
 page and the reconciler all see, each attempt to be counted once. Each run delivers every step of
 one life in a random order, with random duplicates, through the pure plan (duplicates included:
 the ledger normally stops them, but the plan must not need it). What the return page or the
-reconciler saw becomes its event when it is delivered, by stripe_sync.observed_event, from the
+reconciler saw becomes its event when it is delivered, by observations.observed_event, from the
 order as it is then (as it does in production). The history (the log of deliveries, in delivery
 order), `lastEventCreated` and `fulfilledAt` are left out of the comparison: they record the
 order of delivery itself; so is the time of a payment state that is not final

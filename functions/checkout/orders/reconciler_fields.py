@@ -3,7 +3,7 @@
 `lastActivityAt`: when the checkout last saw activity, which the abandonment step measures
 idleness from. Activity is what the shopper or Stripe does with the checkout: every
 POST /api/payment-intents that writes (checkout.orders.store), and every Stripe event applied to
-the order, at the event's `created` (checkout.webhooks.events); it only ever moves forward.
+the order, at the event's `created` (checkout.stripe_events.plan); it only ever moves forward.
 `updatedAt` is not activity: the reconciler's own bookkeeping rewrites it. The abandonment step
 also restarts the clock itself when it finds a payment still under way (checkout.reconcile).
 

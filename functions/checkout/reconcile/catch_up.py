@@ -3,8 +3,9 @@
 The cursor (reconciler/events, `createdFrom`, Unix seconds) means: every handled event created
 before this second has been applied. A pass lists the handled types' events created since it
 (one `type` per request, `created[gte]`/`created[lt]`, `limit`, `starting_after`: parameters
-real Stripe accepts), oldest first, and applies them through the webhook's ledger, so an event
-the webhook already applied, or that another pass is applying, is a duplicate with no effect.
+real Stripe accepts), oldest first, and applies them through the one pipeline
+(checkout.stripe_events.apply), so an event the webhook already applied, or that another pass
+is applying, is a duplicate with no effect. docs/operations.md describes the reconciler.
 
 Stripe lists newest first, so to apply the oldest first the pass reads a time window whole and
 sorts it. A window with more than MAX_PAGES pages of one type is halved until it fits, which
