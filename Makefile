@@ -36,10 +36,12 @@ reconcile: $(VENV)/.installed
 catalog: $(VENV)/.installed
 	$(PY) dev/catalog.py $(if $(FILE),import "$(FILE)",export) $(ARGS)
 
+# lint-imports checks the layers of functions/checkout (pyproject.toml, [tool.importlinter]);
 # tsc checks web/app.js against Stripe.js's published types (tsconfig.json); it emits nothing.
 lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=functions $(VENV)/bin/lint-imports
 	node_modules/.bin/tsc -p tsconfig.json
 
 typecheck: $(VENV)/.installed

@@ -40,7 +40,7 @@ def _measure(counter: RpcCounter, request: Callable[[], Any]) -> Json:
 
 def webhook() -> dict[str, Json]:
     from checkout.orders.ownership import marked
-    from checkout.orders.store import ORDERS
+    from checkout.platform.collections import ORDERS
     from checkout.platform.firestore_client import db
 
     client = _app("stripe_webhook")

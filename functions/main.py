@@ -70,8 +70,9 @@ def stripe_webhook(request: Request) -> Response:
     timeout_sec=RECONCILE_TIMEOUT_SECONDS,
 )
 def reconcile_orders(event: scheduler_fn.ScheduledEvent) -> None:
-    """One reconciliation pass: missed events, stuck orders, lost fulfilment, abandoned checkouts."""
+    """One reconciliation pass: missed events, stuck orders, lost fulfilment, abandoned
+    checkouts."""
     # Imported on first use: the two HTTP functions never load the reconciler.
-    from checkout import reconcile
+    from checkout.reconcile import one_pass
 
-    reconcile.run_pass()
+    one_pass.run_pass()

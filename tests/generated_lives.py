@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from checkout.cart.catalog import PRODUCTS
-from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE
+from checkout.stripe_events.observations import RECONCILER, RETURN_PAGE
 from tests import stripe_events as se
 from tests.payment_lives import T0, Observation, Step
 

@@ -6,13 +6,13 @@ so each order's events are distinct in the ledger.
 
 `lives_seen_by_everyone` adds what the return page and the reconciler see when they ask Stripe
 (an `Observation`): the event they apply is built when they look, by
-checkout.orders.stripe_sync.observed_event, from the order as it is then.
+checkout.stripe_events.observations.observed_event, from the order as it is then.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE
+from checkout.stripe_events.observations import RECONCILER, RETURN_PAGE
 from tests import stripe_events as se
 
 T0 = 1_790_000_000

@@ -40,7 +40,16 @@ def test_card_payment_ends_with_the_order_paid(checkout: Checkout) -> None:
 
     intent_id = checkout.intent["paymentIntentId"]
     assert stripe_get(f"/v1/payment_intents/{intent_id}")["status"] == "succeeded"
-    assert firestore_order(intent_id)["status"] == {"stringValue": "paid"}
+    order = firestore_order(intent_id)
+    assert order["status"] == {"stringValue": "paid"}
+    # Made paid by Stripe's webhook through Hosting, not by the return page's check or the
+    # reconciler, which would pass the lines above as well: the history says which path it was.
+    paid_by = [
+        entry["mapValue"]["fields"]["source"]["stringValue"]
+        for entry in order["history"]["arrayValue"]["values"]
+        if entry["mapValue"]["fields"]["status"]["stringValue"] == "paid"
+    ]
+    assert paid_by == ["webhook"]
     assert checkout.session_checkout() is None, "a paid checkout must not be reused"
     assert checkout.page.is_visible("#new-checkout")
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from checkout.orders.store import STRIPE_EVENTS
+from checkout.platform.collections import STRIPE_EVENTS
 from tests.e2e.conftest import (
     BASE_URL,
     CARD_OK,

@@ -14,8 +14,8 @@ import pytest
 import stripe
 from google.cloud import firestore
 
-from checkout.intents import stripe_gateway
-from checkout.orders.store import ORDERS
+from checkout.platform.collections import ORDERS
+from checkout.stripe_api import payment_intents
 
 Json = dict[str, Any]
 
@@ -41,10 +41,10 @@ def stripe_says(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Json], None]:
     """`stripe_says(pi_id, fields)`: retrieving that PaymentIntent gives localstripe's object
     with `fields` laid over it."""
     overlays: dict[str, Json] = {}
-    real = stripe_gateway.retrieve_payment_intent
+    real = payment_intents.retrieve_payment_intent
 
     def retrieve(pi_id: str) -> Json:
         return {**real(pi_id), **overlays.get(pi_id, {})}
 
-    monkeypatch.setattr(stripe_gateway, "retrieve_payment_intent", retrieve)
+    monkeypatch.setattr(payment_intents, "retrieve_payment_intent", retrieve)
     return overlays.__setitem__

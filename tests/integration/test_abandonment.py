@@ -16,8 +16,9 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders.store import ORDERS
-from checkout.reconcile import PassSettings, Summary, run_pass
+from checkout.platform.collections import ORDERS
+from checkout.reconcile.one_pass import run_pass
+from checkout.reconcile.pass_state import PassSettings, Summary
 from tests.integration.reconcile_support import backdate, later, stripe_says, stripe_status
 from tests.integration.test_reconcile import counts, fresh_cursor, open_checkout, order_of
 from tests.integration.test_webhook_end_to_end import card, confirm

@@ -19,8 +19,7 @@ from google.cloud import firestore
 
 from checkout.intents import rate_limits
 from checkout.orders.attempts import MAX_DECLINED_ATTEMPTS
-from checkout.orders.store import CHECKOUTS, ORDERS
-from checkout.platform.firestore_counters import RATE_LIMITS
+from checkout.platform.collections import CHECKOUTS, ORDERS, RATE_LIMITS
 from tests import stripe_events as se
 from tests.conftest import ROOT
 from tests.integration.conftest import function_client

@@ -21,11 +21,12 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.intents import stripe_gateway
 from checkout.orders.attempts import MAX_DECLINED_ATTEMPTS
-from checkout.orders.store import ORDERS
-from checkout.reconcile import PassSettings, Summary, catch_up, run_pass, stuck_orders
-from checkout.reconcile.one_pass import Budget
+from checkout.platform.collections import ORDERS
+from checkout.reconcile import catch_up, stuck_orders
+from checkout.reconcile.one_pass import run_pass
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.stripe_api import payment_intents
 from tests.integration.conftest import function_client
 from tests.stripe_signing import body, sign
 
@@ -102,13 +103,13 @@ def failed_event(client: stripe.StripeClient, pi_id: str, since: int) -> Json:
 def cancels(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """PaymentIntents canceled at Stripe (really canceled, and counted)."""
     calls: list[str] = []
-    real = stripe_gateway.cancel_intent
+    real = payment_intents.cancel_intent
 
     def counting(pi_id: str) -> Any:
         calls.append(pi_id)
         return real(pi_id)
 
-    monkeypatch.setattr(stripe_gateway, "cancel_intent", counting)
+    monkeypatch.setattr(payment_intents, "cancel_intent", counting)
     return calls
 
 

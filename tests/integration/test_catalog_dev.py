@@ -7,7 +7,7 @@ import sys
 
 from google.cloud import firestore
 
-from checkout.catalog.store import PRODUCTS
+from checkout.platform.collections import PRODUCTS
 from tests.conftest import ROOT
 
 SAMPLE_TEXT = (ROOT / "catalog.json").read_text(encoding="utf-8")

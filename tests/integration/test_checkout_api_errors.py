@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checkout.cart.catalog import PRODUCTS
-from checkout.orders.store import CHECKOUTS
+from checkout.platform.collections import CHECKOUTS
 from tests.integration.conftest import function_client
 
 VALID_ITEMS = [{"productId": "tee-classic", "quantity": 1}]

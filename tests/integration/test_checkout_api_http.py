@@ -13,7 +13,7 @@ import requests
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders.store import ORDERS
+from checkout.platform.collections import ORDERS
 from dev.stack import free_port
 from tests.conftest import FUNCTIONS_DIR, ROOT
 

@@ -20,10 +20,13 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders import stripe_sync
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
-from checkout.orders.store import ORDERS, STRIPE_EVENTS, client_secret_hash
-from checkout.reconcile import Summary, catch_up
+from checkout.orders.store import client_secret_hash
+from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.reconcile import catch_up
+from checkout.reconcile.pass_state import Summary
+from checkout.stripe_events import observations
+from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone
 from tests.stripe_signing import body, sign
@@ -125,11 +128,12 @@ def apply_step(
     step: Step, pi_id: str, via_webhook: bool, db: firestore.Client, deliver: Deliver
 ) -> None:
     """One step of a life through the path that takes it in production: an observation through
-    stripe_sync (the return page's and the stuck step's), Stripe's events through the webhook or
+    checkout.stripe_events.observations (the return page's and the stuck step's), Stripe's events through the webhook or
     the events catch-up."""
     if isinstance(step, Observation):
         order = db.collection(ORDERS).document(pi_id).get().to_dict()
-        stripe_sync.apply_payment_intent(step.payment_intent, order, step.observer, step.created)
+        source = Source(step.observer)
+        observations.apply_observation(step.payment_intent, order, source, step.created)
     elif via_webhook:
         deliver(step)
     else:
@@ -435,12 +439,12 @@ def test_a_spare_intent_canceled_after_a_lost_race_becomes_no_order(
     # What opening._cancel_spare leaves behind: one of ours, canceled, with no order.
     from checkout.cart.pricing import price_cart
     from checkout.cart.validation import CartLine
-    from checkout.intents import stripe_gateway
+    from checkout.stripe_api import payment_intents
 
-    spare = stripe_gateway.create_intent(
+    spare = payment_intents.create_intent(
         str(uuid.uuid4()), price_cart((CartLine("tee-classic", 1),))
     )
-    stripe_gateway.cancel_intent(spare.id)
+    payment_intents.cancel_intent(spare.id)
     canceled = stripe_client.v1.payment_intents.retrieve(spare.id)
     assert canceled.status == "canceled" and canceled.metadata[MARK_KEY] == MARK_VALUE
     pi = se.payment_intent(

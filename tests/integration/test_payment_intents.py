@@ -14,10 +14,12 @@ from flask.testing import FlaskClient
 from google.cloud import firestore
 
 from checkout.cart.catalog import PRODUCTS
-from checkout.intents import opening, stripe_gateway
+from checkout.intents import opening
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
-from checkout.orders.store import CHECKOUTS, ORDERS, client_secret_hash
+from checkout.orders.store import client_secret_hash
+from checkout.platform.collections import CHECKOUTS, ORDERS
 from checkout.platform.structured_log import TRACE_FIELD
+from checkout.stripe_api import payment_intents
 from tests import stripe_events as se
 from tests.integration.conftest import function_client, intents_for_checkout
 from tests.stripe_signing import body, sign
@@ -248,7 +250,7 @@ def test_when_another_request_records_its_intent_first_ours_is_canceled(
             "metadata": {"checkoutId": checkout_id, "items": "tee-classic:2,mug-enamel:1"},
         }
     )
-    create = stripe_gateway.create_intent
+    create = payment_intents.create_intent
     created: list[str] = []
 
     def create_while_another_records(checkout: str, priced: Any) -> Any:
@@ -257,7 +259,7 @@ def test_when_another_request_records_its_intent_first_ours_is_canceled(
         firestore_db.collection(CHECKOUTS).document(checkout).set({"paymentIntentId": theirs.id})
         return intent
 
-    monkeypatch.setattr(stripe_gateway, "create_intent", create_while_another_records)
+    monkeypatch.setattr(payment_intents, "create_intent", create_while_another_records)
     response = post(checkout_api, cart(checkout_id))
 
     assert response.status_code == 200, response.get_json()

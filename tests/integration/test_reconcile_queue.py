@@ -20,10 +20,13 @@ from google.cloud import firestore
 
 from checkout.cart.pricing import price_cart
 from checkout.cart.validation import CartLine
-from checkout.intents import stripe_gateway
-from checkout.orders.store import STRIPE_EVENTS, save_pending_order
+from checkout.orders.store import save_pending_order
+from checkout.platform.collections import STRIPE_EVENTS
 from checkout.platform.errors import ApiError
-from checkout.reconcile import PassSettings, Summary, catch_up, run_pass
+from checkout.reconcile import catch_up
+from checkout.reconcile.one_pass import run_pass
+from checkout.reconcile.pass_state import PassSettings, Summary
+from checkout.stripe_api import payment_intents
 from tests.integration.reconcile_support import backdate, later, stripe_says, stripe_status
 from tests.integration.test_reconcile import counts, open_checkout, order_of, pay_at_stripe
 
@@ -63,13 +66,13 @@ def order_unknown_to_stripe(db: firestore.Client, ago: timedelta) -> str:
 def stripe_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """PaymentIntents retrieved from Stripe (really retrieved, and counted)."""
     calls: list[str] = []
-    real = stripe_gateway.retrieve_payment_intent
+    real = payment_intents.retrieve_payment_intent
 
     def counting(pi_id: str) -> Json:
         calls.append(pi_id)
         return real(pi_id)
 
-    monkeypatch.setattr(stripe_gateway, "retrieve_payment_intent", counting)
+    monkeypatch.setattr(payment_intents, "retrieve_payment_intent", counting)
     return calls
 
 
@@ -78,14 +81,14 @@ def failing_for(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """PaymentIntent ids whose retrieval fails as when Stripe is unreachable (a fault injected
     in front of the real call)."""
     failing: set[str] = set()
-    real = stripe_gateway.retrieve_payment_intent
+    real = payment_intents.retrieve_payment_intent
 
     def retrieve(pi_id: str) -> Json:
         if pi_id in failing:
             raise ApiError(502, "stripe_unavailable", "The payment provider is unavailable.")
         return real(pi_id)
 
-    monkeypatch.setattr(stripe_gateway, "retrieve_payment_intent", retrieve)
+    monkeypatch.setattr(payment_intents, "retrieve_payment_intent", retrieve)
     return failing
 
 

@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders.store import ORDERS, STRIPE_EVENTS
+from checkout.platform.collections import ORDERS, STRIPE_EVENTS
 from tests import stripe_events as se
 from tests.integration.conftest import Fulfilled, assert_fulfilled_as_stored, function_client
 from tests.stripe_signing import body, sign

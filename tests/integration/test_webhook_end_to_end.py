@@ -18,7 +18,7 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.orders.store import ORDERS
+from checkout.platform.collections import ORDERS
 from tests.integration.private_servers import webhook_server
 
 WEBHOOK_NAME = "webhook-end-to-end-test"

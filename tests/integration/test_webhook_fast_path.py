@@ -16,9 +16,8 @@ from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.orders.ownership import marked
-from checkout.orders.store import ORDERS, STRIPE_EVENTS
-from checkout.webhooks import events as webhook_events
-from checkout.webhooks import ledger
+from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.stripe_events import ledger, plan
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
 from tests.integration.conftest import function_client
@@ -170,10 +169,10 @@ def between_read_and_commit(
     """Run `interfere()` after apply_event has read and planned, before it commits (the
     first `times` plans); returns the orders each plan was made from."""
     seen: list[Json | None] = []
-    real = webhook_events.plan
+    real = plan.plan
 
-    def planning(order: Json | None, event: Any, now: Any) -> webhook_events.Plan:
-        decided = real(order, event, now)
+    def planning(order: Json | None, event: Any, now: Any, source: Any) -> plan.Plan:
+        decided = real(order, event, now, source)
         seen.append(order)
         if len(seen) <= times:
             interfere()
@@ -193,7 +192,7 @@ def test_an_order_changed_after_the_read_is_read_again_and_planned_again(
 
     def another_event_commits() -> None:
         with monkeypatch.context() as inner:
-            inner.setattr(ledger, "plan", webhook_events.plan)
+            inner.setattr(ledger, "plan", plan.plan)
             ledger.apply_event(firestore_db, processing, pi_id)
 
     plans_from = between_read_and_commit(monkeypatch, another_event_commits)
@@ -244,7 +243,7 @@ def test_a_delivery_that_loses_to_another_of_the_same_event_is_a_duplicate(
 
     def the_same_event_commits_first() -> None:
         with monkeypatch.context() as inner:
-            inner.setattr(ledger, "plan", webhook_events.plan)
+            inner.setattr(ledger, "plan", plan.plan)
             won.append(ledger.apply_event(firestore_db, succeeded, pi_id))
 
     between_read_and_commit(monkeypatch, the_same_event_commits_first)

@@ -16,7 +16,7 @@ import pytest
 import requests
 from google.cloud import firestore
 
-from checkout.orders.store import ORDERS, STRIPE_EVENTS
+from checkout.platform.collections import ORDERS, STRIPE_EVENTS
 from dev.stack import PROJECT_ID
 from tests import stripe_events as se
 from tests.integration.private_servers import PrivateFirestore, private_firestore, webhook_server

@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 
 from checkout.cart.validation import MAX_EMAIL_LENGTH, parse_cart_request
-from checkout.intents import stripe_gateway
 from checkout.intents.rate_limits import RequestCounter, window
 from checkout.orders import sealed_secret
-from checkout.orders.attempt_cap import recorded_capping_decline
 from checkout.orders.attempts import MAX_DECLINED_ATTEMPTS, attempts_exhausted, should_cancel
 from checkout.platform import structured_log
 from checkout.platform.client_ip import client_ip
 from checkout.platform.deadline import request_deadline
 from checkout.platform.errors import ApiError
-from checkout.webhooks.events import Outcome, plan
-from checkout.webhooks.ledger import Applied
+from checkout.stripe_api import connection, payment_intents
+from checkout.stripe_events.attempt_cap import recorded_capping_decline
+from checkout.stripe_events.ledger import Applied
+from checkout.stripe_events.plan import Outcome, plan
 from tests import stripe_events as se
 from tests.conftest import FUNCTIONS_DIR
 
@@ -264,10 +264,10 @@ def test_only_the_application_that_counts_the_capping_decline_cancels() -> None:
 
 def test_no_stripe_call_starts_past_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     called: list[str] = []
-    monkeypatch.setattr(stripe_gateway, "client", lambda: called.append("client"))
-    timeout = int(stripe_gateway.WORST_CASE_CALL_SECONDS)  # minus the margin: too little left
+    monkeypatch.setattr(connection, "client", lambda: called.append("client"))
+    timeout = int(connection.WORST_CASE_CALL_SECONDS)  # minus the margin: too little left
     with request_deadline(timeout), pytest.raises(ApiError) as refused:
-        stripe_gateway.retrieve_intent("pi_1")
+        payment_intents.retrieve_intent_summary("pi_1")
     assert (refused.value.status, refused.value.code) == (502, "stripe_unavailable")
     assert called == []
 
@@ -277,7 +277,7 @@ def test_the_worst_stripe_call_fits_the_default_timeout() -> None:
     from checkout.platform.settings import CHECKOUT_TIMEOUT_SECONDS, WEBHOOK_TIMEOUT_SECONDS
 
     for timeout in (CHECKOUT_TIMEOUT_SECONDS, WEBHOOK_TIMEOUT_SECONDS):
-        assert timeout.value - MARGIN_SECONDS >= stripe_gateway.WORST_CASE_CALL_SECONDS
+        assert timeout.value - MARGIN_SECONDS >= connection.WORST_CASE_CALL_SECONDS
 
 
 # --- ceilings: every function's instances, concurrency, memory and timeout are params
@@ -314,6 +314,6 @@ def test_every_function_has_ceilings_from_params() -> None:
 
 def test_a_reconcile_pass_ends_inside_its_timeout() -> None:
     from checkout.platform.settings import RECONCILE_TIMEOUT_SECONDS
-    from checkout.reconcile.one_pass import PassSettings
+    from checkout.reconcile.pass_state import PassSettings
 
     assert PassSettings().time_budget.total_seconds() < RECONCILE_TIMEOUT_SECONDS.value

@@ -7,7 +7,7 @@ closed; and failed attempts (card declines and 3D Secure failures) that the webh
 page and the reconciler all see, each attempt to be counted once. Each run delivers every step of
 one life in a random order, with random duplicates, through the pure plan (duplicates included:
 the ledger normally stops them, but the plan must not need it). What the return page or the
-reconciler saw becomes its event when it is delivered, by stripe_sync.observed_event, from the
+reconciler saw becomes its event when it is delivered, by observations.observed_event, from the
 order as it is then (as it does in production). The history (the log of deliveries, in delivery
 order), `lastEventCreated` and `fulfilledAt` are left out of the comparison: they record the
 order of delivery itself; so is the time of a payment state that is not final
@@ -31,8 +31,9 @@ from hypothesis import strategies as st
 
 from checkout.cart.catalog import PRODUCTS
 from checkout.orders.status import OrderStatus, can_transition
-from checkout.orders.stripe_sync import observed_event
-from checkout.webhooks.events import Outcome, order_status, plan
+from checkout.stripe_events.facts import order_status
+from checkout.stripe_events.observations import observed_event
+from checkout.stripe_events.plan import Outcome, plan
 from tests import stripe_events as se
 from tests.generated_lives import GeneratedLife, generated_lives
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone, step_id

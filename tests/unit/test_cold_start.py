@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from checkout.intents import stripe_gateway
+from checkout.stripe_api import connection
 from tests.conftest import FUNCTIONS_DIR, ROOT
 
 # Run in a fresh interpreter: this test process has long since imported everything.
@@ -60,7 +60,7 @@ def test_stripe_webhook_does_not_load_checkout_routes() -> None:
         not {
             "checkout.intents.routes",
             "checkout.intents.opening",
-            "checkout.intents.stripe_gateway",
+            "checkout.stripe_api.payment_intents",
         }
         & loaded
     )
@@ -69,14 +69,14 @@ def test_stripe_webhook_does_not_load_checkout_routes() -> None:
 def test_stripe_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_once")
     monkeypatch.delenv("STRIPE_API_BASE", raising=False)
-    assert stripe_gateway.client() is stripe_gateway.client()
+    assert connection.client() is connection.client()
 
 
 def test_a_rotated_key_gets_its_own_client(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_old")
-    old = stripe_gateway.client()
+    old = connection.client()
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_new")
-    assert stripe_gateway.client() is not old
+    assert connection.client() is not old
 
 
 def test_firestore_client_is_created_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,8 +109,8 @@ def test_neither_http_function_loads_the_reconciler() -> None:
     for loaded in (config, poll, webhook):
         assert not {m for m in loaded if m.startswith("checkout.reconcile")}
     # A poll loads the Stripe check only when one is due, never on the way in.
-    assert "checkout.orders.return_check" in poll
-    assert "checkout.orders.stripe_sync" not in poll
+    assert "checkout.intents.return_check" in poll
+    assert "checkout.stripe_events.observations" not in poll
 
 
 def test_importing_main_does_not_load_the_reconciler() -> None:
@@ -136,7 +136,7 @@ NOT_FOR_GET_CONFIG = (
     "cryptography.hazmat.primitives.ciphers.aead",
     "checkout.intents.opening",
     "checkout.intents.rate_limits",
-    "checkout.intents.stripe_gateway",
+    "checkout.stripe_api.payment_intents",
     "checkout.orders",
 )
 

@@ -9,8 +9,8 @@ import pytest
 
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE, is_marked, marked
 from checkout.orders.status import OrderStatus
-from checkout.webhooks.declines import RECENT_DECLINES
-from checkout.webhooks.events import Outcome, Plan, plan
+from checkout.stripe_events.declines import RECENT_DECLINES
+from checkout.stripe_events.plan import Outcome, Plan, plan
 from tests import stripe_events as se
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import stripe
 
-from checkout.intents import stripe_gateway
 from checkout.orders.reconciler_fields import older_order_fields
 from checkout.platform.errors import ApiError
 from checkout.reconcile.abandonment import Verdict, verdict
-from checkout.reconcile.one_pass import Summary
+from checkout.reconcile.pass_state import Summary
+from checkout.stripe_api import connection, payment_intents
 from tests import stripe_events as se
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -122,17 +122,17 @@ class MissingIntents:
 
 
 def test_no_such_payment_intent_is_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stripe_gateway, "client", MissingIntents)
-    with pytest.raises(stripe_gateway.PaymentIntentMissing) as caught:
-        stripe_gateway.retrieve_payment_intent("pi_testgone1")
+    monkeypatch.setattr(connection, "client", MissingIntents)
+    with pytest.raises(connection.PaymentIntentMissing) as caught:
+        payment_intents.retrieve_payment_intent("pi_testgone1")
     assert isinstance(caught.value, ApiError)
     assert caught.value.stripe_code == "resource_missing"
 
 
 def test_other_invalid_requests_are_not_missing_intents() -> None:
-    with pytest.raises(ApiError) as caught, stripe_gateway.translated_errors():
+    with pytest.raises(ApiError) as caught, connection.translated_errors():
         raise stripe.InvalidRequestError("bad", "amount", code="parameter_invalid_integer")
-    assert not isinstance(caught.value, stripe_gateway.PaymentIntentMissing)
+    assert not isinstance(caught.value, connection.PaymentIntentMissing)
 
 
 # --- point 6: one CRITICAL alert when most orders of a pass are unknown to Stripe

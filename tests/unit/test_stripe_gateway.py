@@ -5,8 +5,9 @@ import stripe
 
 from checkout.cart.pricing import price_cart
 from checkout.cart.validation import CartLine
-from checkout.intents.stripe_gateway import idempotency_key, translated_errors
 from checkout.platform.errors import ApiError
+from checkout.stripe_api.connection import translated_errors
+from checkout.stripe_api.payment_intents import idempotency_key
 
 CHECKOUT = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
 
@@ -57,7 +58,7 @@ def test_a_catalog_price_change_changes_the_idempotency_key() -> None:
 
 
 def test_the_claim_lease_outlasts_the_slowest_stripe_call() -> None:
-    from checkout.intents.stripe_gateway import WORST_CASE_CALL_SECONDS
     from checkout.orders.store import CLAIM_LEASE
+    from checkout.stripe_api.connection import WORST_CASE_CALL_SECONDS
 
     assert CLAIM_LEASE.total_seconds() > WORST_CASE_CALL_SECONDS

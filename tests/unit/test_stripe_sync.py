@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from checkout.orders.return_check import CHECK_AFTER, CHECK_INTERVAL, check_due
+from checkout.intents.return_check import CHECK_AFTER, CHECK_INTERVAL, check_due
 from checkout.orders.status import OrderStatus
-from checkout.orders.stripe_sync import RECONCILER, RETURN_PAGE, observed_event
-from checkout.webhooks.events import Outcome, plan
-from checkout.webhooks.signature import STRIPE_ID, parse_event
+from checkout.stripe_events.event import STRIPE_ID, parse_event
+from checkout.stripe_events.observations import RECONCILER, RETURN_PAGE, observed_event
+from checkout.stripe_events.plan import Outcome, plan
 from tests import stripe_events as se
 from tests.stripe_events import event, failed_payment_intent, payment_intent
 

@@ -13,9 +13,10 @@ from flask import Flask, Request, Response
 from google.api_core.exceptions import ServiceUnavailable
 
 from checkout.orders import fulfilment
-from checkout.webhooks import delivery, ledger, route
-from checkout.webhooks.events import plan
-from checkout.webhooks.ledger import Applied
+from checkout.stripe_events import apply, ledger
+from checkout.stripe_events.ledger import Applied
+from checkout.stripe_events.plan import Source, plan
+from checkout.webhooks import route
 from tests import stripe_events as se
 from tests.stripe_signing import body, sign
 
@@ -31,13 +32,15 @@ class FakeStore:
         self.calls: list[tuple[str, str]] = []
         self.error: Exception | None = None
 
-    def __call__(self, client: object, event: dict[str, Any], order_id: str) -> Applied:
+    def __call__(
+        self, client: object, event: dict[str, Any], order_id: str, source: Source
+    ) -> Applied:
         self.calls.append((event["id"], order_id))
         if self.error:
             raise self.error
         if self.duplicate:
             return Applied(True, None, None)
-        decided = plan(self.order, event, datetime.now(UTC))
+        decided = plan(self.order, event, datetime.now(UTC), source)
         merged = decided.writes if decided.creates else {**(self.order or {}), **decided.writes}
         return Applied(False, decided, merged)
 
@@ -46,7 +49,7 @@ class FakeStore:
 def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
     fake = FakeStore(se.order("pi_1"))
     monkeypatch.setattr(ledger, "apply_event", fake)
-    monkeypatch.setattr(delivery, "db", lambda: "no real Firestore here")
+    monkeypatch.setattr(apply, "db", lambda: "no real Firestore here")
     return fake
 
 

@@ -6,24 +6,18 @@ from typing import Any
 
 import pytest
 
+from checkout.orders.order import REBUILT as SOURCE_WEBHOOK
 from checkout.orders.ownership import marked
 from checkout.orders.status import (
     ALLOWED_TRANSITIONS,
-    UNPAID_STATUSES,
+    UNPAID_ORDER_STATUSES,
     OrderStatus,
     can_transition,
 )
-from checkout.webhooks.events import (
-    EVENT_RULES,
-    SOURCE_WEBHOOK,
-    Outcome,
-    Plan,
-    is_handled,
-    order_from_payment_intent,
-    order_id_for,
-    order_status,
-    plan,
-)
+from checkout.stripe_events.facts import order_status
+from checkout.stripe_events.handlers import EVENT_RULES, is_handled, order_id_for
+from checkout.stripe_events.plan import Outcome, Plan, plan
+from checkout.stripe_events.rebuild import order_from_payment_intent
 from tests import stripe_events as se
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -145,6 +139,7 @@ def test_an_applied_event_is_recorded_in_the_history() -> None:
             "status": "paid",
             "eventCreated": datetime.fromtimestamp(T0, UTC),
             "recordedAt": NOW,
+            "source": "webhook",
         }
     ]
     assert decided.writes["lastEventCreated"] == T0
@@ -597,7 +592,7 @@ def test_every_applied_change_is_an_allowed_transition(
     elif decided.status is not status:
         assert decided.status is not None and can_transition(status, decided.status)
         assert decided.status is order_status(after(order, decided))
-    assert decided.newly_paid == (decided.status is S.PAID and status in UNPAID_STATUSES)
+    assert decided.newly_paid == (decided.status is S.PAID and status in UNPAID_ORDER_STATUSES)
 
 
 def test_the_state_machine_keeps_its_promises() -> None:
@@ -605,9 +600,9 @@ def test_the_state_machine_keeps_its_promises() -> None:
     assert ALLOWED_TRANSITIONS[S.PAID] == {S.REFUNDED, S.DISPUTED, S.DISPUTE_LOST}
     assert not ALLOWED_TRANSITIONS[S.DISPUTE_LOST] and not ALLOWED_TRANSITIONS[S.CANCELED]
     assert can_transition(S.FAILED, S.PAID)
-    assert not any(can_transition(S.PAID, s) for s in UNPAID_STATUSES)
+    assert not any(can_transition(S.PAID, s) for s in UNPAID_ORDER_STATUSES)
     # A refunded or disputed payment never becomes unpaid again either.
     for status in (S.REFUNDED, S.DISPUTED, S.NEEDS_REVIEW):
-        assert not ALLOWED_TRANSITIONS[status] & UNPAID_STATUSES
+        assert not ALLOWED_TRANSITIONS[status] & UNPAID_ORDER_STATUSES
     # None reaches pending again.
     assert not any(S.PENDING in targets for targets in ALLOWED_TRANSITIONS.values())

@@ -63,7 +63,8 @@ def _parse_line(index: int, raw: Any) -> CartLine:
     ):
         raise _invalid(
             "invalid_quantity",
-            f"items[{index}].quantity must be a whole number from {MIN_QUANTITY} to {MAX_QUANTITY}.",
+            f"items[{index}].quantity must be a whole number"
+            f" from {MIN_QUANTITY} to {MAX_QUANTITY}.",
         )
     return CartLine(product_id, quantity)
 

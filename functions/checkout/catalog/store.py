@@ -7,18 +7,13 @@ owner waiting at a terminal, is better served by a clear failure within seconds.
 from typing import Any
 
 from google.api_core import exceptions
-from google.api_core import retry as retries
 from google.cloud import firestore
 
 from checkout.catalog.changes import ImportPlan
 from checkout.catalog.product import document_of
+from checkout.platform.collections import PRODUCTS
+from checkout.platform.firestore_client import RPC_RETRY
 
-# Said once for the whole package (checkout/platform/collections.py will hold it with the rest).
-PRODUCTS = "products"
-
-RPC_RETRY = retries.Retry(
-    predicate=retries.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0
-)
 READ_TIMEOUT_SECONDS = 10.0  # one whole-collection query: a few hundred small documents
 COMMIT_TIMEOUT_SECONDS = 20.0
 BATCH_SIZE = 500  # Firestore's most writes in one batch

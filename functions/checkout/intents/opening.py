@@ -19,18 +19,20 @@ from typing import Any
 
 from checkout.cart.pricing import PricedCart, cart_signature, items_metadata, price_cart
 from checkout.cart.validation import CartRequest
-from checkout.intents import rate_limits, stripe_gateway
-from checkout.intents.stripe_gateway import ABANDONED
+from checkout.intents import rate_limits
+from checkout.intents.errors import checkout_attempts_exhausted, checkout_expired, checkout_locked
 from checkout.orders import sealed_secret
 from checkout.orders import store as order_store
 from checkout.orders.attempts import attempts_exhausted
 from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
-from checkout.platform.errors import (
-    ApiError,
-    checkout_attempts_exhausted,
-    checkout_expired,
-    checkout_locked,
+from checkout.platform.errors import ApiError
+from checkout.stripe_api import payment_intents
+from checkout.stripe_api.payment_intents import (
+    ABANDONED,
+    UPDATABLE_INTENT_STATUSES,
+    IntentNotUpdatable,
+    IntentSummary,
 )
 
 # How long a request waits for another request that holds the checkout's claim.
@@ -64,9 +66,9 @@ def _await_other_request(checkout_id: str, deadline: float) -> None:
     raise ApiError(409, "checkout_busy", "This checkout is being set up; try again in a moment.")
 
 
-def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> stripe_gateway.Intent:
+def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> IntentSummary:
     try:
-        intent = stripe_gateway.create_intent(checkout_id, cart)
+        intent = payment_intents.create_intent(checkout_id, cart)
     except Exception:
         order_store.release_claim(checkout_id, claim_token)
         raise
@@ -80,21 +82,27 @@ def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> stripe_gate
     return intent
 
 
-def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe_gateway.Intent:
-    intent = stripe_gateway.retrieve_intent(payment_intent_id)
+def _refuse_canceled(intent: IntentSummary) -> None:
+    """A canceled PaymentIntent's client secret can never pay: the page starts a new checkout."""
     if intent.status == "canceled":
-        # Its client secret can never pay: the page must start a new checkout. One the
-        # reconciler expired (checkout.reconcile) the page replaces without a word.
+        # One the reconciler expired (checkout.reconcile) the page replaces without a word.
         if intent.cancellation_reason == ABANDONED:
             raise checkout_expired()
         raise checkout_locked("This payment was canceled; start a new checkout.")
+
+
+def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> IntentSummary:
+    """The checkout's existing PaymentIntent holding `cart`: read from Stripe, refused when it
+    can no longer be used, and given the cart when it holds another."""
+    intent = payment_intents.retrieve_intent_summary(payment_intent_id)
+    _refuse_canceled(intent)
     if (intent.amount, intent.currency, intent.items) == (
         cart.amount,
         cart.currency,
         items_metadata(cart),
     ):
         return intent
-    if intent.status not in stripe_gateway.UPDATABLE_STATUSES:
+    if intent.status not in UPDATABLE_INTENT_STATUSES:
         raise checkout_locked()
     logger.info(
         "payment intent cart updated",
@@ -102,13 +110,17 @@ def _reuse(payment_intent_id: str, checkout_id: str, cart: PricedCart) -> stripe
         checkout=logger.pseudonym(checkout_id),
         amount=cart.amount,
     )
-    return stripe_gateway.update_intent_cart(payment_intent_id, cart)
+    try:
+        return payment_intents.update_intent_cart(payment_intent_id, cart)
+    except IntentNotUpdatable:
+        # The payment got under way between our read and our update.
+        raise checkout_locked() from None
 
 
 def _cancel_spare(payment_intent_id: str, checkout_id: str) -> None:
     """Cancel a PaymentIntent that lost the race to be the checkout's; nobody has its secret."""
     try:
-        stripe_gateway.cancel_intent(payment_intent_id)
+        payment_intents.cancel_intent(payment_intent_id)
     except ApiError as error:
         # Harmless if it stays: without its client secret nobody can pay it.
         logger.warn("spare payment intent not canceled", paymentIntentId=payment_intent_id,
@@ -118,17 +130,20 @@ def _cancel_spare(payment_intent_id: str, checkout_id: str) -> None:
                     checkout=logger.pseudonym(checkout_id))  # fmt: skip
 
 
-def _save(request: CartRequest, cart: PricedCart, intent: stripe_gateway.Intent) -> None:
-    order_store.save_pending_order(
-        checkout_id=request.checkout_id,
-        payment_intent_id=intent.id,
-        client_secret=intent.client_secret,
-        sealed_client_secret=sealed_secret.seal(
-            intent.client_secret, request.checkout_id, intent.id
-        ),
-        cart=cart,
-        email=request.email,
-    )
+def _save(request: CartRequest, cart: PricedCart, intent: IntentSummary) -> None:
+    try:
+        order_store.save_pending_order(
+            checkout_id=request.checkout_id,
+            payment_intent_id=intent.id,
+            client_secret=intent.client_secret,
+            sealed_client_secret=sealed_secret.seal(
+                intent.client_secret, request.checkout_id, intent.id
+            ),
+            cart=cart,
+            email=request.email,
+        )
+    except order_store.OrderLocked:
+        raise checkout_locked("This order can no longer be changed.") from None
 
 
 def _refuse_unusable(order: dict[str, Any] | None) -> None:
@@ -146,8 +161,9 @@ def _from_record(
 ) -> CheckoutIntent | None:
     """The answer from the checkout record alone, when it holds this very cart; else None.
 
-    Two reads (the record, read by the caller, then its order), no Stripe call, and no write unless the email
-    changed. The order says whether the checkout may still be used (canceled, attempt cap).
+    Two reads (the record, read by the caller, then its order), no Stripe call, and no write
+    unless the email changed. The order says whether the checkout may still be used (canceled,
+    attempt cap).
     """
     payment_intent_id = record.get("paymentIntentId")
     if not payment_intent_id:
@@ -165,7 +181,7 @@ def _from_record(
     )
     if client_secret is None:
         return None
-    intent = stripe_gateway.Intent(
+    intent = IntentSummary(
         payment_intent_id, client_secret, cart.amount, cart.currency, "", items_metadata(cart)
     )
     if order.get("email") != request.email:
@@ -180,7 +196,7 @@ def _with_claim(
     client_ip: str,
     claim: order_store.Claim,
     now: float,
-) -> stripe_gateway.Intent:
+) -> IntentSummary:
     """Create (new checkout) or update (existing one) the PaymentIntent, holding the claim."""
     token, payment_intent_id = claim.token or "", claim.payment_intent_id
     if payment_intent_id is None:
@@ -196,12 +212,12 @@ def _with_claim(
         except order_store.CheckoutHasAnotherIntent as other:
             # Our claim outlived its lease and another request recorded its intent first.
             _cancel_spare(intent.id, request.checkout_id)
-            intent = _reuse(other.payment_intent_id, request.checkout_id, cart)
+            intent = _intent_for_cart(other.payment_intent_id, request.checkout_id, cart)
             _save(request, cart, intent)
         return intent
     try:
         logger.bind(orderId=payment_intent_id)
-        intent = _reuse(payment_intent_id, request.checkout_id, cart)
+        intent = _intent_for_cart(payment_intent_id, request.checkout_id, cart)
         _save(request, cart, intent)
     except Exception:
         order_store.release_claim(request.checkout_id, token)

@@ -67,7 +67,7 @@ def post_payment_intent(request: Request) -> Response:
 
 
 def get_order(request: Request, payment_intent_id: str) -> Response:
-    from checkout.orders import return_check
+    from checkout.intents import return_check
 
     require_method(request, ["GET"])
     client_secret = request.headers.get("X-Client-Secret", "")

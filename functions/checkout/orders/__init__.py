@@ -1,1 +1,2 @@
-"""Orders: the status state machine, their Firestore documents, and fulfilment."""
+"""The order book: the Order document and its constructor, the status state machine, money,
+the checkout and order documents, the attempt cap, fulfilment."""

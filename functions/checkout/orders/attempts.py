@@ -2,8 +2,8 @@
 
 Stripe's card-testing guidance: a client secret that can be confirmed again and again with new
 cards is what card testers look for. So after MAX_DECLINED_ATTEMPTS declines (counted on the
-order as `declineCount`, checkout.webhooks.declines), the PaymentIntent is canceled at Stripe
-(checkout.orders.attempt_cap, by whichever path recorded the capping decline, and the
+order as `declineCount`, checkout.stripe_events.declines), the PaymentIntent is canceled at Stripe
+(checkout.stripe_events.attempt_cap, by whichever path recorded the capping decline, and the
 reconciler's sweep) and the checkout refuses further use (409 checkout_attempts_exhausted); the
 page offers a new checkout, which the per-IP limit on new checkouts still covers.
 """

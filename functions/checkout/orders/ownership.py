@@ -7,7 +7,7 @@ only those may become orders here.
 
 from typing import Any
 
-# One metadata key and value, set by checkout.intents.stripe_gateway.create_intent.
+# One metadata key and value, set by checkout.stripe_api.payment_intents.create_intent.
 MARK_KEY = "createdBy"
 MARK_VALUE = "stripe-firebase-checkout"
 

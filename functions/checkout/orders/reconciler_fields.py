@@ -3,7 +3,7 @@
 `lastActivityAt`: when the checkout last saw activity, which the abandonment step measures
 idleness from. Activity is what the shopper or Stripe does with the checkout: every
 POST /api/payment-intents that writes (checkout.orders.store), and every Stripe event applied to
-the order, at the event's `created` (checkout.webhooks.events); it only ever moves forward.
+the order, at the event's `created` (checkout.stripe_events.plan); it only ever moves forward.
 `updatedAt` is not activity: the reconciler's own bookkeeping rewrites it. The abandonment step
 also restarts the clock itself when it finds a payment still under way (checkout.reconcile).
 
@@ -17,11 +17,13 @@ the fields (checkout.reconcile.older_orders).
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-LAST_ACTIVITY_AT = "lastActivityAt"
-STRIPE_MISSING = "stripeMissing"
-STRIPE_MISSING_AT = "stripeMissingAt"  # when the reconciler found it so
+LAST_ACTIVITY_AT: Final = "lastActivityAt"
+STRIPE_MISSING: Final = "stripeMissing"
+STRIPE_MISSING_AT: Final = "stripeMissingAt"  # when the reconciler found it so
+# When Stripe was last asked about the order (the return page's check, the reconciler's steps).
+CHECKED_AT: Final = "stripeCheckedAt"
 
 
 def last_activity(order: dict[str, Any]) -> datetime | None:

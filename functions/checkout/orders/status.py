@@ -49,8 +49,9 @@ class DisputeState(StrEnum):
 
 _S = OrderStatus
 
-# Statuses a payment leaves for good once Stripe reports it succeeded.
-UNPAID_STATUSES = frozenset({_S.PENDING, _S.PROCESSING, _S.FAILED})
+# Order statuses a payment leaves for good once Stripe reports it succeeded; while in one, the
+# payment can still change (the shopper may retry a failed one and pay).
+UNPAID_ORDER_STATUSES = frozenset({_S.PENDING, _S.PROCESSING, _S.FAILED})
 
 # Refunds and disputes recorded before the success arrive with it, so an unpaid order may
 # go straight to any status a paid one can have.

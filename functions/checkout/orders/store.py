@@ -1,14 +1,4 @@
-"""Firestore reads and writes for the checkout side: claiming a checkout, pending orders.
-
-Collections (names defined once, here):
-  checkouts/{checkoutId}      -> which PaymentIntent serves this checkout, what it holds (`cart`),
-                                 its client secret sealed (orders/sealed_secret.py); until it
-                                 has a PaymentIntent, `expireAt` (a TTL policy deletes it)
-  orders/{paymentIntentId}    -> the order; only Stripe's events (delivered by the webhook, or
-                                 observed by the return page and the reconciler) move it on
-  stripe_events/{eventId}     -> the ledger of applied events (checkout.webhooks.ledger)
-  reconciler/events           -> the reconciler's events cursor (checkout.reconcile)
-"""
+"""Firestore reads and writes for the checkout side: claiming a checkout, pending orders."""
 
 import hashlib
 import hmac
@@ -21,28 +11,29 @@ from typing import Any, TypeVar
 from google.cloud import firestore
 
 from checkout.cart.pricing import PricedCart, cart_signature, order_items
-from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
-from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
+from checkout.orders.order import new_order
+from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
+from checkout.orders.status import EDITABLE_STATUSES
 from checkout.platform import firestore_client, firestore_counters
-from checkout.platform.errors import ApiError, checkout_locked
+from checkout.platform.collections import CHECKOUTS, ORDERS
+from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
-
-CHECKOUTS = "checkouts"
-ORDERS = "orders"
-STRIPE_EVENTS = "stripe_events"
-RECONCILER_STATE = "reconciler"  # reconciler/events: how far the events catch-up has got
 
 T = TypeVar("T")
 
 # How long one request may hold a checkout while it creates the PaymentIntent: longer than the
-# slowest create can take (stripe_gateway.WORST_CASE_CALL_SECONDS), so that a live holder is
-# never overtaken. After it, a crashed holder's claim is taken over.
+# slowest create can take (checkout.stripe_api.connection.WORST_CASE_CALL_SECONDS), so that a
+# live holder is never overtaken. After it, a crashed holder's claim is taken over.
 CLAIM_LEASE = timedelta(seconds=90)
 
 # A checkout record without a PaymentIntent (its first request was refused by a rate limit, or
 # failed at Stripe, and the client never came back) carries expireAt: Firestore's TTL policy
 # deletes it a little after. Far longer than a claim's lease, so no live request loses it.
 UNSERVED_CHECKOUT_TTL = timedelta(days=1)
+
+
+class OrderLocked(Exception):
+    """The order's cart can no longer change: its payment got under way since it was read."""
 
 
 class CheckoutHasAnotherIntent(Exception):
@@ -202,7 +193,8 @@ def save_pending_order(
     """Create the pending order, or update its cart while it is still editable.
 
     Also records the PaymentIntent on the checkout, in the same commit; raises
-    CheckoutHasAnotherIntent if the checkout already records a different one.
+    CheckoutHasAnotherIntent if the checkout already records a different one, and OrderLocked
+    if the cart changes on an order that can no longer be edited.
     """
     order_ref = db().collection(ORDERS).document(payment_intent_id)
     checkout_ref = db().collection(CHECKOUTS).document(checkout_id)
@@ -235,29 +227,27 @@ def save_pending_order(
             order.get(key) != value for key, value in cart_fields.items()
         )
         if order is None:
+            order_fields = new_order(
+                payment_intent_id=payment_intent_id,
+                checkout_id=checkout_id,
+                items=order_items(cart),
+                amount=cart.amount,
+                currency=cart.currency,
+                email=email,
+                client_secret_hash=client_secret_hash(client_secret),
+            )
             batch.create(
                 order_ref,
                 {
-                    **cart_fields,
-                    "paymentIntentId": payment_intent_id,
-                    "checkoutId": checkout_id,
-                    "status": OrderStatus.PENDING.value,
-                    "clientSecretHash": client_secret_hash(client_secret),
-                    "history": [],
-                    # Written by the webhook as Stripe reports refunds, disputes and declines.
-                    "refundedAmount": 0,
-                    "dispute": None,
-                    "declineCount": 0,
-                    "lastPaymentError": None,
+                    **order_fields,
                     LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
-                    STRIPE_MISSING: False,
                     "createdAt": firestore.SERVER_TIMESTAMP,
                     "updatedAt": firestore.SERVER_TIMESTAMP,
                 },
             )
         elif cart_changes or record_changes:
             if cart_changes and order.get("status") not in EDITABLE_STATUSES:
-                raise checkout_locked("This order can no longer be changed.")
+                raise OrderLocked
             # A request that writes is the shopper at work: the abandonment step measures
             # idleness from it. Only the version read: a webhook that moved the order on
             # meanwhile wins, and the re-read finds it locked.
@@ -291,6 +281,15 @@ def save_pending_order(
             firestore_client.commit_conditional(batch.commit)
 
     _run_conditional(save)
+
+
+def mark_fulfilled(payment_intent_id: str) -> None:
+    """Stamp the order fulfilled: one RPC, a plain update (the paying commit wrote the order)."""
+    db().collection(ORDERS).document(payment_intent_id).update(
+        {"fulfilledAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP},
+        retry=firestore_client.RPC_RETRY,
+        timeout=firestore_client.RPC_TIMEOUT_SECONDS,
+    )
 
 
 def read_shoppers_order(payment_intent_id: str, client_secret: str) -> dict[str, Any] | None:

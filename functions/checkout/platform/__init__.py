@@ -1,1 +1,2 @@
-"""What every part stands on: settings, the Firestore client, logs, errors, HTTP JSON conventions."""
+"""What every part stands on: settings, collection names, the Firestore client, logs, errors,
+HTTP JSON conventions."""

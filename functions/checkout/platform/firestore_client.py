@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from firebase_functions.params import PROJECT_ID
 from google.api_core import exceptions
+from google.api_core import retry as retries
 from google.cloud import firestore
 
 T = TypeVar("T")
@@ -27,6 +28,15 @@ BACKOFF_SECONDS = (0.5, 4.0)  # (first pause at most, cap)
 # holds no locks, so a loser has nothing to wait out: it re-reads at once and plans again. The
 # short jitter only spreads out writers that keep colliding on one document.
 CONFLICT_BACKOFF_SECONDS = (0.01, 0.5)
+
+
+# For calls made while a caller waits (Stripe, for a webhook): they give up after a few seconds.
+# With Firestore unreachable the client would retry reads for up to 300 s (commits for 60 s)
+# while Stripe waits, when a quick 5xx lets Stripe retry.
+RPC_RETRY = retries.Retry(
+    predicate=retries.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0
+)
+RPC_TIMEOUT_SECONDS = 3.0
 
 
 @cache

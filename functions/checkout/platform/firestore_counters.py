@@ -20,9 +20,9 @@ from typing import Any
 
 from google.cloud import firestore
 
+from checkout.platform.collections import RATE_LIMITS
 from checkout.platform.firestore_client import db
 
-RATE_LIMITS = "rate_limits"
 _TIMEOUT_SECONDS = 5.0
 
 # A shard's share of a window's budget is at most this many units. At the default of 300 new
@@ -108,6 +108,7 @@ class ShardedBudget:
                     self._spent.add(shard)
 
     def forget(self) -> None:
-        """Drop what this instance knows of spent shards (tests empty the database between cases)."""
+        """Drop what this instance knows of spent shards (tests empty the database between
+        cases)."""
         with self._lock:
             self._window, self._spent = (0, 0), set()

@@ -28,7 +28,9 @@ STRIPE_API_BASE = params.StringParam(
 CORS_ALLOWED_ORIGINS = params.StringParam(
     "CORS_ALLOWED_ORIGINS",
     default="",
-    description="Comma-separated origins allowed to call the API cross-origin; empty: same-origin only.",
+    description=(
+        "Comma-separated origins allowed to call the API cross-origin; empty: same-origin only."
+    ),
 )
 
 ABANDON_CHECKOUT_AFTER_SECONDS = params.IntParam(

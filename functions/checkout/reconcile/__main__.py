@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from checkout.platform import structured_log as logger
 from checkout.platform.settings import STRIPE_SECRET_KEY, MissingSetting, require
-from checkout.reconcile import PassSettings, run_pass
+from checkout.reconcile.pass_state import PassSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("missing configuration", setting=missing.name)
         print(json.dumps({"summary": "reconcile", "completed": False, "missing": missing.name}))
         return 1
+    # Imported here: --help and a missing key need neither Firestore nor Stripe.
+    from checkout.reconcile.one_pass import run_pass
+
     summary = run_pass(settings)
     print(json.dumps(summary.as_dict(), separators=(",", ":")), flush=True)
     return 0 if summary.completed else 1

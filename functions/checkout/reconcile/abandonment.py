@@ -26,15 +26,17 @@ from enum import StrEnum
 
 from google.cloud import firestore
 
-from checkout.intents import stripe_gateway
-from checkout.intents.stripe_gateway import PaymentIntentMissing
-from checkout.orders import stripe_sync
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, last_activity
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
+from checkout.platform.json_fields import Json
 from checkout.reconcile import bookkeeping, queries
-from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.stripe_api import payment_intents
+from checkout.stripe_api.connection import PaymentIntentMissing
+from checkout.stripe_events import observations
+from checkout.stripe_events.plan import Outcome, Source
 
 STEP = "abandoned"
 # {"at": when the step last left the order as it was, "result": a Verdict's value, or "error"}
@@ -61,7 +63,7 @@ class Verdict(StrEnum):
     APPLY = "apply"
 
 
-def _challenge_idle_since_seen(order: stripe_sync.Json) -> bool:
+def _challenge_idle_since_seen(order: Json) -> bool:
     """Whether the step saw a challenge and nothing has happened since (a whole period ago:
     seeing it restarted the idle clock, and the order is idle again)."""
     check = order.get(CHECK)
@@ -71,7 +73,7 @@ def _challenge_idle_since_seen(order: stripe_sync.Json) -> bool:
     return isinstance(seen, datetime) and active is not None and seen >= active
 
 
-def verdict(payment_intent: stripe_sync.Json, order: stripe_sync.Json) -> Verdict:
+def verdict(payment_intent: Json, order: Json) -> Verdict:
     """What to do with an idle checkout whose PaymentIntent Stripe describes so."""
     status = payment_intent.get("status")
     if status == "requires_action":
@@ -80,16 +82,16 @@ def verdict(payment_intent: stripe_sync.Json, order: stripe_sync.Json) -> Verdic
         if action in AWAY_FROM_THE_PAGE:
             return Verdict.WAITING_ON_BANK
         return Verdict.CANCEL if _challenge_idle_since_seen(order) else Verdict.CHALLENGE_SEEN
-    if status in stripe_gateway.UNPAID_STATUSES:
+    if status in payment_intents.UNPAID_INTENT_STATUSES:
         return Verdict.CANCEL
     return Verdict.APPLY
 
 
-def expire(order_id: str, order: stripe_sync.Json, summary: Summary) -> Verdict | None:
+def expire(order_id: str, order: Json, summary: Summary) -> Verdict | None:
     """Cancel the checkout if it is abandoned, or apply what Stripe says. The verdict when the
     order was left as it was; None when it changed."""
     observed_at = int(time.time())
-    payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
+    payment_intent = payment_intents.retrieve_payment_intent(order_id)
     decided = verdict(payment_intent, order)
     if decided in (Verdict.WAITING_ON_BANK, Verdict.CHALLENGE_SEEN):
         summary.count(STEP, decided.value)
@@ -97,23 +99,21 @@ def expire(order_id: str, order: stripe_sync.Json, summary: Summary) -> Verdict 
     if decided is Verdict.CANCEL:
         observed_at = int(time.time())
         try:
-            payment_intent = stripe_gateway.cancel_abandoned_intent(order_id)
+            payment_intent = payment_intents.cancel_abandoned_intent(order_id)
         except ApiError as error:
             if error.status != 400:
                 raise
             # Paid, under way or canceled since we looked (Stripe refuses the cancel): apply
             # what it is now instead.
             observed_at = int(time.time())
-            payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
+            payment_intent = payment_intents.retrieve_payment_intent(order_id)
         else:
             summary.count(STEP, "canceled_at_stripe")
             logger.info("abandoned checkout canceled", orderId=order_id)
-    synced = stripe_sync.apply_payment_intent(
-        payment_intent, order, stripe_sync.RECONCILER, observed_at
-    )
-    summary.count(STEP, synced.outcome)
-    summary.fulfilment(STEP, synced.fulfilment)
-    return None if synced.outcome == "applied" else decided
+    result = observations.apply_observation(payment_intent, order, Source.RECONCILER, observed_at)
+    summary.count(STEP, result.outcome)
+    summary.fulfilment(STEP, result.fulfilment)
+    return None if result.outcome is Outcome.APPLIED else decided
 
 
 def idle_clock_restart(result: str, now: datetime) -> dict[str, object]:

@@ -8,8 +8,7 @@ from typing import Any
 from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout.orders.reconciler_fields import STRIPE_MISSING, STRIPE_MISSING_AT
-from checkout.orders.return_check import CHECKED_AT
+from checkout.orders.reconciler_fields import CHECKED_AT, STRIPE_MISSING, STRIPE_MISSING_AT
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 

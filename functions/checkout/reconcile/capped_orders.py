@@ -3,8 +3,8 @@ still be paid has its PaymentIntent canceled at Stripe, and what Stripe then say
 through the ledger like any other Stripe event (the order becomes `canceled`).
 
 Whoever records the capping decline cancels right after its commit
-(checkout.orders.attempt_cap); this step catches what that missed: an instance that died after
-the commit, Stripe down at the time, a cap reached before that follow-up existed.
+(checkout.stripe_events.attempt_cap); this step catches what that missed: an instance that
+died after the commit, Stripe down at the time, a cap reached before that follow-up existed.
 """
 
 import time
@@ -12,13 +12,14 @@ from datetime import datetime
 
 from google.cloud import firestore
 
-from checkout.intents import stripe_gateway
-from checkout.intents.stripe_gateway import PaymentIntentMissing
-from checkout.orders import attempt_cap, stripe_sync
 from checkout.orders.attempts import decline_count
 from checkout.platform.firestore_client import db
 from checkout.reconcile import bookkeeping, queries
-from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.stripe_api import payment_intents
+from checkout.stripe_api.connection import PaymentIntentMissing
+from checkout.stripe_events import attempt_cap, observations
+from checkout.stripe_events.plan import Source
 
 STEP = "attempt_cap"
 
@@ -36,7 +37,7 @@ def close(
         # Stripe cannot be asked either, this raises and the next pass tries again.
         observed_at = int(time.time())
         try:
-            payment_intent = stripe_gateway.retrieve_payment_intent(order_id)
+            payment_intent = payment_intents.retrieve_payment_intent(order_id)
         except PaymentIntentMissing:
             # Like the stuck and abandonment steps: left out of later passes, not retried forever.
             summary.checked_with_stripe(STEP, missing=True)
@@ -45,11 +46,9 @@ def close(
         summary.checked_with_stripe(STEP, missing=False)
     else:
         summary.count(STEP, "canceled_at_stripe")
-    synced = stripe_sync.apply_payment_intent(
-        payment_intent, order, stripe_sync.RECONCILER, observed_at
-    )
-    summary.count(STEP, synced.outcome)
-    summary.fulfilment(STEP, synced.fulfilment)
+    result = observations.apply_observation(payment_intent, order, Source.RECONCILER, observed_at)
+    summary.count(STEP, result.outcome)
+    summary.fulfilment(STEP, result.fulfilment)
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:

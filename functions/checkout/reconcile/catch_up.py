@@ -3,8 +3,9 @@
 The cursor (reconciler/events, `createdFrom`, Unix seconds) means: every handled event created
 before this second has been applied. A pass lists the handled types' events created since it
 (one `type` per request, `created[gte]`/`created[lt]`, `limit`, `starting_after`: parameters
-real Stripe accepts), oldest first, and applies them through the webhook's ledger, so an event
-the webhook already applied, or that another pass is applying, is a duplicate with no effect.
+real Stripe accepts), oldest first, and applies them through the one pipeline
+(checkout.stripe_events.apply), so an event the webhook already applied, or that another pass
+is applying, is a duplicate with no effect. docs/operations.md describes the reconciler.
 
 Stripe lists newest first, so to apply the oldest first the pass reads a time window whole and
 sorts it. A window with more than MAX_PAGES pages of one type is halved until it fits, which
@@ -15,22 +16,20 @@ to apply holds the cursor at its second, and the next pass tries it again.
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from google.cloud import firestore
 
-from checkout.intents import stripe_gateway
-from checkout.orders import attempt_cap, stripe_sync
-from checkout.orders.store import RECONCILER_STATE
 from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
+from checkout.platform.collections import RECONCILER_STATE
 from checkout.platform.firestore_client import db
-from checkout.reconcile.one_pass import Budget, PassSettings, Summary
-from checkout.webhooks import ledger
-from checkout.webhooks.events import EVENT_RULES, order_id_for
-from checkout.webhooks.signature import InvalidWebhook, parse_event
-
-Json = dict[str, Any]
+from checkout.platform.json_fields import Json
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.stripe_api import events as stripe_events_api
+from checkout.stripe_events.apply import apply
+from checkout.stripe_events.event import MalformedEvent, parse_event
+from checkout.stripe_events.handlers import EVENT_RULES
+from checkout.stripe_events.plan import Outcome, Source
 
 STEP = "events"
 CURSOR_DOCUMENT = "events"
@@ -90,22 +89,20 @@ def list_events(event_type: str, window: Window, page_size: int, max_pages: int 
     list[Json] | None
 ):  # fmt: skip
     """The window's events of one type, or None when there are more than max_pages pages."""
-    created: dict[str, int] = {"gte": window.start}
-    if window.end is not None:
-        created["lt"] = window.end
-    params: dict[str, Any] = {"type": event_type, "created": created, "limit": page_size}
     events: list[Json] = []
+    after: str | None = None
     pages = 0
     while True:
-        with stripe_gateway.translated_errors():
-            page = stripe_gateway.client().v1.events.list(params=params)  # type: ignore[arg-type]
-        events.extend(event.to_dict() for event in page.data)
+        page = stripe_events_api.list_events_page(
+            event_type, window.start, window.end, page_size, after
+        )
+        events.extend(page.events)
         pages += 1
-        if not page.has_more or not page.data:
+        if not page.has_more or not page.events:
             return events
         if max_pages is not None and pages >= max_pages:
             return None
-        params["starting_after"] = page.data[-1].id
+        after = str(page.events[-1]["id"])
 
 
 def list_window(window: Window, page_size: int, now_ts: int) -> list[Json] | None:
@@ -131,29 +128,15 @@ def apply_listed(raw: Json, summary: Summary) -> None:
         # The same checks as a delivery's body: the Events API is trusted, but an id becomes
         # a document path and `created` a datetime, so they are checked all the same.
         event = parse_event(json.dumps(raw).encode())
-    except InvalidWebhook as invalid:
-        logger.error("listed event is malformed", eventId=raw.get("id"), reason=str(invalid))
-        summary.count(STEP, "malformed")
+    except MalformedEvent as malformed:
+        logger.error("listed event is malformed", eventId=raw.get("id"), reason=str(malformed))
+        summary.count(STEP, Outcome.MALFORMED)
         return
-    order_id = order_id_for(event)
-    if order_id is None:
-        logger.error("event names no payment intent", eventId=event["id"], type=event["type"])
-        summary.count(STEP, "ignored")
-        return
-    applied = ledger.apply_event(db(), event, order_id)
-    if applied.duplicate or applied.plan is None:
-        summary.count(STEP, "duplicate")
-        return
-    decided = applied.plan
-    # Worth a WARNING: the webhook should have applied it, and did not (yet).
-    ledger.log_outcome(
-        event, order_id, decided, logger.warn, "missed event applied by the reconciler"
-    )
-    summary.count(STEP, decided.outcome.value)
-    summary.fulfilment(STEP, stripe_sync.fulfil_newly_paid(applied))
-    capped = attempt_cap.follow_up(applied)
-    if capped is not None:
-        summary.count(STEP, capped)
+    result = apply(event, Source.CATCH_UP)
+    summary.count(STEP, result.outcome)
+    summary.fulfilment(STEP, result.fulfilment)
+    if result.attempt_cap is not None:
+        summary.count(STEP, result.attempt_cap)
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:

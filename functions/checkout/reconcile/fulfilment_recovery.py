@@ -19,7 +19,7 @@ from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.reconcile import queries
-from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
 
 STEP = "fulfilment"
 

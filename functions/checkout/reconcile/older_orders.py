@@ -16,11 +16,11 @@ from typing import Any
 from google.cloud import firestore
 
 from checkout.orders.reconciler_fields import older_order_fields
-from checkout.orders.store import RECONCILER_STATE
 from checkout.platform import firestore_client
+from checkout.platform.collections import RECONCILER_STATE
 from checkout.platform.firestore_client import db
 from checkout.reconcile import queries
-from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
 
 STEP = "older_orders"
 STATE_DOCUMENT = "older_orders"

@@ -12,8 +12,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from checkout.orders.attempts import CANCELABLE_STATUSES, MAX_DECLINED_ATTEMPTS
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
-from checkout.orders.status import UNPAID_STATUSES, OrderStatus
-from checkout.orders.store import ORDERS
+from checkout.orders.status import UNPAID_ORDER_STATUSES, OrderStatus
+from checkout.platform.collections import ORDERS
 
 _S = OrderStatus
 
@@ -56,7 +56,7 @@ def open_orders_by_creation(
     created at `created_from`, when given): the walk over orders an older version wrote."""
     query = (
         client.collection(ORDERS)
-        .where(filter=FieldFilter("status", "in", sorted(s.value for s in UNPAID_STATUSES)))
+        .where(filter=FieldFilter("status", "in", sorted(s.value for s in UNPAID_ORDER_STATUSES)))
         .where(filter=FieldFilter("createdAt", ">=", created_from))
         .order_by("createdAt")
         .order_by("__name__")

@@ -12,11 +12,12 @@ from datetime import datetime
 
 from google.cloud import firestore
 
-from checkout.intents.stripe_gateway import PaymentIntentMissing
-from checkout.orders import stripe_sync
 from checkout.platform.firestore_client import db
 from checkout.reconcile import bookkeeping, queries
-from checkout.reconcile.one_pass import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.stripe_api.connection import PaymentIntentMissing
+from checkout.stripe_events import observations
+from checkout.stripe_events.plan import Outcome, Source
 
 STEP = "stuck"
 
@@ -27,15 +28,15 @@ def check(
     now: datetime,
 ) -> None:
     try:
-        synced = stripe_sync.sync_order(snapshot.id, snapshot.to_dict(), stripe_sync.RECONCILER)
+        result = observations.check_with_stripe(snapshot.id, snapshot.to_dict(), Source.RECONCILER)
     except PaymentIntentMissing:
         summary.checked_with_stripe(STEP, missing=True)
         bookkeeping.mark_missing(snapshot, now)
         return
     summary.checked_with_stripe(STEP, missing=False)
-    summary.count(STEP, synced.outcome)
-    summary.fulfilment(STEP, synced.fulfilment)
-    if synced.outcome != "applied":
+    summary.count(STEP, result.outcome)
+    summary.fulfilment(STEP, result.fulfilment)
+    if result.outcome is not Outcome.APPLIED:
         bookkeeping.touch(snapshot)
 
 

@@ -1,1 +1,2 @@
-"""The webhook function: verify Stripe's events, plan what each means, apply it exactly once."""
+"""The webhook function: verify Stripe's signed deliveries and hand each to the one pipeline
+(checkout.stripe_events.apply)."""

@@ -4,25 +4,14 @@ Nothing from a delivery is trusted until its signature checks out over the exact
 sent, so the body must be passed here unparsed (re-serialised JSON would not match).
 """
 
-import json
-import re
 from collections.abc import Sequence
-from typing import Any
 
 from stripe import SignatureVerificationError, WebhookSignature
 
+from checkout.stripe_events.event import MalformedEvent, StripeEvent, parse_event
+
 # Stripe's own default: a signature older than this is a replay, even when it is genuine.
 DEFAULT_TOLERANCE_SECONDS = 300
-
-# A plausible Unix time for an event's `created`: anything outside it (milliseconds, garbage)
-# has no datetime, and would fail inside the transaction on every retry.
-MAX_CREATED = 2**32
-
-# Event and object ids become Firestore document ids; Stripe's ids are [A-Za-z0-9_] only, and
-# anything else (a "/" above all) must not reach a document path.
-STRIPE_ID = re.compile(r"^[A-Za-z0-9_]{1,255}$")
-
-StripeEvent = dict[str, Any]
 
 
 class InvalidWebhook(Exception):
@@ -62,30 +51,10 @@ def verify_signature(
     raise InvalidWebhook((expired or reasons or ["no webhook secret"])[0])
 
 
-def parse_event(payload: bytes) -> StripeEvent:
-    """The verified body as a plain event dict, or InvalidWebhook if it is not an event."""
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        raise InvalidWebhook("body is not JSON") from None
-    if not isinstance(event, dict) or event.get("object") != "event":
-        raise InvalidWebhook("body is not a Stripe event")
-    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
-    if not isinstance(event_id, str) or not STRIPE_ID.match(event_id):
-        raise InvalidWebhook("event has no valid id")
-    if not isinstance(event_type, str) or not event_type:
-        raise InvalidWebhook("event has no type")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise InvalidWebhook("event has no created time")
-    if not 0 < created < MAX_CREATED:
-        raise InvalidWebhook("event created time is out of range")
-    data = event.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise InvalidWebhook("event has no data.object")
-    return event
-
-
 def verified_event(payload: bytes, header: str | None, secrets: Sequence[str]) -> StripeEvent:
     """verify_signature, then parse_event: the only way the webhook reads a delivery."""
     verify_signature(payload, header, secrets)
-    return parse_event(payload)
+    try:
+        return parse_event(payload)
+    except MalformedEvent as malformed:
+        raise InvalidWebhook(str(malformed)) from None

@@ -7,7 +7,7 @@ once, whoever reports it first.
 One attempt can arrive twice under two event ids: as Stripe's own `payment_intent.payment_failed`
 (an `evt_` id; Stripe sends one per attempt, so two of them are always two attempts) and as an
 observation of the PaymentIntent by the return page or the reconciler
-(checkout.orders.stripe_sync), in either order, and observed more than once. So a report is
+(checkout.stripe_events.observations), in either order, and observed more than once. So a report is
 compared with every recorded decline, not only the newest: an observation is the attempt whose
 failed charge it names (`last_payment_error.charge`, set for card errors); without a charge (a
 failed 3D Secure authentication) it is a recorded attempt with the same error and, when both
@@ -18,12 +18,12 @@ on top of Stripe's event for its attempt; at worst (two attempts with the same e
 PaymentMethod) it is taken for the other one until Stripe's own events, which always count, come.
 """
 
-from checkout.webhooks.stripe_fields import Json, dict_field, int_field, str_field
+from checkout.platform.json_fields import Json, dict_field, int_field, str_field
 
 RECENT_DECLINES = 10
 
 
-# Stripe's own event ids; observations (checkout.orders.stripe_sync) have ids of their own.
+# Stripe's own event ids; observations (checkout.stripe_events.observations) have ids of their own.
 _STRIPE_EVENT_PREFIX = "evt_"
 _ERROR_FIELDS = ("code", "declineCode", "message")
 
@@ -88,7 +88,7 @@ def recorded_decline(order: Json, record: Json) -> Json | None:
     """The order's decline fields with `record` added, or None if it is already recorded.
 
     `declineCount` is among them only when `record` is a new attempt (the attempt cap's
-    follow-up, checkout.orders.attempt_cap, relies on that)."""
+    follow-up, checkout.stripe_events.attempt_cap, relies on that)."""
     recent = sorted((r for r in order.get("recentDeclines") or [] if isinstance(r, dict)), key=_key)
     known = next((r for r in recent if _same_attempt(r, record)), None)
     if known is not None:

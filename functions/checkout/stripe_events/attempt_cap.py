@@ -1,15 +1,10 @@
 """The attempt cap's follow-up: once a decline that reaches the cap is recorded, the PaymentIntent
-is canceled at Stripe, whichever path recorded it.
-
-Stripe's word reaches an order three ways: the webhook (checkout.webhooks.delivery), the
-reconciler's events catch-up (checkout.reconcile.catch_up), and an observation by the return
-page or the reconciler's steps (checkout.orders.stripe_sync). Each calls `follow_up` after its
-commit, as it does fulfilment. A decline is counted once (checkout.webhooks.declines), so one
-application records the capping decline and cancels; a later decline on a capped order (one
-Stripe took before the cancel landed, or after a cancel that failed) tries again. Stripe's
-`payment_intent.canceled` then moves the order to `canceled`; meanwhile the checkout refuses use.
-What this misses (the instance died after the commit, Stripe was down) the reconciler's sweep
-(checkout.reconcile.capped_orders) cancels.
+is canceled at Stripe, whichever path recorded it (checkout.stripe_events.apply calls
+`follow_up` after every commit). A decline is counted once (checkout.stripe_events.declines),
+so one application records the capping decline and cancels; a later decline on a capped order
+tries again. Stripe's `payment_intent.canceled` then moves the order to `canceled`; meanwhile
+the checkout refuses use. What this misses the reconciler's sweep cancels
+(checkout.reconcile.capped_orders).
 """
 
 from typing import Any
@@ -17,8 +12,8 @@ from typing import Any
 from checkout.orders.attempts import decline_count, should_cancel
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
-from checkout.webhooks.events import Outcome
-from checkout.webhooks.ledger import Applied
+from checkout.stripe_events.ledger import Applied
+from checkout.stripe_events.plan import Outcome
 
 # What follow_up did, for a caller's counts (the reconciler's summary).
 CANCELED = "canceled_at_cap"
@@ -51,14 +46,15 @@ def cancel(order_id: str, declines: int) -> dict[str, Any] | None:
     """Cancel the order's PaymentIntent so its client secret cannot be tried with more cards:
     the canceled PaymentIntent, or None (logged) when Stripe did not cancel it."""
     # Imported here: only this rare path needs the Stripe SDK (the webhook's cold start).
-    from checkout.intents import stripe_gateway
+    from checkout.stripe_api import payment_intents
+    from checkout.stripe_api.connection import UNEXPECTED_STATE
 
     try:
-        canceled = stripe_gateway.cancel_intent(order_id)
+        canceled = payment_intents.cancel_intent(order_id)
     except ApiError as error:
         # Already canceled or paid meanwhile: nothing left to do. Otherwise the next decline
         # or the reconciler's sweep tries again; the checkout refuses use either way.
-        log = logger.info if error.stripe_code == "payment_intent_unexpected_state" else logger.warn
+        log = logger.info if error.stripe_code == UNEXPECTED_STATE else logger.warn
         log("payment intent not canceled at attempt cap", orderId=order_id, declines=declines,
             code=error.code, stripeCode=error.stripe_code)  # fmt: skip
         return None

@@ -2,7 +2,7 @@
 
 One batched read fetches the ledger entry stripe_events/{event id} and the order together. If
 the entry exists, the event was handled: nothing more happens (1 RPC). Otherwise the change is
-planned (checkout.webhooks.events, pure) from the order as read, and one commit writes the
+planned (checkout.stripe_events.plan, pure) from the order as read, and one commit writes the
 order change and creates the ledger entry, atomically, on two conditions Firestore checks:
 
 - the ledger entry is created with create(), which fails if it exists: a concurrent delivery
@@ -19,26 +19,23 @@ rests on the order as read, which is the order it is serialised after.
 """
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core import retry as retries
 from google.cloud import firestore
 
-from checkout.orders.store import ORDERS, STRIPE_EVENTS
-from checkout.platform import structured_log as logger
-from checkout.platform.firestore_client import MAX_ATTEMPTS, commit_conditional, retry_on_conflict
-from checkout.webhooks.events import Json, Plan, plan
-from checkout.webhooks.signature import StripeEvent
-
-# Calls give up after a few seconds: with Firestore unreachable the client would retry reads
-# for up to 300 s (commits for 60 s) while Stripe waits, when a quick 5xx lets Stripe retry.
-RPC_RETRY = retries.Retry(
-    predicate=retries.if_transient_error, initial=0.1, maximum=1.0, multiplier=2.0, timeout=5.0
+from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.platform.firestore_client import (
+    MAX_ATTEMPTS,
+    RPC_RETRY,
+    RPC_TIMEOUT_SECONDS,
+    commit_conditional,
+    retry_on_conflict,
 )
-RPC_TIMEOUT_SECONDS = 3.0
+from checkout.platform.json_fields import Json
+from checkout.stripe_events.event import StripeEvent
+from checkout.stripe_events.plan import Plan, Source, plan
 
 # Stripe retries a delivery for up to 3 days, and events can be resent by hand for 30 days;
 # past that an entry is dead weight. A Firestore TTL policy on expireAt deletes it
@@ -56,9 +53,12 @@ class Applied:
 DUPLICATE = Applied(duplicate=True, plan=None, order=None)
 
 
-def ledger_entry(event: StripeEvent, decided: Plan, now: datetime, commit_token: str) -> Json:
+def ledger_entry(
+    event: StripeEvent, decided: Plan, now: datetime, commit_token: str, source: Source
+) -> Json:
     return {
         "eventId": event["id"],
+        "source": source.value,
         "type": event["type"],
         "orderId": decided.order_id,
         "outcome": decided.outcome.value,
@@ -80,9 +80,12 @@ def apply_event(
     event: StripeEvent,
     order_id: str,
     max_attempts: int = MAX_ATTEMPTS,
+    *,
+    source: Source = Source.WEBHOOK,
 ) -> Applied:
-    """Record `event` against orders/{order_id} exactly once. Raises on any Firestore error,
-    and WriteConflict if the order kept changing under it for `max_attempts` attempts."""
+    """Record `event`, come by `source`, against orders/{order_id} exactly once. Raises on any
+    Firestore error, and WriteConflict if the order kept changing under it for `max_attempts`
+    attempts."""
     ledger_ref = client.collection(STRIPE_EVENTS).document(event["id"])
     order_ref = client.collection(ORDERS).document(order_id)
     # What each of our commits would have returned, by the token it wrote into the entry.
@@ -102,7 +105,7 @@ def apply_event(
         order_snapshot = snapshots[order_ref.path]
         stored: dict[str, Any] | None = order_snapshot.to_dict()
         now = datetime.now(UTC)
-        decided = plan(stored, event, now)
+        decided = plan(stored, event, now, source)
         token = uuid.uuid4().hex
         batch = client.batch()
         order = stored
@@ -125,40 +128,12 @@ def apply_event(
             )
         applied = Applied(duplicate=False, plan=decided, order=order)
         if not decided.recorded:
-            # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged anew.
+            # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged
+            # anew.
             return applied
-        batch.create(ledger_ref, ledger_entry(event, decided, now, token))
+        batch.create(ledger_ref, ledger_entry(event, decided, now, token, source))
         committed_by[token] = applied
         commit_conditional(lambda: batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS))
         return applied
 
     return retry_on_conflict(attempt, max_attempts)
-
-
-def mark_fulfilled(client: firestore.Client, order_id: str) -> None:
-    # One RPC: a plain update (the order exists: the commit that made it paid wrote it).
-    client.collection(ORDERS).document(order_id).update(
-        {"fulfilledAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP},
-        retry=RPC_RETRY,
-        timeout=RPC_TIMEOUT_SECONDS,
-    )
-
-
-def log_outcome(
-    event: StripeEvent, order_id: str, decided: Plan, routine: Callable[..., None], message: str
-) -> None:
-    """Log what an event did to its order: an alert at ERROR, a warning at WARNING, and
-    otherwise `message` through `routine` (the webhook: INFO; the reconciler: WARNING)."""
-    fields = {
-        "eventId": event["id"],
-        "type": event["type"],
-        "orderId": order_id,
-        "outcome": decided.outcome.value,
-        "reason": decided.reason,
-    }
-    if decided.alert:
-        logger.error(decided.alert, **fields)
-    elif decided.warning:
-        logger.warn(decided.warning, **fields)
-    else:
-        routine(message, **fields)

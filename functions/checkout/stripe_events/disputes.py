@@ -12,7 +12,7 @@ delivery order. `dispute` is the one the page and the API show: an open one, els
 from datetime import datetime
 
 from checkout.orders.status import DisputeState
-from checkout.webhooks.stripe_fields import Json, dict_field, int_field, str_field, time_field
+from checkout.platform.json_fields import Json, dict_field, int_field, str_field, time_field
 
 # How far a status is along a dispute's life: breaks a tie between two events about one dispute
 # created in the same second. An inquiry's closing ranks below the chargeback it can turn into.

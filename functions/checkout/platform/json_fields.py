@@ -1,8 +1,10 @@
-"""Reading fields of Stripe objects defensively: a signed event is genuine, not necessarily complete."""
+"""Reading fields of JSON objects defensively: a signed Stripe event is genuine, not necessarily
+complete, and an order document may have been written by an older version."""
 
 from datetime import UTC, datetime
 from typing import Any
 
+# A JSON object as Stripe sends it or Firestore returns it: the one alias for untyped data.
 Json = dict[str, Any]
 
 

@@ -15,17 +15,16 @@ from typing import Any
 from google.cloud import firestore
 
 from checkout.orders import store
-from checkout.orders.status import OrderStatus
+from checkout.orders.reconciler_fields import CHECKED_AT
+from checkout.orders.status import UNPAID_ORDER_STATUSES
 from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
+from checkout.platform.collections import ORDERS
 from checkout.platform.firestore_client import db
 
 # The webhook normally lands within a second or two; after this, the page stops trusting it.
 CHECK_AFTER = timedelta(seconds=5)
 CHECK_INTERVAL = timedelta(seconds=10)
-# Statuses a payment can still change. `failed` too: the shopper may have retried and paid.
-OPEN_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.FAILED})
-CHECKED_AT = "stripeCheckedAt"
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -34,7 +33,8 @@ def _as_datetime(value: Any) -> datetime | None:
 
 def check_due(order: dict[str, Any], now: datetime) -> bool:
     """Whether this poll should ask Stripe (decided on the order as read, before any claim)."""
-    if order.get("status") not in OPEN_STATUSES:
+    # UNPAID_ORDER_STATUSES: `failed` too, as the shopper may have retried and paid.
+    if order.get("status") not in UNPAID_ORDER_STATUSES:
         return False
     changed = _as_datetime(order.get("updatedAt")) or _as_datetime(order.get("createdAt"))
     if changed is None or now - changed < CHECK_AFTER:
@@ -45,7 +45,7 @@ def check_due(order: dict[str, Any], now: datetime) -> bool:
 
 def claim_check(payment_intent_id: str, now: datetime) -> bool:
     """Take this order's Stripe check for the next CHECK_INTERVAL; False if another poll has."""
-    ref = db().collection(store.ORDERS).document(payment_intent_id)
+    ref = db().collection(ORDERS).document(payment_intent_id)
 
     def claim(transaction: firestore.Transaction) -> bool:
         order = ref.get(transaction=transaction).to_dict()
@@ -83,12 +83,13 @@ def shoppers_order_status(
 def _checked_with_stripe(payment_intent_id: str, order: dict[str, Any]) -> dict[str, Any]:
     # Loaded only when a check is due: the other polls, and GET /api/config, never load the
     # Stripe client or the event ledger.
-    from checkout.orders import stripe_sync
+    from checkout.stripe_events import observations
+    from checkout.stripe_events.plan import Source
 
     try:
-        synced = stripe_sync.sync_order(payment_intent_id, order, stripe_sync.RETURN_PAGE)
+        result = observations.check_with_stripe(payment_intent_id, order, Source.RETURN_PAGE)
     except Exception as error:  # noqa: BLE001 - the stored status is still a correct answer
         logger.warn("order check with stripe failed", orderId=payment_intent_id,
                     errorType=type(error).__name__)  # fmt: skip
         return order
-    return synced.order or order
+    return result.order or order

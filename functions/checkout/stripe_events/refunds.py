@@ -6,15 +6,14 @@ Two kinds of event tell about refunds, and either may arrive first, late, or twi
 - `refund.created|updated|failed` and `charge.refund.updated` carry one Refund: its id, amount
   and status.
 The order keeps the newest Charge figure (`chargeRefunded`) and every Refund by id with its most
-advanced status (`refunds`). The refunded amount is derived from those two: the Charge's total,
-corrected by what the Refunds say happened after it, and never less than the live Refunds. Event amounts are never added up, so a
-duplicate or a late event cannot count twice.
+advanced status (`refunds`). The refunded amount is derived from those two
+(checkout.orders.money.refunded_amount): the Charge's total, corrected by what the Refunds say
+happened after it, and never less than the live Refunds. Event amounts are never added up, so
+a duplicate or a late event cannot count twice.
 """
 
-from checkout.webhooks.stripe_fields import Json, dict_field, int_field, str_field
+from checkout.platform.json_fields import Json, dict_field, int_field, str_field
 
-# Refund statuses Stripe counts in the Charge's amount_refunded.
-_LIVE = frozenset({"pending", "requires_action", "succeeded"})
 # A refund only moves forward: pending -> succeeded -> failed, or pending -> canceled.
 _RANK = {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2}
 
@@ -70,25 +69,3 @@ def charge_refund_records(charge: Json, event_created: int) -> list[Json]:
     listed = dict_field(charge, "refunds").get("data")
     records = [refund_record(r, event_created) for r in listed or [] if isinstance(r, dict)]
     return [r for r in records if r is not None]
-
-
-def refunded_amount(snapshot: Json | None, refunds: list[Json]) -> int:
-    """Stripe's total after the newest information.
-
-    Two lower bounds, each exact when its source is complete: the Charge's figure plus live
-    refunds made after it, minus refunds it counted that failed or were canceled after it; and
-    the live refunds known by id. Within the Charge figure's own second a refund cannot be
-    placed before or after it, so the first bound may fall short; the second covers that.
-    """
-    total = int_field(snapshot, "amountRefunded") if snapshot else None
-    at = int_field(snapshot, "eventCreated") if snapshot else None
-    from_charge: int = total or 0
-    for refund in refunds:
-        live = refund["status"] in _LIVE
-        if at is not None and refund["created"] <= at:
-            if not live and refund["statusAt"] > at:
-                from_charge -= refund["amount"]
-        elif live:
-            from_charge += refund["amount"]
-    by_id: int = sum(r["amount"] for r in refunds if r["status"] in _LIVE)
-    return max(from_charge, by_id, 0)

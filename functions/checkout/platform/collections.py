@@ -1,0 +1,17 @@
+"""Every Firestore collection the checkout uses, named once (docs/architecture.md has the model).
+
+checkouts/{checkoutId}      which PaymentIntent serves the checkout, what it holds (`cart`),
+                            its client secret sealed; until it has one, `expireAt` (TTL)
+orders/{paymentIntentId}    the order; only Stripe's word (checkout.stripe_events) moves it on
+stripe_events/{eventId}     the ledger of applied events (checkout.stripe_events.ledger)
+reconciler/{name}           the reconciler's own state: its events cursor, its walks
+rate_limits/{counterId}     counters of the rate limits (checkout.platform.firestore_counters)
+products/{productId}        the catalog the owner imports (checkout.catalog, docs/catalog.md)
+"""
+
+CHECKOUTS = "checkouts"
+ORDERS = "orders"
+STRIPE_EVENTS = "stripe_events"
+RECONCILER_STATE = "reconciler"
+RATE_LIMITS = "rate_limits"
+PRODUCTS = "products"

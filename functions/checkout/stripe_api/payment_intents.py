@@ -1,0 +1,126 @@
+"""PaymentIntents at Stripe: create, retrieve, update the cart, cancel."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from checkout.cart.pricing import PricedCart, cart_signature, items_metadata
+from checkout.orders.ownership import marked
+from checkout.platform.errors import ApiError
+from checkout.stripe_api import connection
+from checkout.stripe_api.connection import UNEXPECTED_STATE, PaymentIntentMissing
+
+# PaymentIntent statuses in which Stripe still accepts a new amount.
+UPDATABLE_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})
+# PaymentIntent statuses in which nobody has paid and nothing is under way: an idle one can be
+# canceled. (Order statuses have their own: checkout.orders.status.UNPAID_ORDER_STATUSES.)
+UNPAID_INTENT_STATUSES = frozenset(
+    {"requires_payment_method", "requires_confirmation", "requires_action"}
+)
+# The cancellation_reason the reconciler gives an abandoned checkout's PaymentIntent.
+ABANDONED = "abandoned"
+
+
+class IntentNotUpdatable(Exception):
+    """Stripe refused the new cart: the payment got under way between our read and our update."""
+
+
+@dataclass(frozen=True)
+class IntentSummary:
+    """The fields of a PaymentIntent the checkout's own requests need."""
+
+    id: str
+    client_secret: str
+    amount: int
+    currency: str
+    status: str
+    items: str  # the "items" metadata value
+    cancellation_reason: str | None = None
+
+
+def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
+    return IntentSummary(
+        id=obj.id,
+        client_secret=obj.client_secret or "",
+        amount=obj.amount,
+        currency=obj.currency,
+        status=obj.status,
+        items=obj.metadata.to_dict().get("items", "") if obj.metadata else "",
+        cancellation_reason=getattr(obj, "cancellation_reason", None),
+    )
+
+
+def idempotency_key(checkout_id: str, cart: PricedCart) -> str:
+    # Derived from the checkout and its cart: a retry of the same create returns the same
+    # PaymentIntent, while a changed cart is not refused as a mismatched replay.
+    # The amount is in it too: a catalog price change must not replay an old create.
+    cart_digest = hashlib.sha256(cart_signature(cart).encode()).hexdigest()
+    return f"checkout-{checkout_id}-{cart_digest[:32]}"
+
+
+def create_intent(checkout_id: str, cart: PricedCart) -> IntentSummary:
+    with connection.translated_errors():
+        obj = connection.client().v1.payment_intents.create(
+            params={
+                "amount": cart.amount,
+                "currency": cart.currency,
+                # The mark tells the webhook this PaymentIntent is ours (orders/ownership.py).
+                "metadata": marked({"checkoutId": checkout_id, "items": items_metadata(cart)}),
+            },
+            options={"idempotency_key": idempotency_key(checkout_id, cart)},
+        )
+    return _summary(obj)
+
+
+def retrieve_intent_summary(payment_intent_id: str) -> IntentSummary:
+    """The PaymentIntent's fields the checkout needs (retrieve_payment_intent: all of it)."""
+    with connection.translated_errors():
+        return _summary(connection.client().v1.payment_intents.retrieve(payment_intent_id))
+
+
+def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> IntentSummary:
+    """Give the PaymentIntent a new cart; IntentNotUpdatable when Stripe's state refuses it."""
+    try:
+        with connection.translated_errors():
+            obj = connection.client().v1.payment_intents.update(
+                payment_intent_id,
+                params={"amount": cart.amount, "metadata": {"items": items_metadata(cart)}},
+            )
+    except ApiError as error:
+        if error.stripe_code == UNEXPECTED_STATE:
+            raise IntentNotUpdatable(payment_intent_id) from None
+        raise
+    return _summary(obj)
+
+
+def cancel_intent(payment_intent_id: str) -> dict[str, Any]:
+    """Cancel a PaymentIntent that must not be paid (a spare, or one past the attempt cap);
+    the canceled intent, as a dict."""
+    with connection.translated_errors():
+        return connection.client().v1.payment_intents.cancel(payment_intent_id).to_dict()
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any]:
+    """The whole PaymentIntent as Stripe has it now, as a plain dict (what an event's
+    data.object is). Raises PaymentIntentMissing when Stripe does not know it."""
+    with connection.translated_errors():
+        try:
+            return connection.client().v1.payment_intents.retrieve(payment_intent_id).to_dict()
+        except stripe.InvalidRequestError as error:
+            # Stripe answers an id it does not know with 404 `resource_missing` ("No such
+            # payment_intent"), also for one made in the other mode or another account.
+            if error.http_status == 404:
+                raise PaymentIntentMissing(error.code) from None
+            raise
+
+
+def cancel_abandoned_intent(payment_intent_id: str) -> dict[str, Any]:
+    """Cancel an idle checkout's PaymentIntent as `abandoned`; the canceled intent, as a dict."""
+    with connection.translated_errors():
+        return (
+            connection.client()
+            .v1.payment_intents.cancel(payment_intent_id, params={"cancellation_reason": ABANDONED})
+            .to_dict()
+        )

@@ -1,0 +1,142 @@
+"""The one way Stripe's word is applied to an order, whatever path brought it: `apply`.
+
+For an event from any `Source` it finds the order (or answers unhandled, foreign, ignored),
+records the event exactly once (checkout.stripe_events.ledger), logs one line, fulfils an order
+it made paid, and cancels the PaymentIntent when the event reached the attempt cap. Callers keep
+only what is theirs: HTTP and signatures (checkout.webhooks.delivery), paging and the cursor
+(checkout.reconcile.catch_up), asking Stripe (checkout.stripe_events.observations).
+docs/architecture.md has the exactly-once and fulfilment reasoning.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from checkout.orders import fulfilment
+from checkout.orders.status import OrderStatus
+from checkout.platform import structured_log as logger
+from checkout.platform.firestore_client import db
+from checkout.platform.json_fields import Json
+from checkout.stripe_events import attempt_cap, ledger
+from checkout.stripe_events.event import StripeEvent
+from checkout.stripe_events.handlers import is_handled, names_no_payment_intent, order_id_for
+from checkout.stripe_events.plan import Outcome, Plan, Source
+
+# What fulfilling a newly paid order did, for a caller's counts (the reconciler's summary).
+FULFILLED = "fulfilled"
+FULFILMENT_FAILED = "fulfilment_failed"
+
+
+@dataclass(frozen=True)
+class Routine:
+    """How a source logs an event that changed (or was recorded on) its order."""
+
+    log: Callable[..., None]
+    message: str
+
+
+# Alerts go to ERROR and warnings to WARNING from every source; the rest at the source's level.
+ROUTINE: dict[Source, Routine] = {
+    Source.WEBHOOK: Routine(logger.info, "webhook event recorded"),
+    # Worth a WARNING: the webhook should have applied it, and did not (yet).
+    Source.CATCH_UP: Routine(logger.warn, "missed event applied by the reconciler"),
+    Source.RETURN_PAGE: Routine(logger.info, "order checked with stripe"),
+    Source.RECONCILER: Routine(logger.info, "order checked with stripe"),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one event."""
+
+    event_id: str | None  # None: an observation that implied no event
+    outcome: Outcome
+    order_id: str | None = None
+    status: OrderStatus | None = None  # the order's status after it (applied or ignored)
+    order: Json | None = None  # the order as committed, without server timestamps
+    fulfilment: str | None = None  # FULFILLED or FULFILMENT_FAILED when it made the order paid
+    attempt_cap: str | None = None  # attempt_cap.CANCELED or NOT_CANCELED when it reached the cap
+
+
+def apply(event: StripeEvent, source: Source) -> Result:
+    """Apply `event`, come by `source`, to its order exactly once, and follow up. Raises when
+    the event could not be recorded (Firestore's errors): nothing was written then."""
+    event_id, event_type = event["id"], event["type"]
+    if not is_handled(event):
+        return Result(event_id, Outcome.UNHANDLED)
+    order_id = order_id_for(event)
+    if order_id is None and names_no_payment_intent(event):
+        # A Charge, Refund or Dispute made without a PaymentIntent: not from this checkout.
+        _log_foreign(event, source, "names no payment intent")
+        return Result(event_id, Outcome.FOREIGN)
+    if order_id is None:
+        # Genuine but unusable: retrying cannot fix it, so acknowledge and make it visible.
+        logger.error(
+            "event names no payment intent", eventId=event_id, type=event_type, source=source
+        )
+        return Result(event_id, Outcome.IGNORED)
+
+    applied = ledger.apply_event(db(), event, order_id, source=source)
+    decided = applied.plan
+    if applied.duplicate or decided is None:
+        if source is Source.WEBHOOK:
+            logger.info("webhook redelivery ignored", eventId=event_id, type=event_type)
+        return Result(event_id, Outcome.DUPLICATE, order_id)
+    if decided.outcome is Outcome.FOREIGN:
+        _log_foreign(event, source, decided.reason)
+        return Result(event_id, Outcome.FOREIGN, order_id)
+    _log_outcome(event, decided, source)
+    fulfilled = _fulfil(applied.order) if decided.newly_paid and applied.order else None
+    return Result(
+        event_id,
+        decided.outcome,
+        order_id,
+        decided.status,
+        applied.order,
+        fulfilled,
+        attempt_cap.follow_up(applied),
+    )
+
+
+def _log_outcome(event: StripeEvent, decided: Plan, source: Source) -> None:
+    """An alert at ERROR, a warning at WARNING, and otherwise the source's routine line."""
+    fields = {
+        "eventId": event["id"],
+        "type": event["type"],
+        "orderId": decided.order_id,
+        "outcome": decided.outcome.value,
+        "reason": decided.reason,
+        "source": source.value,
+    }
+    if decided.alert:
+        logger.error(decided.alert, **fields)
+    elif decided.warning:
+        logger.warn(decided.warning, **fields)
+    else:
+        routine = ROUTINE[source]
+        routine.log(routine.message, **fields)
+
+
+def _fulfil(order: Json) -> str:
+    try:
+        fulfilment.fulfil(order)
+    except Exception as error:  # noqa: BLE001 - the payment is recorded; recovery retries this
+        # A retry would find the event recorded and stop (a webhook's 5xx would not re-run
+        # this), so the error is logged and left to the recovery sweep (paid, fulfilledAt null).
+        logger.error(
+            "fulfilment failed; order is paid but not fulfilled",
+            orderId=order.get("paymentIntentId"),
+            errorType=type(error).__name__,
+        )
+        return FULFILMENT_FAILED
+    return FULFILLED
+
+
+def _log_foreign(event: StripeEvent, source: Source, reason: str) -> None:
+    # INFO, from every source: other payments on the account are normal, not an alert.
+    logger.info(
+        "event is not for this shop's payments; nothing recorded",
+        eventId=event["id"],
+        type=event["type"],
+        reason=reason,
+        source=source.value,
+    )
