@@ -32,7 +32,7 @@ from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
 from checkout.platform.json_fields import Json
 from checkout.reconcile import bookkeeping, queries
-from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary, for_each_order
 from checkout.stripe_api import payment_intents
 from checkout.stripe_api.connection import PaymentIntentMissing
 from checkout.stripe_events import observations
@@ -139,12 +139,14 @@ def check(
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
     query = queries.idle_checkouts(db(), now - settings.abandon_after, settings.page_size)
-    for snapshot in query.stream():
-        if budget.spent():
-            summary.left_over(STEP)
-            return
-        try:
-            check(snapshot, summary, now)
-        except Exception as error:  # noqa: BLE001 - counted; looked at again a period later
-            summary.error(STEP, error, orderId=snapshot.id)
-            bookkeeping.touch_after_failure(snapshot, idle_clock_restart(FAILED_CHECK, now))
+    # A failed check restarts the order's idle clock: it is looked at again a period later.
+    for_each_order(
+        STEP,
+        query,
+        budget,
+        summary,
+        lambda snapshot: check(snapshot, summary, now),
+        after_failure=lambda snapshot: bookkeeping.touch_after_failure(
+            snapshot, idle_clock_restart(FAILED_CHECK, now)
+        ),
+    )

@@ -15,7 +15,7 @@ from google.cloud import firestore
 from checkout.orders.attempts import decline_count
 from checkout.platform.firestore_client import db
 from checkout.reconcile import bookkeeping, queries
-from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary, for_each_order
 from checkout.stripe_api import payment_intents
 from checkout.stripe_api.connection import PaymentIntentMissing
 from checkout.stripe_events import attempt_cap, observations
@@ -53,11 +53,4 @@ def close(
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
     query = queries.capped_open_orders(db(), now, settings.page_size)
-    for snapshot in query.stream():
-        if budget.spent():
-            summary.left_over(STEP)
-            return
-        try:
-            close(snapshot, summary, now)
-        except Exception as error:  # noqa: BLE001 - counted; the next pass tries this order again
-            summary.error(STEP, error, orderId=snapshot.id)
+    for_each_order(STEP, query, budget, summary, lambda snapshot: close(snapshot, summary, now))

@@ -19,7 +19,13 @@ from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.reconcile import queries
-from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import (
+    Budget,
+    OrderSnapshot,
+    PassSettings,
+    Summary,
+    for_each_order,
+)
 
 STEP = "fulfilment"
 
@@ -54,23 +60,21 @@ def claim(ref: firestore.DocumentReference, seen_updated_at: Any) -> dict[str, A
     return claimed
 
 
+def recover(snapshot: OrderSnapshot, summary: Summary) -> None:
+    order = claim(snapshot.reference, snapshot.get("updatedAt"))
+    if order is None:
+        summary.count(STEP, "taken_by_another")
+        return
+    logger.warn(
+        "fulfilling a paid order the webhook did not fulfil",
+        orderId=snapshot.id,
+        attempt=int(order.get("fulfilmentAttempts") or 0) + 1,
+    )
+    fulfilment.fulfil(order)
+    summary.count(STEP, "recovered")
+
+
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
     query = queries.unfulfilled_paid_orders(db(), now - settings.fulfil_after, settings.page_size)
-    for snapshot in query.stream():
-        if budget.spent():
-            summary.left_over(STEP)
-            return
-        try:
-            order = claim(snapshot.reference, snapshot.get("updatedAt"))
-            if order is None:
-                summary.count(STEP, "taken_by_another")
-                continue
-            logger.warn(
-                "fulfilling a paid order the webhook did not fulfil",
-                orderId=snapshot.id,
-                attempt=int(order.get("fulfilmentAttempts") or 0) + 1,
-            )
-            fulfilment.fulfil(order)
-            summary.count(STEP, "recovered")
-        except Exception as error:  # noqa: BLE001 - counted; retried after the next grace period
-            summary.error(STEP, error, orderId=snapshot.id)
+    # A failure is retried by a later pass, once the claim's grace period has passed.
+    for_each_order(STEP, query, budget, summary, lambda snapshot: recover(snapshot, summary))

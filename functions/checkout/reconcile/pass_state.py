@@ -6,7 +6,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
+
+from google.cloud import firestore
 
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
@@ -119,3 +121,29 @@ class Summary:
 
 
 Step = Callable[[PassSettings, Budget, Summary, datetime], None]
+
+
+OrderSnapshot: TypeAlias = "firestore.DocumentSnapshot[firestore.DocumentReference]"
+
+
+def for_each_order(
+    step: str,
+    query: firestore.Query,
+    budget: Budget,
+    summary: Summary,
+    handle: Callable[[OrderSnapshot], None],
+    after_failure: Callable[[OrderSnapshot], None] | None = None,
+) -> None:
+    """Hand each order the query finds to `handle` until the budget is spent. A failure is
+    counted and logged, `after_failure` may move the order to the back of its queue, and the
+    step goes on with the next order: one order that keeps failing never blocks the others."""
+    for snapshot in query.stream():
+        if budget.spent():
+            summary.left_over(step)
+            return
+        try:
+            handle(snapshot)
+        except Exception as error:  # noqa: BLE001 - counted; a later pass tries this order again
+            summary.error(step, error, orderId=snapshot.id)
+            if after_failure is not None:
+                after_failure(snapshot)

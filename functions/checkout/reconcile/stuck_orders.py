@@ -14,7 +14,7 @@ from google.cloud import firestore
 
 from checkout.platform.firestore_client import db
 from checkout.reconcile import bookkeeping, queries
-from checkout.reconcile.pass_state import Budget, PassSettings, Summary
+from checkout.reconcile.pass_state import Budget, PassSettings, Summary, for_each_order
 from checkout.stripe_api.connection import PaymentIntentMissing
 from checkout.stripe_events import observations
 from checkout.stripe_events.plan import Outcome, Source
@@ -42,12 +42,12 @@ def check(
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
     query = queries.stuck_orders(db(), now - settings.stuck_after, settings.page_size)
-    for snapshot in query.stream():
-        if budget.spent():
-            summary.left_over(STEP)
-            return
-        try:
-            check(snapshot, summary, now)
-        except Exception as error:  # noqa: BLE001 - counted; retried once the others had a turn
-            summary.error(STEP, error, orderId=snapshot.id)
-            bookkeeping.touch_after_failure(snapshot)
+    # A failed check touches the order too, so it goes behind the others in the queue.
+    for_each_order(
+        STEP,
+        query,
+        budget,
+        summary,
+        lambda snapshot: check(snapshot, summary, now),
+        after_failure=bookkeeping.touch_after_failure,
+    )
