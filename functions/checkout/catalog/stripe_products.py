@@ -37,7 +37,7 @@ OFF_SALE_REASON = "offSaleReason"
 # Off-sale reasons that are the owner's own choice in the Dashboard, not a problem to fix.
 ARCHIVED = "archived in Stripe"
 DELETED = "deleted in Stripe"
-OWNERS_CHOICES = (ARCHIVED, DELETED)
+OWNERS_CHOICES = (ARCHIVED, DELETED)  # alone: with a price problem, it is worth a warning
 
 
 def _id_of(value: object) -> str | None:
@@ -144,10 +144,10 @@ def sale_fields(
     fact: Mapping[str, Any],
     price: Mapping[str, Any] | None,
     currency: str,
-    problems: tuple[str, ...] = (),
 ) -> Json:
     """`active`, `unitAmount`, `currency` and OFF_SALE_REASON of the product whose fact is
-    `fact`, sold at `price` (the fact of its default price, or None when none is known)."""
+    `fact` (with the `problems` its fields had), sold at `price` (the fact of its default
+    price, or None when none is known)."""
     reasons = []
     if fact.get("deleted") is True:
         reasons.append(DELETED)
@@ -156,7 +156,7 @@ def sale_fields(
     problem = price_problem(product_id, fact.get("defaultPrice"), price, currency)
     if problem is not None:
         reasons.append(problem)
-    reasons += problems
+    reasons += [str(p) for p in fact.get("problems") or ()]
     amount = price.get("unitAmount") if price is not None and problem is None else 0
     return {
         "active": not reasons,
@@ -207,5 +207,6 @@ def product_document(
     at `price`, the fact of its default price (None: not known)."""
     fields, problems = catalog_fields(product)
     product_id = _id_of(product.get("id")) or ""
-    sale = sale_fields(product_id, fact, price, currency, problems)
-    return {**fields, **sale, PRODUCT_FACT: fact}
+    # Kept with the fact: a price event decides the sale again without the Product at hand.
+    fact = {**fact, "problems": list(problems)}
+    return {**fields, **sale_fields(product_id, fact, price, currency), PRODUCT_FACT: fact}
