@@ -7,8 +7,10 @@ import pytest
 
 from checkout.catalog.product import product_from_document
 from checkout.catalog.stripe_products import (
+    CREATED,
     OFF_SALE_REASON,
     PRODUCT_FACT,
+    UPDATED,
     newer_price_fact,
     newer_product_fact,
     price_fact,
@@ -154,3 +156,17 @@ def test_within_one_second_off_sale_wins_either_way() -> None:
     product = se.product("prod_K", updated=100)
     on, off = product_fact(product, 100), product_fact({**product, "active": False}, 100)
     assert newer_product_fact(on, off) and not newer_product_fact(off, on)
+
+
+def test_within_one_second_an_update_comes_after_the_creation() -> None:
+    # A script: the Product, its Price, then the Price made its default, all in one second.
+    product = se.product("prod_L", updated=100)
+    created = product_fact(product, 100, step=CREATED)
+    updated = product_fact({**product, "default_price": "price_L"}, 100, step=UPDATED)
+    assert newer_product_fact(created, updated) and not newer_product_fact(updated, created)
+    price = se.price("prod_L", price_id="price_L")
+    made, archived = (
+        price_fact(price, 100, step=CREATED),
+        price_fact({**price, "active": False}, 100),
+    )
+    assert newer_price_fact(made, archived) and not newer_price_fact(archived, made)

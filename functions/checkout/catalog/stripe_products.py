@@ -9,8 +9,11 @@ nothing here calls Stripe or Firestore. Two kinds of fact, each kept with what o
 - a price fact, from a Price: a Price has no `updated` and its amount never changes (a new
   price is a new Price), so price facts are ordered by when they were seen. A deletion is final.
 
-Within one second the order is unknown: off sale wins, so that every delivery order ends the
-same. The product is on sale only when its default price is one-time, per unit, in the shop's
+Within one second a creation comes before an update; beyond that the order is unknown, and off
+sale wins, so that every delivery order ends the same (two updates within one second stay
+ambiguous: the next change, or `sync-from-stripe`, settles them).
+
+The product is on sale only when its default price is one-time, per unit, in the shop's
 currency, active, and of this product; otherwise it is off sale (`active: false`) and
 OFF_SALE_REASON says why. docs/catalog.md, "Stripe mode".
 """
@@ -52,24 +55,37 @@ def _int(obj: Mapping[str, Any], field: str) -> int:
     return value if is_int(value) else 0
 
 
-def product_fact(product: Mapping[str, Any], seen_at: int, *, deleted: bool = False) -> Json:
-    """What decides a product's sale, with what orders it: seen at `seen_at` (Unix seconds)."""
+# Within one second, a creation comes before an update (or a listing), which comes before a
+# deletion: a script that creates a Product, then its Price, then sets it as the default makes
+# product.created and product.updated with the same `updated` and `created`.
+CREATED, UPDATED, DELETED_STEP = 0, 1, 2
+
+
+def product_fact(
+    product: Mapping[str, Any], seen_at: int, *, deleted: bool = False, step: int = UPDATED
+) -> Json:
+    """What decides a product's sale, with what orders it: seen at `seen_at` (Unix seconds), at
+    `step` of its life within that second."""
     return {
         "updated": _int(product, "updated"),
         "seenAt": seen_at,
+        "step": DELETED_STEP if deleted else step,
         "active": product.get("active") is True,
         "deleted": deleted or product.get("deleted") is True,
         "defaultPrice": _id_of(product.get("default_price")),
     }
 
 
-def price_fact(price: Mapping[str, Any], seen_at: int, *, deleted: bool = False) -> Json:
-    """What a Price says about selling at it, seen at `seen_at` (Unix seconds)."""
+def price_fact(
+    price: Mapping[str, Any], seen_at: int, *, deleted: bool = False, step: int = UPDATED
+) -> Json:
+    """What a Price says about selling at it, seen at `seen_at` (Unix seconds), at `step`."""
     amount = price.get("unit_amount")
     return {
         "id": _id_of(price.get("id")),
         "product": _id_of(price.get("product")),
         "seenAt": seen_at,
+        "step": DELETED_STEP if deleted else step,
         "active": price.get("active") is True,
         "deleted": deleted or price.get("deleted") is True,
         "type": price.get("type"),
@@ -100,12 +116,12 @@ def _newer(stored: Mapping[str, Any] | None, new: Mapping[str, Any], key: tuple[
 
 def newer_product_fact(stored: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     """Whether `new` is newer than the `stored` product fact (None: none stored)."""
-    return _newer(stored, new, ("updated", "seenAt"))
+    return _newer(stored, new, ("updated", "seenAt", "step"))
 
 
 def newer_price_fact(stored: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     """Whether `new` is newer than the `stored` price fact (None: none stored)."""
-    return _newer(stored, new, ("seenAt",))
+    return _newer(stored, new, ("seenAt", "step"))
 
 
 def price_problem(

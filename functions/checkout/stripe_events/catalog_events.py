@@ -16,8 +16,11 @@ from typing import Any
 
 from checkout.catalog.product import is_valid_id
 from checkout.catalog.stripe_products import (
+    CREATED,
+    DELETED,
     OFF_SALE_REASON,
     PRODUCT_FACT,
+    UPDATED,
     newer_price_fact,
     newer_product_fact,
     price_fact,
@@ -135,6 +138,7 @@ def plan_product(
     currency: str,
     *,
     deleted: bool = False,
+    step: int = UPDATED,
 ) -> CatalogPlan:
     """A Product seen at `seen_at` (an event's `created`, or when the backfill listed it), its
     default price perhaps expanded (the backfill's list)."""
@@ -146,13 +150,18 @@ def plan_product(
     if isinstance(expanded, Mapping):
         price_change = _price_change(stored_price, price_fact(expanded, seen_at))
         price = price_change.fields if price_change is not None else stored_price
-    fact = product_fact(product, seen_at, deleted=deleted)
+    fact = product_fact(product, seen_at, deleted=deleted, step=step)
     if not newer_product_fact(_fact(stored_product), fact):
         resale = _resale(target.product_id, stored_product, price, currency)
         if price_change is None and resale is None:
             return CatalogPlan(Outcome.IGNORED, "older than the product as known")
         return CatalogPlan(Outcome.APPLIED, "price recorded", resale, price_change)
     document = product_document(product, fact, price, currency)
+    if _same_product(stored_product, document):
+        # Seen again as it was (the backfill run twice): nothing to write for the product.
+        return CatalogPlan(
+            Outcome.APPLIED if price_change else Outcome.IGNORED, "unchanged", None, price_change
+        )
     return CatalogPlan(
         Outcome.APPLIED,
         _sale_words(document),
@@ -160,6 +169,40 @@ def plan_product(
         price_change,
         document[OFF_SALE_REASON],
     )
+
+
+def _same_product(stored: Json | None, document: Json) -> bool:
+    """Whether `document` says what `stored` says, when it was seen aside."""
+    if stored is None:
+        return False
+
+    def unseen(fact: object) -> object:
+        return {k: v for k, v in fact.items() if k != "seenAt"} if isinstance(fact, dict) else fact
+
+    for field, value in document.items():
+        old = stored.get(field)
+        if field == PRODUCT_FACT:
+            old, value = unseen(old), unseen(value)
+        if old != value:
+            return False
+    return True
+
+
+def plan_missing_product(product_id: str, seen_at: int, stored_product: Json | None) -> CatalogPlan:
+    """Stripe has no Product `product_id` any more (the backfill retrieved it: 404): deleted.
+    The document stays (orders refer to it), off sale; its other fields are kept."""
+    if stored_product is None:
+        return CatalogPlan(Outcome.IGNORED, "no such product")
+    fact = _fact(stored_product) or {"updated": 0, "active": False, "defaultPrice": None}
+    if fact.get("deleted") is True:
+        return CatalogPlan(Outcome.IGNORED, "unchanged")
+    fields: Json = {
+        PRODUCT_FACT: {**fact, "deleted": True, "seenAt": seen_at},
+        "active": False,
+        OFF_SALE_REASON: DELETED,
+    }
+    change = DocumentChange(fields, creates=False)
+    return CatalogPlan(Outcome.APPLIED, f"off sale: {DELETED}", change, None, DELETED)
 
 
 def plan_price(
@@ -170,10 +213,11 @@ def plan_price(
     currency: str,
     *,
     deleted: bool = False,
+    step: int = UPDATED,
 ) -> CatalogPlan:
     target = target_of({"type": "price.updated", "data": {"object": price}})
     assert target is not None
-    change = _price_change(stored_price, price_fact(price, seen_at, deleted=deleted))
+    change = _price_change(stored_price, price_fact(price, seen_at, deleted=deleted, step=step))
     if change is None:
         return CatalogPlan(Outcome.IGNORED, "older than the price as known")
     resale = _resale(target.product_id, stored_product, change.fields, currency)
@@ -194,5 +238,8 @@ def plan_catalog_event(
     """What `event` does to the product and price documents as read (None: missing)."""
     deleted = event["type"].endswith(".deleted")
     plan = plan_product if event["type"] in PRODUCT_EVENTS else plan_price
+    step = CREATED if event["type"].endswith(".created") else UPDATED
     obj = event_object(event)
-    return plan(obj, event["created"], stored_product, stored_price, currency, deleted=deleted)
+    return plan(
+        obj, event["created"], stored_product, stored_price, currency, deleted=deleted, step=step
+    )
