@@ -10,12 +10,19 @@ pointed at the file given here; everything else is localstripe's own argument ha
 It also cancels PaymentIntents as Stripe does: localstripe refuses `cancellation_reason` and
 sends no `payment_intent.canceled` event, and the product sends the one and handles the other.
 
+And it gives localstripe what the catalog's Stripe mode needs and it lacks (docs/catalog.md):
+Prices (`POST /v1/prices`, `GET /v1/prices[/{id}]`, `POST /v1/prices/{id}`, with their
+price.created and price.updated events) and Products with `default_price` (expandable),
+`images` and `updated` (bumped, with a product.updated event, on each update). Only as much of
+Stripe's behaviour as the backfill and its tests use: no tiers, no deletion of prices.
+
     python dev/localstripe_server.py --data .run/dev-5000/localstripe.pickle --port 8420 --from-scratch
 """
 
 import argparse
 import pickle
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +80,123 @@ def cancel_like_stripe() -> None:
     )
 
 
+class Price(resources.StripeObject):  # type: ignore[misc]
+    """A one-time or recurring Price, per unit (module level: the store pickles it)."""
+
+    object = "price"
+    _id_prefix = "price_"
+
+    def __init__(
+        self,
+        product: str | None = None,
+        currency: str | None = None,
+        unit_amount: Any = None,
+        recurring: dict[str, Any] | None = None,
+        active: Any = True,
+        billing_scheme: str = "per_unit",
+        metadata: dict[str, str] | None = None,
+        nickname: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise resources.UserError(400, "Unexpected " + ", ".join(kwargs))
+        amount = resources.try_convert_to_int(unit_amount)
+        active = resources.try_convert_to_bool(active)
+        if not isinstance(product, str) or not isinstance(currency, str):
+            raise resources.UserError(400, "Bad request: product and currency are required")
+        if not isinstance(amount, int) or not isinstance(active, bool):
+            raise resources.UserError(400, "Bad request: unit_amount, active")
+        super().__init__()
+        self.product = product
+        self.currency = currency.lower()
+        self.unit_amount = amount
+        self.unit_amount_decimal = str(amount)
+        self.active = active
+        self.billing_scheme = billing_scheme
+        self.recurring = recurring
+        self.type = "recurring" if recurring else "one_time"
+        self.tiers_mode = None
+        self.custom_unit_amount = None
+        self.metadata = metadata or {}
+        self.nickname = nickname
+        self.lookup_key = None
+        self.tax_behavior = "unspecified"
+        self.transform_quantity = None
+        webhooks.schedule_webhook(resources.Event("price.created", self))
+
+    def _update(self, **data: Any) -> None:
+        if "active" in data:
+            data["active"] = resources.try_convert_to_bool(data["active"])
+        super()._update(**data)
+        webhooks.schedule_webhook(resources.Event("price.updated", self))
+
+    @classmethod
+    def _api_list_all(
+        cls,
+        url: str,
+        active: Any = None,
+        product: str | None = None,
+        limit: Any = None,
+        starting_after: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if kwargs:
+            raise resources.UserError(400, "Unexpected " + ", ".join(kwargs))
+        listed = super()._api_list_all(url, limit=limit, starting_after=starting_after)
+        wanted = resources.try_convert_to_bool(active)
+        listed._list = [
+            price
+            for price in listed._list
+            if (wanted is None or price.active == wanted)
+            and (product is None or price.product == product)
+        ]
+        return listed
+
+
+def prices_and_products_like_stripe() -> None:
+    """Prices, and Products with a default price, images and `updated` (see the docstring).
+
+    Like cancel_like_stripe, before localstripe's server binds its routes.
+    """
+
+    def update_price(id: str, **data: Any) -> Any:
+        return Price._api_update(id, **data)
+
+    resources.extra_apis.extend(
+        [
+            ("POST", "/v1/prices", lambda **data: Price._api_create(**data)),
+            ("GET", "/v1/prices", lambda **data: Price._api_list_all("/v1/prices", **data)),
+            ("GET", "/v1/prices/{id}", lambda id, **_: Price._api_retrieve(id)),
+            ("POST", "/v1/prices/{id}", update_price),
+        ]
+    )
+
+    product_class = resources.Product
+    original_init = product_class.__init__
+    original_update = product_class._update
+
+    def init(
+        self: Any,
+        *args: Any,
+        default_price: str | None = None,
+        images: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Set before localstripe's own __init__, which exports the object into product.created.
+        self.default_price = default_price
+        self.images = images or []
+        self.updated = int(time.time())
+        original_init(self, *args, **kwargs)
+
+    def update(self: Any, **data: Any) -> None:
+        original_update(self, **data)
+        self.updated = int(time.time())
+        webhooks.schedule_webhook(resources.Event("product.updated", self))
+
+    product_class.__init__ = init
+    product_class._update = update
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data", type=Path, required=True)
@@ -80,6 +204,7 @@ def main() -> None:
     args.data.parent.mkdir(parents=True, exist_ok=True)
     use_data_file(args.data.resolve())
     cancel_like_stripe()
+    prices_and_products_like_stripe()
     from localstripe import server  # binds the routes, patched above
 
     sys.argv = [sys.argv[0], *localstripe_args]

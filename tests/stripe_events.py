@@ -207,3 +207,56 @@ def order(pi_id: str, *, amount: int = 5000, status: str = "pending", **extra: A
         "lastPaymentError": None,
         **extra,
     }
+
+
+def product(
+    product_id: str | None = None,
+    *,
+    updated: int = 1_790_000_000,
+    default_price: str | Json | None = None,
+    active: bool = True,
+    name: str = "T-shirt",
+    **extra: Any,
+) -> Json:
+    """A Stripe Product (the catalog's Stripe mode)."""
+    return {
+        **fixture("product"),
+        "id": product_id or new_id("prod"),
+        "name": name,
+        "active": active,
+        "updated": updated,
+        "created": min(updated, 1_780_000_000),
+        "default_price": default_price,
+        "package_dimensions": None,
+        **extra,
+    }
+
+
+def price(
+    product_id: str,
+    *,
+    price_id: str | None = None,
+    unit_amount: int | None = 2000,
+    currency: str = "usd",
+    active: bool = True,
+    recurring: bool = False,
+    billing_scheme: str = "per_unit",
+    **extra: Any,
+) -> Json:
+    """A Stripe Price, one-time unless `recurring` (Stripe's example is a monthly one)."""
+    obj = fixture("price")
+    return {
+        **obj,
+        "id": price_id or new_id("price"),
+        "product": product_id,
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
+        "currency": currency,
+        "active": active,
+        "type": "recurring" if recurring else "one_time",
+        "recurring": obj["recurring"] if recurring else None,
+        "billing_scheme": billing_scheme,
+        "tiers_mode": "graduated" if billing_scheme == "tiered" else None,
+        "transform_quantity": None,
+        **extra,
+    }

@@ -1,11 +1,14 @@
 """The parts of the Stripe gateway that need no Stripe: keys and error translation."""
 
+import json
+
 import pytest
 import stripe
 
 from checkout.cart.pricing import price_cart
 from checkout.cart.validation import CartLine
 from checkout.platform.errors import ApiError
+from checkout.stripe_api import connection
 from checkout.stripe_api.connection import translated_errors
 from checkout.stripe_api.payment_intents import idempotency_key
 
@@ -62,3 +65,16 @@ def test_the_claim_lease_outlasts_the_slowest_stripe_call() -> None:
     from checkout.stripe_api.connection import WORST_CASE_CALL_SECONDS
 
     assert CLAIM_LEASE.total_seconds() > WORST_CASE_CALL_SECONDS
+
+
+def test_listed_objects_are_plain_json_as_a_webhook_carries_them() -> None:
+    # The SDK makes a Price's unit_amount_decimal a Decimal; the events catch-up json.dumps
+    # what it lists, as a delivery's body.
+    price = stripe.Price.construct_from(
+        {"id": "price_1", "object": "price", "unit_amount_decimal": "2000"}, "sk_test"
+    )
+    event = {"data": {"object": price.to_dict()}, "list": [price.to_dict()]}
+    assert json.loads(json.dumps(connection.plain_json(event))) == {
+        "data": {"object": {"id": "price_1", "object": "price", "unit_amount_decimal": "2000"}},
+        "list": [{"id": "price_1", "object": "price", "unit_amount_decimal": "2000"}],
+    }

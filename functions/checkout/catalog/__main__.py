@@ -2,10 +2,18 @@
 
     python -m checkout.catalog import FILE [--dry-run]   the file becomes the catalog
     python -m checkout.catalog export                    the catalog, as a file, on stdout
+    python -m checkout.catalog sync-from-stripe          CATALOG_SOURCE=stripe: the backfill
 
-Exit status: 0 written (or a dry run, or exported); 1 the file is invalid and nothing was
-written; 2 a usage or settings error, no connection to Firestore, an import refused
-(CATALOG_SOURCE=stripe) or interrupted part-way (running it again finishes it).
+Exit status: 0 written (or a dry run, or exported, or synced); 1 the file is invalid and nothing
+was written (sync: Stripe listed products whose ids cannot be product ids, named; the rest were
+written); 2 a usage or settings error, no connection to Firestore (or Stripe), an import refused
+(CATALOG_SOURCE=stripe) or a sync refused (CATALOG_SOURCE=firestore), or either interrupted
+part-way (running it again finishes it).
+
+sync-from-stripe is the one command that needs a layer above the catalog (Stripe's API and the
+conditional commit of checkout.stripe_events): it imports checkout.stripe_events.catalog_sync
+when it runs, and stays a thin caller of it (pyproject.toml's import-linter `ignore_imports`
+names that one edge).
 """
 
 import argparse
@@ -21,8 +29,14 @@ from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
 from checkout.catalog.changes import describe, plan_import, summary
 from checkout.catalog.export import export_text
 from checkout.platform import structured_log as logger
+from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
-from checkout.platform.settings import InvalidSetting, catalog_source, shop_currency
+from checkout.platform.settings import (
+    InvalidSetting,
+    MissingSetting,
+    catalog_source,
+    shop_currency,
+)
 
 EXIT_OK = 0
 EXIT_INVALID_FILE = 1
@@ -102,10 +116,46 @@ def run_export(currency: str) -> int:
     return EXIT_OK
 
 
+def run_sync(currency: str, source: str) -> int:
+    if source != "stripe":
+        _fail(
+            "CATALOG_SOURCE is firestore: the catalog file is the source, and a sync from "
+            "Stripe would overwrite it (set CATALOG_SOURCE=stripe to run the catalog from Stripe)"
+        )
+        return EXIT_NOT_DONE
+    # Loaded here only: the one edge up the layers (see the module's docstring).
+    from checkout.stripe_events.catalog_sync import sync_from_stripe
+
+    try:
+        report = sync_from_stripe(currency)
+    except MissingSetting as missing:
+        _fail(f"{missing.name} is not set: it is needed to ask Stripe")
+        return EXIT_NOT_DONE
+    except ApiError as error:
+        _fail(f"cannot ask Stripe: {error.message} ({error.code}); run it again to finish")
+        return EXIT_NOT_DONE
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return EXIT_NOT_DONE
+    for line in report.lines:
+        print(line)
+    for product_id in report.unusable:
+        print(
+            f"catalog: Stripe product {product_id!r} left out: its id cannot be a product id "
+            "(letters, digits, _ and -, at most 64)",
+            file=sys.stderr,
+        )
+    print(f"synced: {report.summary()}", flush=True)
+    return EXIT_INVALID_FILE if report.unusable else EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m checkout.catalog",
-        description="The shop's catalog in Firestore: import a catalog file, or export it.",
+        description=(
+            "The shop's catalog in Firestore: import a catalog file, export it, or (Stripe "
+            "mode) sync it from Stripe."
+        ),
         epilog="Exit status: 0 done, 1 invalid file (nothing written), 2 usage or no connection.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -117,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print what would change; write nothing"
     )
     commands.add_parser("export", help="print the catalog, every product, in the file format")
+    commands.add_parser(
+        "sync-from-stripe",
+        help="CATALOG_SOURCE=stripe: write Stripe's active products, deactivate the others",
+    )
     args = parser.parse_args(argv)  # a usage error exits 2
 
     try:
@@ -127,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NOT_DONE
     if args.command == "import":
         return run_import(args.file, args.dry_run, currency, source)
+    if args.command == "sync-from-stripe":
+        return run_sync(currency, source)
     return run_export(currency)
 
 

@@ -7,6 +7,7 @@ stripe_events/{eventId}     the ledger of applied events (checkout.stripe_events
 reconciler/{name}           the reconciler's own state: its events cursor, its walks
 rate_limits/{counterId}     counters of the rate limits (checkout.platform.firestore_counters)
 products/{productId}        the catalog the owner imports (checkout.catalog, docs/catalog.md)
+stripe_prices/{priceId}     in Stripe mode, what each Stripe Price says (checkout.stripe_events)
 """
 
 CHECKOUTS = "checkouts"
@@ -15,3 +16,4 @@ STRIPE_EVENTS = "stripe_events"
 RECONCILER_STATE = "reconciler"
 RATE_LIMITS = "rate_limits"
 PRODUCTS = "products"
+STRIPE_PRICES = "stripe_prices"

@@ -24,9 +24,11 @@ from checkout.platform import structured_log as logger
 from checkout.platform.collections import RECONCILER_STATE
 from checkout.platform.firestore_client import db
 from checkout.platform.json_fields import Json
+from checkout.platform.settings import InvalidSetting
 from checkout.reconcile.pass_state import Budget, PassSettings, Summary
 from checkout.stripe_api import events as stripe_events_api
 from checkout.stripe_events.apply import apply
+from checkout.stripe_events.catalog_events import CATALOG_EVENT_TYPES, catalog_events_handled
 from checkout.stripe_events.event import MalformedEvent, parse_event
 from checkout.stripe_events.handlers import EVENT_RULES
 from checkout.stripe_events.plan import Outcome, Source
@@ -40,8 +42,17 @@ MAX_PAGES = 5
 
 
 def handled_types() -> list[str]:
-    """The event types the webhook handles: the same table decides what the pass lists."""
-    return sorted(EVENT_RULES)
+    """The event types the webhook handles: the same table decides what the pass lists, and
+    the catalog's events when the shop runs its catalog from Stripe (a missed product.updated
+    heals like a missed payment)."""
+    try:
+        catalog = list(CATALOG_EVENT_TYPES) if catalog_events_handled() else []
+    except InvalidSetting as invalid:
+        # The orders' events must not wait for a catalog setting; the webhook answers 5xx for
+        # catalog events meanwhile, and `sync-from-stripe` heals what was missed.
+        logger.error("catalog events not caught up", problem=str(invalid))
+        catalog = []
+    return sorted([*EVENT_RULES, *catalog])
 
 
 # --- the cursor

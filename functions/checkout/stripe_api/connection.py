@@ -5,7 +5,9 @@ One StripeClient per (key, base), created on first use and reused across request
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import stripe
 
@@ -75,3 +77,16 @@ def translated_errors() -> Iterator[None]:
         raise ApiError(
             502, "stripe_unavailable", "The payment provider is unavailable; try again."
         ) from None
+
+
+def plain_json(value: Any) -> Any:
+    """`value` (an object's to_dict()) as Stripe sends it on the wire: the SDK turns decimal
+    strings (a Price's `unit_amount_decimal`) into Decimal, which JSON cannot hold and a
+    webhook delivery never carries."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    return value

@@ -34,4 +34,4 @@ def list_events_page(
         params["starting_after"] = starting_after
     with connection.translated_errors():
         page = connection.client().v1.events.list(params=params)
-    return EventsPage([event.to_dict() for event in page.data], bool(page.has_more))
+    return EventsPage([connection.plain_json(e.to_dict()) for e in page.data], bool(page.has_more))

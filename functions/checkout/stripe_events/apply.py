@@ -11,12 +11,20 @@ docs/architecture.md has the exactly-once and fulfilment reasoning.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from checkout.catalog.stripe_products import OWNERS_CHOICES
 from checkout.orders import fulfilment
 from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.platform.json_fields import Json
+from checkout.platform.settings import shop_currency
 from checkout.stripe_events import attempt_cap, ledger
+from checkout.stripe_events.catalog_events import (
+    catalog_events_handled,
+    is_catalog_event,
+    plan_catalog_event,
+    target_of,
+)
 from checkout.stripe_events.event import StripeEvent
 from checkout.stripe_events.handlers import is_handled, names_no_payment_intent, order_id_for
 from checkout.stripe_events.plan import Outcome, Plan, Source
@@ -55,12 +63,15 @@ class Result:
     order: Json | None = None  # the order as committed, without server timestamps
     fulfilment: str | None = None  # FULFILLED or FULFILMENT_FAILED when it made the order paid
     attempt_cap: str | None = None  # attempt_cap.CANCELED or NOT_CANCELED when it reached the cap
+    product_id: str | None = None  # a catalog event's product (CATALOG_SOURCE=stripe)
 
 
 def apply(event: StripeEvent, source: Source) -> Result:
     """Apply `event`, come by `source`, to its order exactly once, and follow up. Raises when
     the event could not be recorded (Firestore's errors): nothing was written then."""
     event_id, event_type = event["id"], event["type"]
+    if is_catalog_event(event):
+        return _apply_catalog_event(event, source)
     if not is_handled(event):
         return Result(event_id, Outcome.UNHANDLED)
     order_id = order_id_for(event)
@@ -95,6 +106,48 @@ def apply(event: StripeEvent, source: Source) -> Result:
         fulfilled,
         attempt_cap.follow_up(applied),
     )
+
+
+def _apply_catalog_event(event: StripeEvent, source: Source) -> Result:
+    """A product.* or price.* event: the catalog's documents and the ledger, in one commit.
+    With CATALOG_SOURCE=firestore the owner's file is the catalog: acknowledged, nothing done."""
+    event_id, event_type = event["id"], event["type"]
+    if not catalog_events_handled():
+        return Result(event_id, Outcome.UNHANDLED)
+    target = target_of(event)
+    if target is None:
+        # Retrying cannot fix it: acknowledge, and make it visible.
+        logger.error("catalog event names no usable product", eventId=event_id, type=event_type)
+        return Result(event_id, Outcome.IGNORED)
+    currency = shop_currency()
+    applied = ledger.apply_catalog_change(
+        db(),
+        target,
+        lambda product, price: plan_catalog_event(event, product, price, currency),
+        event,
+        source=source,
+    )
+    decided = applied.plan
+    if applied.duplicate or decided is None:
+        if source is Source.WEBHOOK:
+            logger.info("webhook redelivery ignored", eventId=event_id, type=event_type)
+        return Result(event_id, Outcome.DUPLICATE, product_id=target.product_id)
+    fields = {
+        "eventId": event_id,
+        "type": event_type,
+        "productId": target.product_id,
+        "priceId": target.price_id,
+        "outcome": decided.outcome.value,
+        "reason": decided.reason,
+        "source": source.value,
+    }
+    if decided.off_sale is not None and decided.off_sale not in OWNERS_CHOICES:
+        # Not the owner's choice (archived, deleted): a price the shop cannot sell at.
+        logger.warn("catalog product off sale", **fields)
+    else:
+        routine = ROUTINE[source]
+        routine.log(routine.message, **fields)
+    return Result(event_id, decided.outcome, product_id=target.product_id)
 
 
 def _log_outcome(event: StripeEvent, decided: Plan, source: Source) -> None:

@@ -11,6 +11,12 @@ order change and creates the ledger entry, atomically, on two conditions Firesto
   still the one read: a concurrent change to the order (another event, a cart update) fails
   the commit, and the event is planned again from the order as it now is.
 
+A catalog event (CATALOG_SOURCE=stripe) follows the same rules with other documents:
+`apply_catalog_change` reads its ledger entry with the product and price documents it touches
+(checkout.stripe_events.catalog_events), and one commit creates the entry and writes those
+documents, each created with create() or updated only if its update_time is still the one read.
+Without an event (the backfill's observation of a listed Product) it writes no ledger entry.
+
 A failed condition writes nothing, so the attempt re-reads and re-plans (jittered backoff);
 any other failure writes nothing either, and Stripe's retry is processed in full. No
 transaction, so no locks and no lock waits: concurrent deliveries cost a re-read, not a
@@ -19,13 +25,14 @@ rests on the order as read, which is the order it is serialised after.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
 
-from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.platform.collections import ORDERS, PRODUCTS, STRIPE_EVENTS, STRIPE_PRICES
 from checkout.platform.firestore_client import (
     MAX_ATTEMPTS,
     RPC_RETRY,
@@ -34,6 +41,7 @@ from checkout.platform.firestore_client import (
     retry_on_conflict,
 )
 from checkout.platform.json_fields import Json
+from checkout.stripe_events.catalog_events import CatalogPlan, DocumentChange, Target
 from checkout.stripe_events.event import StripeEvent
 from checkout.stripe_events.plan import Plan, Source, plan
 
@@ -133,6 +141,114 @@ def apply_event(
             return applied
         batch.create(ledger_ref, ledger_entry(event, decided, now, token, source))
         committed_by[token] = applied
+        commit_conditional(lambda: batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS))
+        return applied
+
+    return retry_on_conflict(attempt, max_attempts)
+
+
+# --- catalog events
+
+
+@dataclass(frozen=True)
+class CatalogApplied:
+    duplicate: bool  # the ledger already had this event: nothing was written
+    plan: CatalogPlan | None  # what was committed (None for a duplicate)
+
+
+CATALOG_DUPLICATE = CatalogApplied(duplicate=True, plan=None)
+
+# The documents as read (None: missing) -> the plan of their change.
+CatalogDecision = Callable[[Json | None, Json | None], CatalogPlan]
+
+
+def catalog_ledger_entry(
+    event: StripeEvent,
+    target: Target,
+    decided: CatalogPlan,
+    now: datetime,
+    commit_token: str,
+    source: Source,
+) -> Json:
+    return {
+        "eventId": event["id"],
+        "source": source.value,
+        "type": event["type"],
+        "productId": target.product_id,
+        "priceId": target.price_id,
+        "outcome": decided.outcome.value,
+        "reason": decided.reason,
+        "eventCreated": datetime.fromtimestamp(event["created"], UTC),
+        "processedAt": firestore.SERVER_TIMESTAMP,
+        "expireAt": now + LEDGER_RETENTION,
+        "commitToken": commit_token,
+    }
+
+
+def _write(
+    client: firestore.Client,
+    batch: firestore.WriteBatch,
+    ref: firestore.DocumentReference | None,
+    snapshot: Any,
+    change: DocumentChange | None,
+) -> bool:
+    if ref is None or change is None:
+        return False
+    if change.creates:
+        batch.create(ref, change.fields)  # precondition: it does not exist
+    else:  # precondition: it is still the version that was planned from
+        batch.update(
+            ref, change.fields, option=client.write_option(last_update_time=snapshot.update_time)
+        )
+    return True
+
+
+def apply_catalog_change(
+    client: firestore.Client,
+    target: Target,
+    decide: CatalogDecision,
+    event: StripeEvent | None,
+    max_attempts: int = MAX_ATTEMPTS,
+    *,
+    source: Source = Source.WEBHOOK,
+) -> CatalogApplied:
+    """Plan (`decide`) and commit the change of the `target`'s documents, and record `event`
+    (None: an observation, recorded nowhere) exactly once. Raises on any Firestore error, and
+    WriteConflict if the documents kept changing under it for `max_attempts` attempts."""
+    product_ref = client.collection(PRODUCTS).document(target.product_id)
+    price_ref = (
+        client.collection(STRIPE_PRICES).document(target.price_id) if target.price_id else None
+    )
+    ledger_ref = client.collection(STRIPE_EVENTS).document(event["id"]) if event else None
+    committed_by: dict[str, CatalogApplied] = {}
+
+    def attempt() -> CatalogApplied:
+        refs = [ref for ref in (ledger_ref, product_ref, price_ref) if ref is not None]
+        snapshots = {
+            s.reference.path: s
+            for s in client.get_all(refs, retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS)
+        }
+        if ledger_ref is not None:
+            entry = snapshots[ledger_ref.path]
+            if entry.exists:
+                token = str((entry.to_dict() or {}).get("commitToken"))
+                return committed_by.get(token, CATALOG_DUPLICATE)
+        product = snapshots[product_ref.path]
+        price = snapshots[price_ref.path] if price_ref is not None else None
+        decided = decide(product.to_dict(), price.to_dict() if price is not None else None)
+        batch = client.batch()
+        writes = _write(client, batch, product_ref, product, decided.product)
+        writes = _write(client, batch, price_ref, price, decided.price) or writes
+        applied = CatalogApplied(duplicate=False, plan=decided)
+        if event is not None and ledger_ref is not None:
+            token = uuid.uuid4().hex
+            now = datetime.now(UTC)
+            batch.create(
+                ledger_ref, catalog_ledger_entry(event, target, decided, now, token, source)
+            )
+            committed_by[token] = applied
+        elif not writes:
+            return applied
         commit_conditional(lambda: batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS))
         return applied
 
