@@ -17,10 +17,10 @@ from google.cloud import firestore
 
 from checkout.catalog.__main__ import main
 from checkout.catalog.catalog_file import read_catalog_text
-from checkout.catalog.live_catalog import current_catalog, shop_catalog
-from checkout.catalog.product import document_of
-from checkout.catalog.store import BATCH_SIZE
+from checkout.catalog.import_writes import BATCH_SIZE
 from checkout.platform.collections import PRODUCTS
+from checkout.products.live_catalog import current_catalog, shop_catalog
+from checkout.products.product import document_of
 from dev.stack import free_port
 from tests.conftest import FUNCTIONS_DIR, ROOT
 from tests.firestore_rpcs import count_rpcs

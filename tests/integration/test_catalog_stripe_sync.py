@@ -16,8 +16,8 @@ import pytest
 import stripe
 from google.cloud import firestore
 
-from checkout.catalog.stripe_products import OFF_SALE_REASON
 from checkout.platform.collections import PRODUCTS
+from checkout.products.stripe_products import OFF_SALE_REASON
 from checkout.reconcile import catch_up
 from checkout.reconcile.one_pass import run_pass
 from checkout.reconcile.pass_state import PassSettings

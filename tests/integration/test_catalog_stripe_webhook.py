@@ -18,9 +18,9 @@ from google.api_core import exceptions
 from google.cloud import firestore
 from google.cloud.firestore_v1.batch import WriteBatch
 
-from checkout.catalog.live_catalog import read_shop_catalog
-from checkout.catalog.stripe_products import OFF_SALE_REASON
 from checkout.platform.collections import PRODUCTS, STRIPE_EVENTS
+from checkout.products.live_catalog import read_shop_catalog
+from checkout.products.stripe_products import OFF_SALE_REASON
 from tests import stripe_events as se
 from tests.stripe_signing import body, sign
 

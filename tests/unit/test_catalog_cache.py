@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from checkout.catalog.live_catalog import CatalogCache, ShopCatalog, catalog_from_documents
-from checkout.catalog.product import DOCUMENT_FIELDS, Product, document_of
 from checkout.platform.settings import (
     InvalidSetting,
     catalog_cache_seconds,
     catalog_source,
     shop_currency,
 )
+from checkout.products.live_catalog import CatalogCache, ShopCatalog, catalog_from_documents
+from checkout.products.product import DOCUMENT_FIELDS, Product, document_of
 
 MUG = Product("mug", "Enamel mug", "Camp-style.", 1400, "usd", True, 2)
 TEE = Product("tee", "Classic tee", "Cotton.", 2500, "usd", True, 1)

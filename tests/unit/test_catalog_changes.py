@@ -4,8 +4,8 @@ deactivated (never deleted); a document broken by hand is repaired; nothing else
 from typing import Any
 
 from checkout.catalog.changes import MISSING, FieldChange, describe, plan_import, summary
-from checkout.catalog.product import Product, document_of
-from checkout.catalog.store import planned_writes
+from checkout.catalog.import_writes import planned_writes
+from checkout.products.product import Product, document_of
 
 MUG = Product("mug", "Enamel mug", "Camp-style.", 1400, "usd", True, 2)
 TEE = Product("tee", "Classic tee", "Cotton.", 2500, "usd", True, 1)

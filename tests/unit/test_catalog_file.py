@@ -12,7 +12,7 @@ from checkout.catalog.catalog_file import (
     read_catalog_text,
     render,
 )
-from checkout.catalog.product import Product, file_entry_of
+from checkout.products.product import Product, file_entry_of
 from tests.conftest import ROOT
 
 

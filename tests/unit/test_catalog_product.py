@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from checkout.catalog.product import (
+from checkout.products.product import (
     InvalidProduct,
     Product,
     document_of,

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from checkout.catalog.product import product_from_document
-from checkout.catalog.stripe_products import (
+from checkout.products.product import product_from_document
+from checkout.products.stripe_products import (
     CREATED,
     OFF_SALE_REASON,
     PRODUCT_FACT,

@@ -1,6 +1,6 @@
-"""The catalog: products in Firestore (`products/{id}`), which the owner changes without a deploy.
+"""The owner's catalog tool: `python -m checkout.catalog import FILE | export | sync-from-stripe`.
 
-The shop sells from `live_catalog.current_catalog()` (read, checked, cached in the instance);
-the owner changes it with `python -m checkout.catalog import FILE` from a catalog file
-(docs/catalog.md).
+A catalog file in, checked whole, and the changes written to the products (checkout.products);
+the live products out in the same format; or, in Stripe mode, the products backfilled from the
+Stripe Dashboard (docs/catalog.md).
 """

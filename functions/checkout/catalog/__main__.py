@@ -10,10 +10,9 @@ written); 2 a usage or settings error, no connection to Firestore (or Stripe), a
 (CATALOG_SOURCE=stripe) or a sync refused (CATALOG_SOURCE=firestore), or either interrupted
 part-way (running it again finishes it).
 
-sync-from-stripe is the one command that needs a layer above the catalog (Stripe's API and the
-conditional commit of checkout.stripe_events): it imports checkout.stripe_events.catalog_sync
-when it runs, and stays a thin caller of it (pyproject.toml's import-linter `ignore_imports`
-names that one edge).
+The tool sits in the top layer, beside the three functions' packages: it writes the products
+(checkout.products) and, for sync-from-stripe, uses Stripe's API and the webhook's conditional
+commit (checkout.catalog.sync_from_stripe), which only that command loads.
 """
 
 import argparse
@@ -24,7 +23,7 @@ from pathlib import Path
 from google.api_core.exceptions import GoogleAPIError
 from google.auth.exceptions import GoogleAuthError
 
-from checkout.catalog import store
+from checkout.catalog import import_writes
 from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
 from checkout.catalog.changes import describe, plan_import, summary
 from checkout.catalog.export import export_text
@@ -37,6 +36,7 @@ from checkout.platform.settings import (
     catalog_source,
     shop_currency,
 )
+from checkout.products import store
 
 EXIT_OK = 0
 EXIT_INVALID_FILE = 1
@@ -99,8 +99,8 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
         print(f"dry run: {summary(plan)}; nothing written", flush=True)
         return EXIT_OK
     try:
-        store.write_plan(db(), plan)
-    except store.ImportInterrupted as interrupted:
+        import_writes.write_plan(db(), plan)
+    except import_writes.ImportInterrupted as interrupted:
         _fail(f"import interrupted: {interrupted}; run it again to finish")
         return EXIT_NOT_DONE
     print(f"written: {summary(plan)}", flush=True)
@@ -123,8 +123,8 @@ def run_sync(currency: str, source: str) -> int:
             "Stripe would overwrite it (set CATALOG_SOURCE=stripe to run the catalog from Stripe)"
         )
         return EXIT_NOT_DONE
-    # Loaded here only: the one edge up the layers (see the module's docstring).
-    from checkout.stripe_events.catalog_sync import sync_from_stripe
+    # Loaded by this command only: import and export never load the Stripe SDK.
+    from checkout.catalog.sync_from_stripe import sync_from_stripe
 
     try:
         report = sync_from_stripe(currency)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.catalog.product import (
+from checkout.products.product import (
     FILE_FIELDS,
     Problem,
     Product,

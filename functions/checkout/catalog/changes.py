@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.catalog.product import DOCUMENT_FIELDS, OPTIONAL_FIELDS, Product, document_of
+from checkout.products.product import DOCUMENT_FIELDS, OPTIONAL_FIELDS, Product, document_of
 
 
 class _Missing:

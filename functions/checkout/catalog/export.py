@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from checkout.catalog.catalog_file import render
-from checkout.catalog.product import (
+from checkout.platform import structured_log as logger
+from checkout.products.product import (
     FILE_FIELDS,
     InvalidProduct,
     file_entry_of,
     is_int,
     product_from_document,
 )
-from checkout.platform import structured_log as logger
 
 
 def export_entry(product_id: str, document: Mapping[str, Any], currency: str) -> dict[str, Any]:

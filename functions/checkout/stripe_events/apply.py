@@ -11,13 +11,13 @@ docs/architecture.md has the exactly-once and fulfilment reasoning.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from checkout.catalog.stripe_products import OWNERS_CHOICES
 from checkout.orders import fulfilment
 from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.platform.json_fields import Json
 from checkout.platform.settings import shop_currency
+from checkout.products.stripe_products import OWNERS_CHOICES
 from checkout.stripe_events import attempt_cap, ledger
 from checkout.stripe_events.catalog_events import (
     catalog_events_handled,

@@ -4,18 +4,20 @@ documents it reads, and the pure plan of its change, decided from them as they a
 An event touches at most two documents: products/{product id} (the catalog the shop sells
 from) and stripe_prices/{price id} (the fact of a Price, kept so that a product and its price
 can arrive in any order). A product event reads its default price's document; a price event
-reads its product's document. The facts and their order are checkout.catalog.stripe_products;
+reads its product's document. The facts and their order are checkout.products.stripe_products;
 checkout.stripe_events.ledger runs `plan_catalog_event` between its one read and its one
 conditional commit, which also writes the ledger entry. The backfill
-(checkout.stripe_events.catalog_sync) plans a listed Product the same way, as an observation.
+(checkout.catalog.sync_from_stripe) plans a listed Product the same way, as an observation.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.catalog.product import is_valid_id
-from checkout.catalog.stripe_products import (
+from checkout.platform.json_fields import Json
+from checkout.platform.settings import catalog_source
+from checkout.products.product import is_valid_id
+from checkout.products.stripe_products import (
     CREATED,
     DELETED,
     OFF_SALE_REASON,
@@ -28,8 +30,6 @@ from checkout.catalog.stripe_products import (
     product_fact,
     sale_fields,
 )
-from checkout.platform.json_fields import Json
-from checkout.platform.settings import catalog_source
 from checkout.stripe_events.event import STRIPE_ID, StripeEvent, event_object
 from checkout.stripe_events.plan import Outcome
 

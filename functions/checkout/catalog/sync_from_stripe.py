@@ -14,11 +14,11 @@ off sale; no document is ever deleted.
 import time
 from dataclasses import dataclass, field
 
-from checkout.catalog import store
-from checkout.catalog.product import is_valid_id
-from checkout.catalog.stripe_products import OFF_SALE_REASON
 from checkout.platform.firestore_client import db
 from checkout.platform.json_fields import Json
+from checkout.products import store
+from checkout.products.product import is_valid_id
+from checkout.products.stripe_products import OFF_SALE_REASON
 from checkout.stripe_api import products
 from checkout.stripe_events import ledger
 from checkout.stripe_events.catalog_events import (

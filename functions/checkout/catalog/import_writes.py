@@ -1,7 +1,7 @@
-"""Firestore: the `products` collection, read whole and written in batches, every call bounded.
+"""Writing an import's plan to the `products` collection, in batches, every commit bounded.
 
-Without bounds the client retries an unreachable Firestore for minutes; a page load, or an
-owner waiting at a terminal, is better served by a clear failure within seconds.
+Each batch is atomic; the import as a whole is not, and running it again finishes it (the plan
+of a second run holds only what the first did not write).
 """
 
 from typing import Any
@@ -10,21 +10,12 @@ from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.catalog.changes import ImportPlan
-from checkout.catalog.product import document_of
 from checkout.platform.collections import PRODUCTS
 from checkout.platform.firestore_client import RPC_RETRY
+from checkout.products.product import document_of
 
-READ_TIMEOUT_SECONDS = 10.0  # one whole-collection query: a few hundred small documents
 COMMIT_TIMEOUT_SECONDS = 20.0
 BATCH_SIZE = 500  # Firestore's most writes in one batch
-
-Documents = dict[str, dict[str, Any]]
-
-
-def read_documents(client: firestore.Client) -> Documents:
-    """Every product document, active or not, by id (one query)."""
-    stream = client.collection(PRODUCTS).stream(retry=RPC_RETRY, timeout=READ_TIMEOUT_SECONDS)
-    return {snapshot.id: snapshot.to_dict() or {} for snapshot in stream}
 
 
 class ImportInterrupted(Exception):

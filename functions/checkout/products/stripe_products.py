@@ -21,7 +21,7 @@ OFF_SALE_REASON says why. docs/catalog.md, "Stripe mode".
 from collections.abc import Mapping
 from typing import Any
 
-from checkout.catalog.product import (
+from checkout.products.product import (
     MAX_DESCRIPTION_LENGTH,
     MAX_IMAGES,
     MAX_NAME_LENGTH,

@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.catalog import store
-from checkout.catalog.product import InvalidProduct, Product, product_from_document
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.platform.settings import catalog_cache_seconds, shop_currency
+from checkout.products import store
+from checkout.products.product import InvalidProduct, Product, product_from_document
 
 
 @dataclass(frozen=True)
