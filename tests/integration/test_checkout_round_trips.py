@@ -19,6 +19,7 @@ from checkout.orders import store as order_store
 from checkout.platform.collections import CHECKOUTS, ORDERS, RATE_LIMITS
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
+from tests.sample_catalog import sample_shop
 
 READ, COMMIT = "BatchGetDocuments", "Commit"
 
@@ -125,7 +126,7 @@ def save(checkout_id: str, payment_intent_id: str, quantity: int = 1) -> None:
         checkout_id=checkout_id,
         payment_intent_id=payment_intent_id,
         client_secret=f"{payment_intent_id}_secret_x",
-        cart=price_cart((CartLine("tee-classic", quantity),)),
+        cart=price_cart((CartLine("tee-classic", quantity),), sample_shop()),
         email=None,
     )
 

@@ -29,6 +29,7 @@ from checkout.stripe_events import observations
 from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone
+from tests.sample_catalog import sample_shop
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -442,7 +443,7 @@ def test_a_spare_intent_canceled_after_a_lost_race_becomes_no_order(
     from checkout.stripe_api import payment_intents
 
     spare = payment_intents.create_intent(
-        str(uuid.uuid4()), price_cart((CartLine("tee-classic", 1),))
+        str(uuid.uuid4()), price_cart((CartLine("tee-classic", 1),), sample_shop())
     )
     payment_intents.cancel_intent(spare.id)
     canceled = stripe_client.v1.payment_intents.retrieve(spare.id)

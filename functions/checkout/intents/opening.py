@@ -1,7 +1,8 @@
 """POST /api/payment-intents: one PaymentIntent per checkout, priced by the server.
 
 The flow, in order:
-  1. price the cart from the catalog (the client's amounts are never read);
+  1. price the cart from the live catalog (the client's amounts are never read; a product off
+     sale is a 409 product_unavailable);
   2. read the checkout record: if it already holds this cart (and the order can still be
      used), answer from it, with no Stripe call and no write: the common repeat;
   3. otherwise claim the checkout in Firestore, so concurrent requests take turns with Stripe
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from checkout.cart.pricing import PricedCart, cart_signature, items_metadata, price_cart
+from checkout.cart.metadata import cart_items, cart_signature
+from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
+from checkout.catalog.live_catalog import current_catalog
 from checkout.intents import rate_limits
 from checkout.intents.errors import checkout_attempts_exhausted, checkout_expired, checkout_locked
 from checkout.orders import sealed_secret
@@ -99,7 +102,7 @@ def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart)
     if (intent.amount, intent.currency, intent.items) == (
         cart.amount,
         cart.currency,
-        items_metadata(cart),
+        cart_items(cart),
     ):
         return intent
     if intent.status not in UPDATABLE_INTENT_STATUSES:
@@ -182,7 +185,7 @@ def _from_record(
     if client_secret is None:
         return None
     intent = IntentSummary(
-        payment_intent_id, client_secret, cart.amount, cart.currency, "", items_metadata(cart)
+        payment_intent_id, client_secret, cart.amount, cart.currency, "", cart_items(cart)
     )
     if order.get("email") != request.email:
         _save(request, cart, intent)
@@ -226,7 +229,7 @@ def _with_claim(
 
 
 def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
-    cart = price_cart(request.lines)
+    cart = price_cart(request.lines, current_catalog())
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         seen = order_store.checkout_snapshot(request.checkout_id)
