@@ -117,7 +117,7 @@ def test_changed_cart_updates_the_amount(
 
     intent = stripe_client.v1.payment_intents.retrieve(first["paymentIntentId"])
     assert int(intent.amount) == 5 * TEE  # int(): localstripe stores an updated amount as a string
-    assert intent.metadata["items"] == "tee-classic:5"
+    assert intent.metadata["items"] == f"tee-classic:5:{TEE}"
     order = firestore_db.collection(ORDERS).document(first["paymentIntentId"]).get().to_dict()
     assert order is not None
     assert (order["amount"], order["items"][0]["quantity"]) == (5 * TEE, 5)

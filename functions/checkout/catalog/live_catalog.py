@@ -97,10 +97,14 @@ class CatalogCache:
     """One catalog per instance, read again once it is `max_age_seconds()` old."""
 
     def __init__(
-        self, load: Callable[[], ShopCatalog], max_age_seconds: Callable[[], float]
+        self,
+        load: Callable[[], ShopCatalog],
+        max_age_seconds: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load
         self._max_age_seconds = max_age_seconds
+        self.clock = clock  # monotonic seconds; tests move it instead of waiting
         self._lock = threading.Lock()
         self._cached: tuple[float, ShopCatalog] | None = None
         self.loads = 0  # reads of the collection since start (or since clear())
@@ -114,7 +118,7 @@ class CatalogCache:
     def get(self, now: float | None = None) -> ShopCatalog:
         """The catalog, read again when the cached one is too old. `now` (monotonic seconds)
         lets tests move time instead of waiting."""
-        moment = time.monotonic() if now is None else now
+        moment = self.clock() if now is None else now
         fresh = self._fresh(moment)
         if fresh is not None:
             return fresh
