@@ -8,6 +8,7 @@ from checkout.cart.metadata import (
     MAX_VALUE_LENGTH,
     SoldLine,
     cart_items,
+    holds_cart,
     items_metadata,
     items_value,
     parse_items,
@@ -116,3 +117,13 @@ def test_parse_items_reads_only_strings() -> None:
     assert parse_items({"items": 5, "items_2": "mug-enamel:1:1400"}) == (
         SoldLine("mug-enamel", 1, 1400),
     )
+
+
+def test_a_payment_intent_of_the_old_format_holds_the_same_cart() -> None:
+    # Made before unit amounts were written: the same ids and quantities at the same total are
+    # the same cart (a payment under way then is not refused as a changed cart).
+    cart = price_cart((CartLine("tee-classic", 2), CartLine("mug-enamel", 1)), sample_shop())
+    assert holds_cart("tee-classic:2:2500,mug-enamel:1:1400", cart)
+    assert holds_cart("tee-classic:2,mug-enamel:1", cart)
+    assert not holds_cart("tee-classic:2:2400,mug-enamel:1:1500", cart)
+    assert not holds_cart("tee-classic:1,mug-enamel:1", cart)

@@ -80,6 +80,13 @@ def parse_items(metadata: Mapping[str, Any]) -> tuple[SoldLine, ...]:
     return tuple(line for line in lines if line is not None)
 
 
+def holds_cart(items: str, cart: PricedCart) -> bool:
+    """Whether a PaymentIntent whose lines are `items` (items_value) holds `cart`: written now,
+    or before unit amounts were ("id:quantity", then the caller compares the amounts)."""
+    legacy = ",".join(f"{line.product_id}:{line.quantity}" for line in cart.lines)
+    return items in (cart_items(cart), legacy)
+
+
 def cart_signature(cart: PricedCart) -> str:
     """What a PaymentIntent for this cart holds (currency, amount, items), as one string: the
     checkout record keeps it, so an unchanged cart is recognised without asking Stripe."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from checkout.cart.metadata import cart_items, cart_signature
+from checkout.cart.metadata import cart_items, cart_signature, holds_cart
 from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.catalog.live_catalog import current_catalog
@@ -99,10 +99,8 @@ def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart)
     can no longer be used, and given the cart when it holds another."""
     intent = payment_intents.retrieve_intent_summary(payment_intent_id)
     _refuse_canceled(intent)
-    if (intent.amount, intent.currency, intent.items) == (
-        cart.amount,
-        cart.currency,
-        cart_items(cart),
+    if (intent.amount, intent.currency) == (cart.amount, cart.currency) and holds_cart(
+        intent.items, cart
     ):
         return intent
     if intent.status not in UPDATABLE_INTENT_STATUSES:
