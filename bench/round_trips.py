@@ -1,4 +1,5 @@
-"""Firestore RPCs per request, by kind, counted on the wire in process (tests/firestore_rpcs.py).
+"""Firestore RPCs per request, by kind, counted on the wire in process (tests/firestore_rpcs.py),
+and what GET /api/config's read of the live catalog costs.
 
 Each request runs through the function exactly as functions-framework serves it, against the
 Firestore emulator (and, for POST /api/payment-intents, localstripe). The counts are
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from bench.timing import median
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
 from tests.stripe_signing import body, sign
@@ -70,8 +72,9 @@ def webhook() -> dict[str, Json]:
     outside = se.new_id("pi")
     rebuilt = se.event(
         "payment_intent.succeeded",
-        se.payment_intent(outside, amount=2500, metadata=marked({"items": "tee-classic:1"})),
+        se.payment_intent(outside, amount=2500, metadata=marked({"items": "tee-classic:1:2500"})),
     )
+    _warm_catalog()
     with count_rpcs(db()) as counter:
         return {
             "processing on a pending order (changes it, no fulfilment)": _measure(
@@ -88,9 +91,18 @@ def webhook() -> dict[str, Json]:
         }
 
 
+def _warm_catalog() -> None:
+    """This instance has read its catalog (once per CATALOG_CACHE_SECONDS): not a request's own
+    cost, which catalog() measures apart."""
+    from checkout.products.live_catalog import current_catalog
+
+    current_catalog()
+
+
 def payment_intents() -> dict[str, Json]:
     from checkout.platform.firestore_client import db
 
+    _warm_catalog()
     client = _app("checkout_api")
     checkout_id = str(uuid.uuid4())
 
@@ -115,5 +127,64 @@ def payment_intents() -> dict[str, Json]:
         }
 
 
+LARGE_CATALOG = 200
+COLD_READS = 7
+
+
+def catalog() -> dict[str, Json]:
+    """GET /api/config: its RPCs on a warm instance cache (0) and on a cold one, and the time of
+    a cold read of a catalog of LARGE_CATALOG products (the documents are removed afterwards)."""
+    from checkout.platform.collections import PRODUCTS
+    from checkout.platform.firestore_client import db
+    from checkout.products import live_catalog
+    from checkout.products.product import Product, document_of
+
+    client = _app("checkout_api")
+
+    def get_config() -> None:
+        response = client.get("/api/config")
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    products = db().collection(PRODUCTS)
+    ids = [f"bench-{i:03d}" for i in range(LARGE_CATALOG)]
+    batch = db().batch()
+    for i, product_id in enumerate(ids):
+        description = "A product of the benchmark's catalog, described in a sentence or two."
+        product = Product(product_id, f"Product {i}", description, 1000 + i, "usd", True, 100 + i)
+        batch.set(products.document(product_id), document_of(product))
+    batch.commit()
+    try:
+        with count_rpcs(db()) as counter:
+            live_catalog.shop_catalog.clear()
+            cold = _measure(counter, get_config)
+            warm = _measure(counter, get_config)
+        seconds = []
+        for _ in range(COLD_READS):
+            live_catalog.shop_catalog.clear()
+            started = time.perf_counter()
+            get_config()
+            seconds.append(time.perf_counter() - started)
+        warm_seconds = []
+        for _ in range(COLD_READS):
+            started = time.perf_counter()
+            get_config()
+            warm_seconds.append(time.perf_counter() - started)
+        documents = len(live_catalog.current_catalog().products)
+    finally:
+        batch = db().batch()
+        for product_id in ids:
+            batch.delete(products.document(product_id))
+        batch.commit()
+        live_catalog.shop_catalog.clear()
+    return {
+        "warm cache": warm,
+        f"cold cache, {documents} products on sale": {
+            **cold,
+            "cold_median_s": median(seconds),
+            "warm_median_s": median(warm_seconds),
+        },
+    }
+
+
 def run() -> dict[str, dict[str, Json]]:
-    return {"webhook": webhook(), "payment_intents": payment_intents()}
+    return {"webhook": webhook(), "payment_intents": payment_intents(), "config": catalog()}

@@ -58,6 +58,19 @@ def rpc_rows(rpcs: dict) -> list[str]:  # type: ignore[type-arg]
             f"| POST /api/payment-intents Firestore RPCs: {kind} | {measured['rpcs']} "
             f"({', '.join(measured['calls'])}) | | | |"
         )
+    for kind, measured in rpcs["config"].items():
+        calls = f" ({', '.join(measured['calls'])})" if measured["calls"] else ""
+        goal_text = f"0: {goal(measured['rpcs'] == 0)}" if kind == "warm cache" else ""
+        rows.append(
+            f"| GET /api/config Firestore RPCs: {kind} | {measured['rpcs']}{calls} | | "
+            f"| {goal_text} |"
+        )
+        if "cold_median_s" in measured:
+            rows.append(
+                f"| GET /api/config, {kind}: median time cold / warm (of "
+                f"{round_trips.COLD_READS}) | {ms(measured['cold_median_s'])} / "
+                f"{ms(measured['warm_median_s'])} | | | |"
+            )
     return rows
 
 

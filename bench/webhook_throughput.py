@@ -20,6 +20,7 @@ import requests
 
 from bench.timing import median, p99, stop
 from dev.stack import free_port
+from tests.sample_catalog import sample_shop
 from tests.stripe_signing import sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def create_orders(count: int) -> list[str]:
     from checkout.cart.validation import CartLine
     from checkout.orders import store as order_store
 
-    cart = price_cart((CartLine("tee-classic", 1),))
+    cart = price_cart((CartLine("tee-classic", 1),), sample_shop())
     ids = [f"pi_load{n:05d}" for n in range(count)]
     for n, payment_intent_id in enumerate(ids):
         order_store.save_pending_order(

@@ -124,7 +124,14 @@ FUNCTION_PARAMS = (
     "REQUESTS_PER_IP_PER_MINUTE",
     "NEW_CHECKOUTS_PER_IP_PER_10_MINUTES",
     "NEW_CHECKOUTS_PER_MINUTE",
+    # Optional: the functions' own defaults apply when unset.
+    "SHOP_CURRENCY",
+    "CATALOG_CACHE_SECONDS",
+    "CATALOG_SOURCE",
 )
+# The e2e stack's functions keep the catalog 1 s (not 30): a test that imports a change sees it
+# on the page at once, without waiting out the cache. The environment still wins.
+E2E_FUNCTION_SETTINGS = {"CATALOG_CACHE_SECONDS": "1"}
 FUNCTION_SECRETS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
 
@@ -444,6 +451,8 @@ class Run:
 
     ports: Ports
     directory: Path
+    # Settings of this stack's functions, under the environment's (E2E_FUNCTION_SETTINGS).
+    function_settings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def logs(self) -> Path:
@@ -539,6 +548,7 @@ class Run:
         """The settings of the offline services, the functions and the command run against them."""
         env = {
             **OFFLINE_LIMITS_ENV,
+            **self.function_settings,
             **os.environ,
             **OFFLINE_KEYS_ENV,
             "GCLOUD_PROJECT": PROJECT_ID,
@@ -566,7 +576,7 @@ class Run:
             self.standin_origin,
             self.directory / "offline",
             ports={key: self.ports[key] for key in EMULATOR_KEYS},
-            params={name: env[name] for name in FUNCTION_PARAMS},
+            params={name: env[name] for name in FUNCTION_PARAMS if name in env},
             secrets={name: env[name] for name in FUNCTION_SECRETS},
         )
         write_functions_manifest(config.parent / "functions", env)
@@ -606,12 +616,12 @@ def write_functions_manifest(functions_dir: Path, env: Mapping[str, str]) -> Non
     (functions_dir / "functions.yaml").write_text(manifest.stdout, encoding="utf-8")
 
 
-def new_run(name: str, ports: Ports) -> Run:
+def new_run(name: str, ports: Ports, function_settings: Mapping[str, str] | None = None) -> Run:
     """A fresh folder .run/NAME for one stack, and the variable that sends logs there."""
     directory = RUN_DIR / name
     if directory.exists():
         shutil.rmtree(directory)
-    run = Run(ports, directory)
+    run = Run(ports, directory, dict(function_settings or {}))
     run.logs.mkdir(parents=True)
     os.environ[LOG_DIR_VARIABLE] = str(run.logs)
     return run
@@ -738,7 +748,7 @@ def run_tests(command: Sequence[str]) -> int:
 
 def run_e2e(command: Sequence[str]) -> int:
     """CMD against the whole offline checkout (the e2e tests, the page benchmark)."""
-    run = new_run(f"e2e-{os.getpid()}", chosen_ports(FIRESTORE_KEYS))
+    run = new_run(f"e2e-{os.getpid()}", chosen_ports(FIRESTORE_KEYS), E2E_FUNCTION_SETTINGS)
 
     def start(stack: Stack, run: Run) -> None:
         others = [key for key in OFFLINE_KEYS if key not in FIRESTORE_KEYS]

@@ -15,14 +15,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from checkout.cart.catalog import PRODUCTS
 from checkout.stripe_events.observations import RECONCILER, RETURN_PAGE
 from tests import stripe_events as se
 from tests.payment_lives import T0, Observation, Step
+from tests.sample_catalog import sample_products
 
 Json = dict[str, Any]
 
 PRODUCT = "tee-classic"
+PRODUCTS = sample_products()
 UNIT = PRODUCTS[PRODUCT].unit_amount
 CHECKOUT_ID = "5e0c7a21-9d3b-4f8e-8a61-2b7d4c9e0f13"
 
@@ -77,7 +78,8 @@ class GeneratedLife:
 
 
 def cart_metadata(quantity: int) -> dict[str, str]:
-    return se.shop_metadata(checkoutId=CHECKOUT_ID, items=f"{PRODUCT}:{quantity}")
+    # As the shop writes it: what was priced, unit amount included (checkout.cart.metadata).
+    return se.shop_metadata(checkoutId=CHECKOUT_ID, items=f"{PRODUCT}:{quantity}:{UNIT}")
 
 
 def page_order(pi: str, quantity: int) -> Json:

@@ -68,6 +68,8 @@ const state = {
   locked: false,
   /** An expired checkout was just renewed: if the new one expires too, say so (no loop). */
   renewed: false,
+  /** Which products were taken off sale and out of the cart: said until the cart changes. */
+  removed: '',
 };
 
 /** @type {(id: string) => any} */
@@ -112,8 +114,8 @@ function offerRetry(text, label, action, wait = 0) {
 
 /**
  * Calls our backend. Resolves with the JSON body; rejects with an Error whose message is for the
- * shopper (the server's own, when it sent one), with the HTTP `status`, the server's error `code`
- * and `wait`, the seconds of a Retry-After.
+ * shopper (the server's own, when it sent one), with the HTTP `status`, the server's error `code`,
+ * `wait`, the seconds of a Retry-After, and `products`, the ids a 409 product_unavailable names.
  */
 async function api(path, options) {
   const response = await fetch(path, options).catch(() => {
@@ -128,6 +130,7 @@ async function api(path, options) {
     status: response.status,
     code: error.code,
     wait: Number(response.headers.get('Retry-After')) || 0,
+    products: error.products || [],
   });
 }
 
@@ -151,6 +154,12 @@ function saveCheckout(changes) {
 }
 
 function renderProducts() {
+  // Products taken off sale since this cart was filled: dropped, and the shopper is told.
+  const listed = new Set(state.config.products.map((product) => product.id));
+  const gone = Object.keys(state.checkout.quantities).filter(
+    (id) => !listed.has(id) && state.checkout.quantities[id] > 0,
+  );
+  removeProducts(gone);
   const items = state.config.products.map((product, index) => {
     // A first visit starts with one of the first product in the cart.
     state.checkout.quantities[product.id] ??= index === 0 ? 1 : 0;
@@ -186,11 +195,30 @@ function productItem(product) {
   input.addEventListener('change', () => {
     const typed = Math.trunc(Number(input.value)) || 0;
     quantities[product.id] = Math.min(99, Math.max(0, typed));
+    state.removed = '';
     input.value = quantities[product.id];
     saveCheckout();
     cartChanged();
   });
   return item;
+}
+
+/**
+ * Takes products the shop no longer sells out of the cart and the list, and says so: the
+ * shopper pays for the rest.
+ */
+function removeProducts(ids) {
+  if (!ids.length) {
+    return;
+  }
+  const names = ids.map((id) => state.config.products.find((p) => p.id === id)?.name || id);
+  state.config.products = state.config.products.filter((p) => !ids.includes(p.id));
+  for (const id of ids) {
+    delete state.checkout.quantities[id];
+  }
+  saveCheckout();
+  state.removed = `No longer available, removed from your cart: ${names.join(', ')}.`;
+  showStatus(state.removed);
 }
 
 /** The cart as the server takes it; the server prices it from its own catalog. */
@@ -275,7 +303,7 @@ async function syncIntent() {
     }
     await adoptIntent(intent);
     state.renewed = false;
-    showStatus('');
+    showStatus(state.removed);
   } catch (error) {
     if (seq === state.syncSeq) {
       syncFailed(error);
@@ -289,7 +317,14 @@ async function syncIntent() {
 }
 
 /** Handles a failed sync, and tells the shopper itself: the caller has nothing more to say. */
-function syncFailed({ code, message, wait }) {
+function syncFailed({ code, message, wait, products }) {
+  if (code === 'product_unavailable' && products.length) {
+    // Taken off sale since the page loaded: the rest is priced again, and Pay waits for it.
+    removeProducts(products);
+    renderProducts();
+    cartChanged();
+    return;
+  }
   if (code === 'checkout_expired' && !state.renewed) {
     // The reconciler canceled this abandoned checkout's PaymentIntent: start a new checkout
     // with the same cart, without a word.

@@ -17,10 +17,14 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.cloud import firestore
 
+from checkout.catalog.changes import plan_import
+from checkout.catalog.import_writes import write_plan
 from checkout.intents import rate_limits
 from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
+from checkout.products import live_catalog, store
 from tests.conftest import FUNCTIONS_DIR
+from tests.sample_catalog import sample_products
 
 REQUIRED_ENV = ("FIRESTORE_EMULATOR_HOST", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GCLOUD_PROJECT")
 
@@ -44,6 +48,24 @@ def empty_firestore() -> None:
     requests.delete(url, timeout=10).raise_for_status()
     # What this process remembers of spent budget shards described the database just emptied.
     rate_limits.shop_budget.forget()
+
+
+def import_sample_catalog() -> None:
+    """catalog.json becomes the catalog, as `python -m checkout.catalog import` makes it, and
+    this process's instance cache forgets what it read: the next request reads it."""
+    products = tuple(sample_products().values())
+    write_plan(db(), plan_import(products, store.read_documents(db())))
+    live_catalog.shop_catalog.clear()
+
+
+@pytest.fixture(autouse=True)
+def sample_catalog(request: pytest.FixtureRequest, empty_firestore: None) -> None:
+    """The shop sells catalog.json's products (the stacks import it too), unless the test is
+    marked `without_sample_catalog`; either way the instance cache starts empty."""
+    if request.node.get_closest_marker("without_sample_catalog"):
+        live_catalog.shop_catalog.clear()
+        return
+    import_sample_catalog()
 
 
 @pytest.fixture

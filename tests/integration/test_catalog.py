@@ -27,6 +27,9 @@ from tests.firestore_rpcs import count_rpcs
 
 SAMPLE = ROOT / "catalog.json"
 
+# Each test writes the products it needs.
+pytestmark = pytest.mark.without_sample_catalog
+
 
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:

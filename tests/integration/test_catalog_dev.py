@@ -5,12 +5,16 @@ import os
 import subprocess
 import sys
 
+import pytest
 from google.cloud import firestore
 
 from checkout.platform.collections import PRODUCTS
 from tests.conftest import ROOT
 
 SAMPLE_TEXT = (ROOT / "catalog.json").read_text(encoding="utf-8")
+
+# Each test writes the products it needs.
+pytestmark = pytest.mark.without_sample_catalog
 
 
 def test_a_test_stack_starts_with_the_sample_catalog_imported() -> None:

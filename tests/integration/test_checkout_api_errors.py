@@ -15,9 +15,9 @@ from google.cloud import firestore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkout.cart.catalog import PRODUCTS
 from checkout.platform.collections import CHECKOUTS
 from tests.integration.conftest import function_client
+from tests.sample_catalog import sample_products
 
 VALID_ITEMS = [{"productId": "tee-classic", "quantity": 1}]
 
@@ -110,7 +110,7 @@ json_values = st.recursive(
 # Ids that pass the checkoutId check (in either case) and ones that fail it.
 valid_checkout_ids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper())
 checkout_ids = valid_checkout_ids | json_values
-product_ids = st.sampled_from(sorted(PRODUCTS))
+product_ids = st.sampled_from(sorted(sample_products()))
 good_line = st.fixed_dictionaries({"productId": product_ids, "quantity": st.integers(1, 99)})
 good_items = st.lists(good_line, min_size=1, max_size=4, unique_by=lambda line: line["productId"])
 odd_line = (

@@ -22,13 +22,14 @@ from google.cloud import firestore
 
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import client_secret_hash
-from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.platform.collections import ORDERS, PRODUCTS, STRIPE_EVENTS
 from checkout.reconcile import catch_up
 from checkout.reconcile.pass_state import Summary
 from checkout.stripe_events import observations
 from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone
+from tests.sample_catalog import sample_shop
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -79,7 +80,13 @@ def order_of(db: firestore.Client, pi_id: str) -> Json:
 
 
 def all_documents(db: firestore.Client) -> dict[str, Json]:
-    return {f"{c.id}/{d.id}": d.to_dict() or {} for c in db.collections() for d in c.stream()}
+    """Every document but the catalog's (the sample_catalog fixture imports it)."""
+    return {
+        f"{c.id}/{d.id}": d.to_dict() or {}
+        for c in db.collections()
+        if c.id != PRODUCTS
+        for d in c.stream()
+    }
 
 
 def facts(order: Json, pi_id: str) -> Any:
@@ -442,7 +449,7 @@ def test_a_spare_intent_canceled_after_a_lost_race_becomes_no_order(
     from checkout.stripe_api import payment_intents
 
     spare = payment_intents.create_intent(
-        str(uuid.uuid4()), price_cart((CartLine("tee-classic", 1),))
+        str(uuid.uuid4()), price_cart((CartLine("tee-classic", 1),), sample_shop())
     )
     payment_intents.cancel_intent(spare.id)
     canceled = stripe_client.v1.payment_intents.retrieve(spare.id)

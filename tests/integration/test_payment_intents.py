@@ -13,7 +13,6 @@ import stripe
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
-from checkout.cart.catalog import PRODUCTS
 from checkout.intents import opening
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import client_secret_hash
@@ -22,10 +21,11 @@ from checkout.platform.structured_log import TRACE_FIELD
 from checkout.stripe_api import payment_intents
 from tests import stripe_events as se
 from tests.integration.conftest import function_client, intents_for_checkout
+from tests.sample_catalog import unit_amount
 from tests.stripe_signing import body, sign
 
-TEE = PRODUCTS["tee-classic"].unit_amount
-MUG = PRODUCTS["mug-enamel"].unit_amount
+TEE = unit_amount("tee-classic")  # catalog.json, imported by the sample_catalog fixture
+MUG = unit_amount("mug-enamel")
 
 
 def cart(checkout_id: str, **extra: Any) -> dict[str, Any]:
@@ -64,7 +64,8 @@ def test_server_prices_the_cart_and_ignores_client_amounts(
     assert int(intent.amount) == 2 * TEE + MUG
     assert intent.metadata.to_dict() == {
         "checkoutId": checkout_id,
-        "items": "tee-classic:2,mug-enamel:1",
+        # What was priced, unit amounts included (checkout.cart.metadata).
+        "items": f"tee-classic:2:{TEE},mug-enamel:1:{MUG}",
         MARK_KEY: MARK_VALUE,  # this shop's mark: only marked PaymentIntents become orders
     }
 
@@ -116,7 +117,7 @@ def test_changed_cart_updates_the_amount(
 
     intent = stripe_client.v1.payment_intents.retrieve(first["paymentIntentId"])
     assert int(intent.amount) == 5 * TEE  # int(): localstripe stores an updated amount as a string
-    assert intent.metadata["items"] == "tee-classic:5"
+    assert intent.metadata["items"] == f"tee-classic:5:{TEE}"
     order = firestore_db.collection(ORDERS).document(first["paymentIntentId"]).get().to_dict()
     assert order is not None
     assert (order["amount"], order["items"][0]["quantity"]) == (5 * TEE, 5)

@@ -29,6 +29,7 @@ from checkout.reconcile.pass_state import PassSettings, Summary
 from checkout.stripe_api import payment_intents
 from tests.integration.reconcile_support import backdate, later, stripe_says, stripe_status
 from tests.integration.test_reconcile import counts, open_checkout, order_of, pay_at_stripe
+from tests.sample_catalog import sample_shop
 
 Json = dict[str, Any]
 
@@ -55,7 +56,7 @@ def order_unknown_to_stripe(db: firestore.Client, ago: timedelta) -> str:
         checkout_id=str(uuid.uuid4()),
         payment_intent_id=pi_id,
         client_secret=f"{pi_id}_secret_x",
-        cart=price_cart((CartLine("tee-classic", 1),)),
+        cart=price_cart((CartLine("tee-classic", 1),), sample_shop()),
         email=None,
     )
     backdate(db, pi_id, ago)

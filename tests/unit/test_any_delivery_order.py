@@ -29,7 +29,6 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
 
-from checkout.cart.catalog import PRODUCTS
 from checkout.orders.status import OrderStatus, can_transition
 from checkout.stripe_events.facts import order_status
 from checkout.stripe_events.observations import observed_event
@@ -37,6 +36,7 @@ from checkout.stripe_events.plan import Outcome, plan
 from tests import stripe_events as se
 from tests.generated_lives import GeneratedLife, generated_lives
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone, step_id
+from tests.sample_catalog import unit_amount
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PI = "pi_life"
@@ -181,9 +181,13 @@ KEPT_DISPUTE = frozenset({"won", "warning_closed", "prevented"})
 
 
 def cart_price(metadata: dict[str, str]) -> int:
-    """What the `items` metadata ("id:qty,id:qty") costs at the catalog's prices."""
-    pairs = (part.split(":") for part in metadata["items"].split(","))
-    return sum(PRODUCTS[product].unit_amount * int(quantity) for product, quantity in pairs)
+    """What the `items` metadata costs: at its own unit amounts ("id:qty:unit"), or at the
+    catalog's prices for a PaymentIntent made before they were written ("id:qty")."""
+    total = 0
+    for part in metadata["items"].split(","):
+        product, quantity, *unit = part.split(":")
+        total += int(quantity) * (int(unit[0]) if unit else unit_amount(product))
+    return total
 
 
 def refunded_total(refunds: dict[str, Json], charge: tuple[int, int] | None) -> int:

@@ -64,7 +64,7 @@ def test_a_broken_document_is_left_out_and_logged_with_its_id_and_field(
 class Loads:
     def __init__(self) -> None:
         self.count = 0
-        self.catalog = ShopCatalog((MUG,), frozenset())
+        self.catalog = ShopCatalog((MUG,), frozenset(), "usd")
 
     def __call__(self) -> ShopCatalog:
         self.count += 1
@@ -78,7 +78,7 @@ def test_the_cache_reads_once_per_bound() -> None:
     assert cache.get(now=1000.0) is first
     assert cache.get(now=1029.9) is first
     assert load.count == 1 and cache.loads == 1
-    load.catalog = ShopCatalog((TEE,), frozenset())
+    load.catalog = ShopCatalog((TEE,), frozenset(), "usd")
     assert cache.get(now=1030.0).products == (TEE,)  # the bound reached: read again
     assert cache.loads == 2
     assert cache.get(now=1059.0).products == (TEE,)
@@ -110,7 +110,7 @@ def test_a_failed_read_is_not_cached() -> None:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("Firestore unavailable")
-        return ShopCatalog((MUG,), frozenset())
+        return ShopCatalog((MUG,), frozenset(), "usd")
 
     cache = CatalogCache(flaky, lambda: 30)
     with pytest.raises(RuntimeError):
@@ -128,7 +128,7 @@ def test_requests_finding_it_stale_together_wait_for_one_read() -> None:
         load_count += 1
         started.set()
         release.wait(10)
-        return ShopCatalog((MUG,), frozenset())
+        return ShopCatalog((MUG,), frozenset(), "usd")
 
     cache = CatalogCache(slow, lambda: 30)
     results: list[ShopCatalog] = []

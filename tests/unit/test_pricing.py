@@ -1,37 +1,129 @@
-"""Pricing comes from the catalog alone."""
+"""Pricing comes from the live catalog alone; a product off sale is a 409 naming it, one the
+shop never had a 400; the PaymentIntent's items metadata carries what was priced."""
 
-from checkout.cart.catalog import CURRENCY, PRODUCTS, public_catalog
-from checkout.cart.pricing import items_metadata, parse_items_metadata, price_cart
-from checkout.cart.validation import CartLine
+import pytest
+
+from checkout.cart.metadata import (
+    ITEM_KEYS,
+    MAX_VALUE_LENGTH,
+    SoldLine,
+    cart_items,
+    holds_cart,
+    items_metadata,
+    items_value,
+    parse_items,
+)
+from checkout.cart.pricing import PricedCart, PricedLine, price_cart
+from checkout.cart.validation import MAX_LINES, MAX_QUANTITY, CartLine
+from checkout.platform.errors import ApiError
+from checkout.products.live_catalog import catalog_from_documents
+from checkout.products.product import MAX_UNIT_AMOUNT
+from tests.sample_catalog import sample_documents, sample_shop, unit_amount
 
 
 def test_amount_is_sum_of_catalog_prices() -> None:
-    cart = price_cart((CartLine("tee-classic", 2), CartLine("sticker-pack", 3)))
-    expected = 2 * PRODUCTS["tee-classic"].unit_amount + 3 * PRODUCTS["sticker-pack"].unit_amount
-    assert cart.amount == expected
-    assert cart.currency == CURRENCY
+    cart = price_cart((CartLine("tee-classic", 2), CartLine("sticker-pack", 3)), sample_shop())
+    assert cart.amount == 2 * unit_amount("tee-classic") + 3 * unit_amount("sticker-pack")
+    assert cart.currency == "usd"
     assert [line.name for line in cart.lines] == ["Classic tee", "Sticker pack"]
 
 
-def test_items_metadata_round_trips() -> None:
-    lines = (CartLine("tee-classic", 2), CartLine("mug-enamel", 1))
-    encoded = items_metadata(price_cart(lines))
-    assert encoded == "tee-classic:2,mug-enamel:1"
-    assert parse_items_metadata(encoded) == lines
+def test_a_new_price_prices_new_carts() -> None:
+    documents = sample_documents()
+    documents["mug-enamel"]["unitAmount"] = 1600
+    cart = price_cart((CartLine("mug-enamel", 2),), catalog_from_documents(documents, "usd"))
+    assert cart.amount == 3200
 
 
-def test_parse_items_metadata_skips_unknown_or_malformed_parts() -> None:
-    assert parse_items_metadata("tee-classic:2,ghost:1,mug-enamel:x,") == (
-        CartLine("tee-classic", 2),
+def off_sale_shop() -> dict[str, dict[str, object]]:
+    documents = sample_documents()
+    documents["mug-enamel"]["active"] = False
+    documents["sticker-pack"]["unitAmount"] = -5  # broken by hand in the console
+    return documents
+
+
+def test_products_off_sale_are_409_product_unavailable_naming_each() -> None:
+    shop = catalog_from_documents(off_sale_shop(), "usd")
+    lines = (CartLine("sticker-pack", 1), CartLine("tee-classic", 1), CartLine("mug-enamel", 2))
+    with pytest.raises(ApiError) as caught:
+        price_cart(lines, shop)
+    assert (caught.value.status, caught.value.code) == (409, "product_unavailable")
+    body = caught.value.body()["error"]
+    assert body["products"] == ["sticker-pack", "mug-enamel"]
+    assert body["message"]
+
+
+def test_an_id_the_shop_never_had_stays_400_unknown_product() -> None:
+    shop = catalog_from_documents(off_sale_shop(), "usd")
+    with pytest.raises(ApiError) as caught:
+        price_cart((CartLine("mug-enamel", 1), CartLine("ghost", 1)), shop)
+    assert (caught.value.status, caught.value.code) == (400, "unknown_product")
+    assert "products" not in caught.value.body()["error"]
+
+
+def test_items_metadata_carries_unit_amounts_and_round_trips() -> None:
+    cart = price_cart((CartLine("tee-classic", 2), CartLine("mug-enamel", 1)), sample_shop())
+    metadata = items_metadata(cart)
+    assert metadata["items"] == "tee-classic:2:2500,mug-enamel:1:1400"
+    assert set(metadata) == set(ITEM_KEYS)
+    assert all(metadata[key] == "" for key in ITEM_KEYS[1:])  # "" deletes a key at Stripe
+    assert parse_items(metadata) == (
+        SoldLine("tee-classic", 2, 2500),
+        SoldLine("mug-enamel", 1, 1400),
     )
 
 
-def test_public_catalog_matches_products() -> None:
-    ids = [p["id"] for p in public_catalog()]
-    assert ids == list(PRODUCTS)
-    assert all(p["currency"] == CURRENCY for p in public_catalog())
-    assert all(isinstance(p["unitAmount"], int) for p in public_catalog())
+def test_the_largest_cart_fits_stripes_metadata_limits() -> None:
+    # 20 lines, 64-character ids, 99 of each at the largest amount: 1539 characters, more than
+    # one value holds (500): the lines are spread over ITEM_KEYS, never one split in two.
+    lines = tuple(
+        PricedLine(f"{i:02d}" + "p" * 62, "name", MAX_UNIT_AMOUNT, MAX_QUANTITY)
+        for i in range(MAX_LINES)
+    )
+    cart = PricedCart(lines, "usd")
+    metadata = items_metadata(cart)
+    assert all(len(value) <= MAX_VALUE_LENGTH for value in metadata.values())
+    assert all(len(key) <= 40 for key in metadata)
+    assert len(metadata) + 2 <= 50  # with checkoutId and the shop's mark
+    assert parse_items(metadata) == tuple(
+        SoldLine(line.product_id, line.quantity, line.unit_amount) for line in lines
+    )
+    assert items_value(metadata) == cart_items(cart)
 
 
-def test_parse_items_metadata_refuses_non_ascii_digits() -> None:
-    assert parse_items_metadata("tee-classic:²,mug-enamel:1") == (CartLine("mug-enamel", 1),)
+def test_the_old_format_has_no_unit_amounts() -> None:
+    # PaymentIntents made before unit amounts were written: ids and quantities only.
+    assert parse_items({"items": "tee-classic:2,mug-enamel:1"}) == (
+        SoldLine("tee-classic", 2, None),
+        SoldLine("mug-enamel", 1, None),
+    )
+
+
+def test_parse_items_skips_malformed_parts() -> None:
+    value = "tee-classic:2:2500,ghost:1,mug-enamel:x,,bad id:1,cap:1:-5,cap:1:1.5,tee:1:2:3"
+    assert parse_items({"items": value}) == (
+        SoldLine("tee-classic", 2, 2500),
+        SoldLine("ghost", 1, None),
+    )
+
+
+def test_parse_items_refuses_non_ascii_digits() -> None:
+    assert parse_items({"items": "tee-classic:\u00b2,mug-enamel:1:1\u00b2,mug-enamel:1"}) == (
+        SoldLine("mug-enamel", 1, None),
+    )
+
+
+def test_parse_items_reads_only_strings() -> None:
+    assert parse_items({"items": 5, "items_2": "mug-enamel:1:1400"}) == (
+        SoldLine("mug-enamel", 1, 1400),
+    )
+
+
+def test_a_payment_intent_of_the_old_format_holds_the_same_cart() -> None:
+    # Made before unit amounts were written: the same ids and quantities at the same total are
+    # the same cart (a payment under way then is not refused as a changed cart).
+    cart = price_cart((CartLine("tee-classic", 2), CartLine("mug-enamel", 1)), sample_shop())
+    assert holds_cart("tee-classic:2:2500,mug-enamel:1:1400", cart)
+    assert holds_cart("tee-classic:2,mug-enamel:1", cart)
+    assert not holds_cart("tee-classic:2:2400,mug-enamel:1:1500", cart)
+    assert not holds_cart("tee-classic:1,mug-enamel:1", cart)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dev.stack import (
+    E2E_FUNCTION_SETTINGS,
     EMULATOR_KEYS,
     OFFLINE_KEYS,
     PORT_SETTING,
@@ -246,3 +247,15 @@ def test_real_stripe_dev_on_moved_ports_gets_a_config_with_them(tmp_path: Path) 
     assert (tmp_path / "online" / "web").resolve() == ROOT / "web"
     production = json.loads((ROOT / "firebase.json").read_text())
     assert config["hosting"] == production["hosting"]
+
+
+def test_the_e2e_stacks_functions_keep_the_catalog_briefly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests import a catalog change and reload: the functions must not serve their copy 30 s.
+    monkeypatch.delenv("CATALOG_CACHE_SECONDS", raising=False)
+    ports = {"firestore": 43001}
+    assert Run(ports, tmp_path, E2E_FUNCTION_SETTINGS).offline_env()["CATALOG_CACHE_SECONDS"] == "1"
+    assert "CATALOG_CACHE_SECONDS" not in Run(ports, tmp_path).offline_env()
+    monkeypatch.setenv("CATALOG_CACHE_SECONDS", "5")  # the environment wins
+    assert Run(ports, tmp_path, E2E_FUNCTION_SETTINGS).offline_env()["CATALOG_CACHE_SECONDS"] == "5"

@@ -11,13 +11,14 @@ from checkout.platform.errors import ApiError
 from checkout.stripe_api import connection
 from checkout.stripe_api.connection import translated_errors
 from checkout.stripe_api.payment_intents import idempotency_key
+from tests.sample_catalog import sample_shop
 
 CHECKOUT = "0b9c6f1e-3f4a-4d6e-9a57-1f2d3c4b5a69"
 
 
 def test_idempotency_key_is_derived_from_checkout_and_cart() -> None:
-    cart = price_cart((CartLine("tee-classic", 1),))
-    other_cart = price_cart((CartLine("tee-classic", 2),))
+    cart = price_cart((CartLine("tee-classic", 1),), sample_shop())
+    other_cart = price_cart((CartLine("tee-classic", 2),), sample_shop())
     assert idempotency_key(CHECKOUT, cart) == idempotency_key(CHECKOUT, cart)
     assert idempotency_key(CHECKOUT, cart).startswith(f"checkout-{CHECKOUT}-")
     assert idempotency_key(CHECKOUT, cart) != idempotency_key(CHECKOUT, other_cart)

@@ -606,3 +606,88 @@ def test_the_state_machine_keeps_its_promises() -> None:
         assert not ALLOWED_TRANSITIONS[status] & UNPAID_ORDER_STATUSES
     # None reaches pending again.
     assert not any(S.PENDING in targets for targets in ALLOWED_TRANSITIONS.values())
+
+
+# --- what was priced: the PaymentIntent's metadata carries unit amounts
+
+
+def reprice(monkeypatch: pytest.MonkeyPatch, product_id: str, unit_amount: int) -> None:
+    """Today's catalog: catalog.json with one new price (the live catalog, read again)."""
+    from checkout.products import live_catalog
+    from checkout.products.live_catalog import catalog_from_documents
+    from tests.sample_catalog import sample_documents
+
+    documents = sample_documents()
+    documents[product_id]["unitAmount"] = unit_amount
+    live_catalog.shop_catalog.clear()
+    monkeypatch.setattr(
+        live_catalog.shop_catalog, "_load", lambda: catalog_from_documents(documents, "usd")
+    )
+
+
+def test_a_rebuilt_order_keeps_the_unit_amounts_its_payment_intent_was_priced_at(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reprice(monkeypatch, "tee-classic", 3000)  # the price changed after the payment
+    pi = se.payment_intent(
+        "pi_out", amount=6400, metadata=marked({"items": "tee-classic:2:2500,mug-enamel:1:1400"})
+    )
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.status is S.PAID and decided.alert is None
+    assert decided.writes["items"] == [
+        {"productId": "tee-classic", "name": "Classic tee", "unitAmount": 2500, "quantity": 2},
+        {"productId": "mug-enamel", "name": "Enamel mug", "unitAmount": 1400, "quantity": 1},
+    ]
+    assert "itemsRepriced" not in decided.writes
+
+
+def test_a_rebuilt_order_of_a_product_gone_from_the_catalog_keeps_its_line() -> None:
+    pi = se.payment_intent("pi_out", amount=900, metadata=marked({"items": "cap-wool:1:900"}))
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.status is S.PAID
+    assert decided.writes["items"] == [
+        {"productId": "cap-wool", "name": "cap-wool", "unitAmount": 900, "quantity": 1}
+    ]
+
+
+def test_an_old_format_payment_intent_is_priced_from_todays_catalog_and_marked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reprice(monkeypatch, "tee-classic", 3000)
+    pi = se.payment_intent("pi_out", amount=6000, metadata=marked({"items": "tee-classic:2"}))
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.status is S.PAID
+    assert decided.writes["items"][0]["unitAmount"] == 3000
+    assert decided.writes["itemsRepriced"] is True
+
+
+def test_a_corrected_cart_keeps_the_unit_amounts_its_payment_intent_was_priced_at(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reprice(monkeypatch, "mug-enamel", 9999)
+    order = se.order("pi_1")
+    decided = run(order, newer_cart("pi_1", "tee-classic:2:2500,mug-enamel:1:1400", 6400))
+    assert decided.status is S.PAID and decided.alert is None
+    assert decided.writes["items"][1] == {
+        "productId": "mug-enamel", "name": "Enamel mug", "unitAmount": 1400, "quantity": 1
+    }  # fmt: skip
+    assert "itemsRepriced" not in decided.writes
+
+
+def test_an_old_format_correction_is_marked() -> None:
+    decided = run(se.order("pi_1"), newer_cart("pi_1", TEE_2_MUG_1, 6400))
+    assert decided.status is S.PAID
+    assert decided.writes["itemsRepriced"] is True
+
+
+def test_a_matching_success_reads_no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    from checkout.products import live_catalog
+
+    def unreachable() -> live_catalog.ShopCatalog:
+        raise AssertionError("the catalog was read")
+
+    monkeypatch.setattr(live_catalog.shop_catalog, "_load", unreachable)
+    decided = run(se.order("pi_1"), newer_cart("pi_1", "tee-classic:2:2500", 5000))
+    assert decided.status is S.PAID and decided.warning is None
+    decided = run(se.order("pi_1"), newer_cart("pi_1", TEE_2, 5000))
+    assert decided.status is S.PAID and decided.warning is None

@@ -1,1 +1,2 @@
-"""The catalog, validating a shopper's cart, and pricing it: the only place money is computed."""
+"""Validating a shopper's cart, pricing it from the live catalog (the only place money is
+computed), and what its PaymentIntent's metadata says was sold."""

@@ -1,9 +1,10 @@
-"""Pricing a validated cart from the catalog: the only place an amount is computed."""
+"""Pricing a validated cart from the live catalog: the only place an amount is computed."""
 
 from dataclasses import dataclass
 
-from checkout.cart.catalog import CURRENCY, PRODUCTS
 from checkout.cart.validation import CartLine
+from checkout.platform.errors import ApiError
+from checkout.products.live_catalog import ShopCatalog
 
 
 @dataclass(frozen=True)
@@ -28,22 +29,41 @@ class PricedCart:
         return sum(line.amount for line in self.lines)
 
 
-def price_cart(lines: tuple[CartLine, ...]) -> PricedCart:
-    """Price each line at the catalog's unit amount. Lines must already be validated."""
-    priced = tuple(
-        PricedLine(
-            product_id=line.product_id,
-            name=PRODUCTS[line.product_id].name,
-            unit_amount=PRODUCTS[line.product_id].unit_amount,
-            quantity=line.quantity,
-        )
-        for line in lines
+def product_unavailable(product_ids: list[str]) -> ApiError:
+    """409: the shop has these products but no longer sells them; the page removes them."""
+    return ApiError(
+        409,
+        "product_unavailable",
+        "Some products in your cart are no longer available.",
+        details={"products": product_ids},
     )
-    return PricedCart(priced, CURRENCY)
+
+
+def price_cart(lines: tuple[CartLine, ...], shop: ShopCatalog) -> PricedCart:
+    """Price each line at the catalog's unit amount. Lines must already be validated.
+
+    An id the shop never had is the client's mistake (400 unknown_product); products the shop
+    has but does not sell now (inactive, or a document broken by hand) are named in one 409
+    product_unavailable, so the page can drop them all at once.
+    """
+    for index, line in enumerate(lines):
+        if shop.on_sale(line.product_id) is None and line.product_id not in shop.off_sale:
+            raise ApiError(
+                400, "unknown_product", f"items[{index}].productId is not in the catalog."
+            )
+    unavailable = [line.product_id for line in lines if line.product_id in shop.off_sale]
+    if unavailable:
+        raise product_unavailable(unavailable)
+    priced = []
+    for line in lines:
+        product = shop.on_sale(line.product_id)
+        assert product is not None  # every id was checked above
+        priced.append(PricedLine(product.id, product.name, product.unit_amount, line.quantity))
+    return PricedCart(tuple(priced), shop.currency)
 
 
 def order_items(cart: PricedCart) -> list[dict[str, str | int]]:
-    """The cart's lines as an order document stores them."""
+    """The cart's lines as an order document stores them: what was sold, at what price."""
     return [
         {
             "productId": line.product_id,
@@ -53,25 +73,3 @@ def order_items(cart: PricedCart) -> list[dict[str, str | int]]:
         }
         for line in cart.lines
     ]
-
-
-def items_metadata(cart: PricedCart) -> str:
-    """The cart as one compact Stripe metadata value ("id:qty,id:qty"; values hold 500 chars)."""
-    return ",".join(f"{line.product_id}:{line.quantity}" for line in cart.lines)
-
-
-def parse_items_metadata(value: str) -> tuple[CartLine, ...]:
-    """The inverse of items_metadata, for orders created from a PaymentIntent alone."""
-    lines = []
-    for part in value.split(","):
-        product_id, _, quantity = part.partition(":")
-        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-        if product_id in PRODUCTS and quantity.isascii() and quantity.isdigit():
-            lines.append(CartLine(product_id, int(quantity)))
-    return tuple(lines)
-
-
-def cart_signature(cart: PricedCart) -> str:
-    """What a PaymentIntent for this cart holds (currency, amount, items), as one string: the
-    checkout record keeps it, so an unchanged cart is recognised without asking Stripe."""
-    return f"{cart.currency}|{cart.amount}|{items_metadata(cart)}"

@@ -1,6 +1,8 @@
 """Validating the cart a page sends: untrusted JSON in, a well-formed CartRequest out.
 
-Anything the client says about money (amounts, prices) is not read at all.
+Anything the client says about money (amounts, prices) is not read at all. Whether the shop
+sells each product is for pricing to say (checkout.cart.pricing): here an id that no product
+could have is already `unknown_product`.
 """
 
 import re
@@ -8,8 +10,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.cart.catalog import PRODUCTS
 from checkout.platform.errors import ApiError
+from checkout.products.product import is_valid_id
 
 MAX_LINES = 20
 MIN_QUANTITY = 1
@@ -52,7 +54,7 @@ def _parse_line(index: int, raw: Any) -> CartLine:
     if not isinstance(raw, dict):
         raise _invalid("invalid_item", f"items[{index}] must be an object.")
     product_id = raw.get("productId")
-    if not isinstance(product_id, str) or product_id not in PRODUCTS:
+    if not is_valid_id(product_id):
         raise _invalid("unknown_product", f"items[{index}].productId is not in the catalog.")
     quantity = raw.get("quantity")
     # bool is an int subclass in Python; `true` is not a quantity.

@@ -1,7 +1,8 @@
 """POST /api/payment-intents: one PaymentIntent per checkout, priced by the server.
 
 The flow, in order:
-  1. price the cart from the catalog (the client's amounts are never read);
+  1. price the cart from the live catalog (the client's amounts are never read; a product off
+     sale is a 409 product_unavailable);
   2. read the checkout record: if it already holds this cart (and the order can still be
      used), answer from it, with no Stripe call and no write: the common repeat;
   3. otherwise claim the checkout in Firestore, so concurrent requests take turns with Stripe
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from checkout.cart.pricing import PricedCart, cart_signature, items_metadata, price_cart
+from checkout.cart.metadata import cart_items, cart_signature, holds_cart
+from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.intents import rate_limits
 from checkout.intents.errors import checkout_attempts_exhausted, checkout_expired, checkout_locked
@@ -27,6 +29,7 @@ from checkout.orders.attempts import attempts_exhausted
 from checkout.orders.status import OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
+from checkout.products.live_catalog import current_catalog
 from checkout.stripe_api import payment_intents
 from checkout.stripe_api.payment_intents import (
     ABANDONED,
@@ -96,10 +99,8 @@ def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart)
     can no longer be used, and given the cart when it holds another."""
     intent = payment_intents.retrieve_intent_summary(payment_intent_id)
     _refuse_canceled(intent)
-    if (intent.amount, intent.currency, intent.items) == (
-        cart.amount,
-        cart.currency,
-        items_metadata(cart),
+    if (intent.amount, intent.currency) == (cart.amount, cart.currency) and holds_cart(
+        intent.items, cart
     ):
         return intent
     if intent.status not in UPDATABLE_INTENT_STATUSES:
@@ -182,7 +183,7 @@ def _from_record(
     if client_secret is None:
         return None
     intent = IntentSummary(
-        payment_intent_id, client_secret, cart.amount, cart.currency, "", items_metadata(cart)
+        payment_intent_id, client_secret, cart.amount, cart.currency, "", cart_items(cart)
     )
     if order.get("email") != request.email:
         _save(request, cart, intent)
@@ -226,7 +227,7 @@ def _with_claim(
 
 
 def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
-    cart = price_cart(request.lines)
+    cart = price_cart(request.lines, current_catalog())
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         seen = order_store.checkout_snapshot(request.checkout_id)

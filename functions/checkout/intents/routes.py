@@ -3,8 +3,8 @@
 Each handler parses, calls the core, and responds; nothing else.
 
 A cold instance's first request is usually the page's GET /api/config, which needs only the
-catalog and the publishable key. So each handler imports its own core on first use: the Firestore
-and Stripe client libraries (most of the cold start) load with the first POST or order check,
+live catalog (Firestore) and the publishable key. So each handler imports its own core on first
+use: Stripe's library and the rest of the checkout load with the first POST or order check,
 never on the way to the config (tests/unit/test_cold_start.py).
 """
 
@@ -12,7 +12,6 @@ import re
 
 from flask import Request, Response
 
-from checkout.cart import catalog
 from checkout.platform import structured_log as logger
 from checkout.platform.client_ip import client_address, diagnostic_fields
 from checkout.platform.deadline import request_deadline
@@ -36,17 +35,30 @@ from checkout.platform.settings import (
 
 _ORDER_PATH = re.compile(r"^/api/orders/(?P<id>pi_[A-Za-z0-9_]{1,250})$")
 
+# GET /api/config may be kept by Firebase Hosting's CDN for CONFIG_CDN_SECONDS, but by no
+# browser: so a change to the catalog shows at most CATALOG_CACHE_SECONDS (the instance's copy)
+# + CONFIG_CDN_SECONDS late (docs/catalog.md), and a reload asks the CDN again.
+CONFIG_MAX_AGE_SECONDS = 0
+CONFIG_CDN_SECONDS = 30
+CONFIG_CACHING = {
+    "Cache-Control": (f"public, max-age={CONFIG_MAX_AGE_SECONDS}, s-maxage={CONFIG_CDN_SECONDS}"),
+    # An allowed origin gets CORS headers that another must not be served from the cache.
+    "Vary": "Origin",
+}
+
 
 def get_config(request: Request) -> Response:
+    from checkout.products.live_catalog import current_catalog
+
     require_method(request, ["GET"])
-    return json_response(
-        200,
-        {
-            "publishableKey": require(STRIPE_PUBLISHABLE_KEY),
-            "currency": catalog.CURRENCY,
-            "products": catalog.public_catalog(),
-        },
-    )
+    publishable_key = require(STRIPE_PUBLISHABLE_KEY)
+    shop = current_catalog()  # no Firestore read while the instance's copy is fresh
+    body = {
+        "publishableKey": publishable_key,
+        "currency": shop.currency,
+        "products": shop.page_products(),
+    }
+    return json_response(200, body, CONFIG_CACHING)
 
 
 def post_payment_intent(request: Request) -> Response:

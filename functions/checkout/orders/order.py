@@ -46,6 +46,7 @@ class Order(TypedDict, total=False):
     recentDeclines: list[dict[str, Any]]
     reviewReason: str
     cartCorrectedFrom: dict[str, Any]
+    itemsRepriced: bool  # items priced from the catalog: an old PaymentIntent had no prices
     cancellationReason: str | None
     lastEventCreated: int
     fulfilledAt: datetime | None

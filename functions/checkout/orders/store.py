@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from google.cloud import firestore
 
-from checkout.cart.pricing import PricedCart, cart_signature, order_items
+from checkout.cart.metadata import cart_signature
+from checkout.cart.pricing import PricedCart, order_items
 from checkout.orders.order import new_order
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
 from checkout.orders.status import EDITABLE_STATUSES

@@ -28,9 +28,34 @@ from checkout.products.product import InvalidProduct, Product, product_from_docu
 class ShopCatalog:
     products: tuple[Product, ...]  # on sale (active, valid), in position order, then by id
     off_sale: frozenset[str]  # ids the shop has but does not sell now: inactive, or broken
+    currency: str  # SHOP_CURRENCY: every product's
+    # Valid but inactive: what they cost today, for PaymentIntents whose metadata has no unit
+    # amounts (made before it had them: checkout.stripe_events.rebuild).
+    inactive: tuple[Product, ...] = ()
 
     def on_sale(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)
+
+    def known(self, product_id: str) -> Product | None:
+        """The valid product `product_id`, on sale or not; None if unknown or broken."""
+        return self.on_sale(product_id) or next(
+            (p for p in self.inactive if p.id == product_id), None
+        )
+
+    def page_products(self) -> list[dict[str, Any]]:
+        """The products on sale as GET /api/config sends them to the page."""
+        return [
+            {
+                "id": p.id,
+                "name": p.name,
+                "description": p.description,
+                "unitAmount": p.unit_amount,
+                "currency": p.currency,
+                "images": list(p.images),
+                "shippable": p.shippable,
+            }
+            for p in self.products
+        ]
 
 
 def catalog_from_documents(
@@ -38,6 +63,7 @@ def catalog_from_documents(
 ) -> ShopCatalog:
     """The shop's catalog of the product `documents` (by id); logs each one left out."""
     on_sale: list[Product] = []
+    inactive: list[Product] = []
     off_sale: set[str] = set()
     for product_id, document in documents.items():
         try:
@@ -55,9 +81,10 @@ def catalog_from_documents(
         if product.active:
             on_sale.append(product)
         else:
+            inactive.append(product)
             off_sale.add(product_id)
     on_sale.sort(key=lambda p: (p.position, p.id))
-    return ShopCatalog(tuple(on_sale), frozenset(off_sale))
+    return ShopCatalog(tuple(on_sale), frozenset(off_sale), currency, tuple(inactive))
 
 
 def read_shop_catalog() -> ShopCatalog:
@@ -70,10 +97,14 @@ class CatalogCache:
     """One catalog per instance, read again once it is `max_age_seconds()` old."""
 
     def __init__(
-        self, load: Callable[[], ShopCatalog], max_age_seconds: Callable[[], float]
+        self,
+        load: Callable[[], ShopCatalog],
+        max_age_seconds: Callable[[], float],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load
         self._max_age_seconds = max_age_seconds
+        self.clock = clock  # monotonic seconds; tests move it instead of waiting
         self._lock = threading.Lock()
         self._cached: tuple[float, ShopCatalog] | None = None
         self.loads = 0  # reads of the collection since start (or since clear())
@@ -87,7 +118,7 @@ class CatalogCache:
     def get(self, now: float | None = None) -> ShopCatalog:
         """The catalog, read again when the cached one is too old. `now` (monotonic seconds)
         lets tests move time instead of waiting."""
-        moment = time.monotonic() if now is None else now
+        moment = self.clock() if now is None else now
         fresh = self._fresh(moment)
         if fresh is not None:
             return fresh

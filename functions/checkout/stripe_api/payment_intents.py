@@ -6,7 +6,8 @@ from typing import Any
 
 import stripe
 
-from checkout.cart.pricing import PricedCart, cart_signature, items_metadata
+from checkout.cart.metadata import cart_signature, items_metadata, items_value
+from checkout.cart.pricing import PricedCart
 from checkout.orders.ownership import marked
 from checkout.platform.errors import ApiError
 from checkout.stripe_api import connection
@@ -36,7 +37,7 @@ class IntentSummary:
     amount: int
     currency: str
     status: str
-    items: str  # the "items" metadata value
+    items: str  # the lines its metadata holds (checkout.cart.metadata.items_value)
     cancellation_reason: str | None = None
 
 
@@ -47,7 +48,7 @@ def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
         amount=obj.amount,
         currency=obj.currency,
         status=obj.status,
-        items=obj.metadata.to_dict().get("items", "") if obj.metadata else "",
+        items=items_value(obj.metadata.to_dict()) if obj.metadata else "",
         cancellation_reason=getattr(obj, "cancellation_reason", None),
     )
 
@@ -55,9 +56,13 @@ def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
 def idempotency_key(checkout_id: str, cart: PricedCart) -> str:
     # Derived from the checkout and its cart: a retry of the same create returns the same
     # PaymentIntent, while a changed cart is not refused as a mismatched replay.
-    # The amount is in it too: a catalog price change must not replay an old create.
+    # The amount and unit amounts are in it too: a price change must not replay an old create.
     cart_digest = hashlib.sha256(cart_signature(cart).encode()).hexdigest()
     return f"checkout-{checkout_id}-{cart_digest[:32]}"
+
+
+def _items_set(cart: PricedCart) -> dict[str, str]:
+    return {key: value for key, value in items_metadata(cart).items() if value}
 
 
 def create_intent(checkout_id: str, cart: PricedCart) -> IntentSummary:
@@ -67,7 +72,7 @@ def create_intent(checkout_id: str, cart: PricedCart) -> IntentSummary:
                 "amount": cart.amount,
                 "currency": cart.currency,
                 # The mark tells the webhook this PaymentIntent is ours (orders/ownership.py).
-                "metadata": marked({"checkoutId": checkout_id, "items": items_metadata(cart)}),
+                "metadata": marked({"checkoutId": checkout_id, **_items_set(cart)}),
             },
             options={"idempotency_key": idempotency_key(checkout_id, cart)},
         )
@@ -86,7 +91,7 @@ def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> IntentSummar
         with connection.translated_errors():
             obj = connection.client().v1.payment_intents.update(
                 payment_intent_id,
-                params={"amount": cart.amount, "metadata": {"items": items_metadata(cart)}},
+                params={"amount": cart.amount, "metadata": items_metadata(cart)},
             )
     except ApiError as error:
         if error.stripe_code == UNEXPECTED_STATE:

@@ -6,7 +6,8 @@ Stripe webhooks). Pure: the plan (checkout.stripe_events.plan) runs a handler on
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from checkout.cart.pricing import PricedCart, items_metadata, order_items
+from checkout.cart.metadata import SoldLine, cart_items
+from checkout.cart.pricing import order_items
 from checkout.orders.money import amount_received, items_total, refunded_amount
 from checkout.orders.order import REBUILT
 from checkout.orders.status import DisputeState, PaymentState
@@ -14,7 +15,7 @@ from checkout.platform.json_fields import Json, str_field
 from checkout.stripe_events import declines, disputes, refunds
 from checkout.stripe_events.event import STRIPE_ID, StripeEvent, event_object
 from checkout.stripe_events.facts import Skip, newer_payment, refund_snapshot
-from checkout.stripe_events.rebuild import metadata_cart
+from checkout.stripe_events.rebuild import ITEMS_REPRICED, MetadataCart, metadata_cart, sold_lines
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _payment_problem(order: Json, payment_intent: Json) -> str | None:
     return None
 
 
-def _paid_cart(order: Json, payment_intent: Json) -> PricedCart | None:
+def _paid_cart(order: Json, payment_intent: Json) -> MetadataCart | None:
     """The PaymentIntent's own cart, when it is exactly what was paid for in the order's currency.
 
     Our server sets a PaymentIntent's amount and `items` metadata in one call, and a browser can
@@ -64,44 +65,66 @@ def _paid_cart(order: Json, payment_intent: Json) -> PricedCart | None:
     """
     if order.get("source") == REBUILT:
         return None
-    cart = metadata_cart(payment_intent)
+    sold = metadata_cart(payment_intent)
+    cart = sold.cart
     currency = (str_field(payment_intent, "currency") or "").lower()
     if (
         cart.lines
         and cart.amount == amount_received(payment_intent)
         and currency == cart.currency == order.get("currency")
     ):
-        return cart
+        return sold
     return None
 
 
-def _same_goods(order: Json, cart: PricedCart) -> bool:
+def _same_goods(order: Json, lines: tuple[SoldLine, ...]) -> bool:
+    """Whether the order's items are the metadata's lines (at its unit amounts, when it has
+    them): decided without the catalog, so that an ordinary success never reads it."""
     items = order.get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return False
-    ordered = [(i.get("productId"), i.get("quantity")) for i in items]
-    return ordered == [(line.product_id, line.quantity) for line in cart.lines]
+    if len(items) != len(lines):
+        return False
+    return all(
+        (i.get("productId"), i.get("quantity")) == (line.product_id, line.quantity)
+        and line.unit_amount in (None, i.get("unitAmount"))
+        for i, line in zip(items, lines, strict=True)
+    )
+
+
+def _correction(order: Json, payment_intent: Json, problem: str | None) -> Proposal | None:
+    """The order's cart corrected to the PaymentIntent's, when that is what was paid for."""
+    # Also when the totals agree: a same-priced newer cart is still other goods to ship.
+    if not problem and _same_goods(order, sold_lines(payment_intent)):
+        return None
+    paid_for = _paid_cart(order, payment_intent)
+    if paid_for is None:
+        return None
+    cart, received = paid_for.cart, amount_received(payment_intent)
+    fields: Json = {
+        "amountReceived": received,
+        "amount": cart.amount,
+        "items": order_items(cart),
+        "cartCorrectedFrom": {"amount": order.get("amount"), "items": order.get("items")},
+    }
+    if paid_for.repriced:
+        fields[ITEMS_REPRICED] = True
+    return Proposal(
+        fields,
+        warning=(
+            f"cart corrected from the PaymentIntent: the order was for {order.get('amount')} "
+            f"{cart.currency}, {received} {cart.currency} paid for {cart_items(cart)}"
+        ),
+    )
 
 
 def _success_fields(order: Json, payment_intent: Json) -> Proposal:
     received = amount_received(payment_intent)
     problem = _payment_problem(order, payment_intent)
-    paid_for = _paid_cart(order, payment_intent)
-    # Also when the totals agree: a same-priced newer cart is still other goods to ship.
-    if paid_for is not None and (problem or not _same_goods(order, paid_for)):
-        currency = paid_for.currency
-        return Proposal(
-            {
-                "amountReceived": received,
-                "amount": paid_for.amount,
-                "items": order_items(paid_for),
-                "cartCorrectedFrom": {"amount": order.get("amount"), "items": order.get("items")},
-            },
-            warning=(
-                f"cart corrected from the PaymentIntent: the order was for {order.get('amount')} "
-                f"{currency}, {received} {currency} paid for {items_metadata(paid_for)}"
-            ),
-        )
+    if order.get("source") != REBUILT:
+        corrected = _correction(order, payment_intent, problem)
+        if corrected is not None:
+            return corrected
     if problem:
         return Proposal(
             {"reviewReason": problem, "amountReceived": received},

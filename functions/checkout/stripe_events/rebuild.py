@@ -1,23 +1,58 @@
 """An order rebuilt from its PaymentIntent alone, for a payment of ours that has no order (paid
 outside the page, or its order was never written): the pending order the page would have
 written, through the one constructor (checkout.orders.order.new_order).
+
+What was sold comes from the PaymentIntent's metadata (checkout.cart.metadata), unit amounts
+included, so a rebuilt or corrected order never takes today's prices. Only the names come from
+today's catalog (a product gone from it keeps its id as its name). A PaymentIntent made before
+unit amounts were written has ids and quantities only: its lines are priced from today's catalog
+(products unknown or broken today are left out) and the order is marked `itemsRepriced`.
 """
 
-from checkout.cart.pricing import PricedCart, order_items, parse_items_metadata, price_cart
+from dataclasses import dataclass
+
+from checkout.cart.metadata import SoldLine, parse_items
+from checkout.cart.pricing import PricedCart, PricedLine, order_items
 from checkout.orders.order import Order, new_order
 from checkout.platform.json_fields import Json, int_field, str_field
+from checkout.products.live_catalog import ShopCatalog, current_catalog
+
+# On an order whose items were priced from the catalog when it was rebuilt or corrected, because
+# its PaymentIntent predates unit amounts in metadata (docs/architecture.md).
+ITEMS_REPRICED = "itemsRepriced"
 
 
-def metadata_cart(payment_intent: Json) -> PricedCart:
-    """The cart in the PaymentIntent's `items` metadata, priced from the catalog (maybe empty)."""
+@dataclass(frozen=True)
+class MetadataCart:
+    cart: PricedCart
+    repriced: bool  # some lines had no unit amount: priced from today's catalog
+
+
+def sold_lines(payment_intent: Json) -> tuple[SoldLine, ...]:
+    """The lines the PaymentIntent's metadata names (no catalog needed)."""
     metadata = payment_intent.get("metadata")
-    value = str_field(metadata, "items") if isinstance(metadata, dict) else None
-    try:
-        return price_cart(parse_items_metadata(value or ""))
-    except ValueError:
-        # str.isdigit accepts digits that int() refuses ("²"): no cart, rather than an
-        # exception inside the transaction on every retry.
-        return price_cart(())
+    return parse_items(metadata) if isinstance(metadata, dict) else ()
+
+
+def _priced(line: SoldLine, shop: ShopCatalog) -> PricedLine | None:
+    product = shop.known(line.product_id)
+    if line.unit_amount is not None:
+        name = product.name if product is not None else line.product_id
+        return PricedLine(line.product_id, name, line.unit_amount, line.quantity)
+    if product is None:
+        return None
+    return PricedLine(line.product_id, product.name, product.unit_amount, line.quantity)
+
+
+def metadata_cart(payment_intent: Json) -> MetadataCart:
+    """The cart in the PaymentIntent's metadata, at the unit amounts it was priced at (maybe
+    empty). Reads the live catalog (cached) for names, and for prices of old-format lines."""
+    lines = sold_lines(payment_intent)
+    shop = current_catalog()
+    priced = tuple(p for p in (_priced(line, shop) for line in lines) if p is not None)
+    repriced = any(line.unit_amount is None for line in lines)
+    currency = (str_field(payment_intent, "currency") or shop.currency).lower()
+    return MetadataCart(PricedCart(priced, currency), repriced)
 
 
 def order_from_payment_intent(payment_intent: Json) -> Order | None:
@@ -30,13 +65,17 @@ def order_from_payment_intent(payment_intent: Json) -> Order | None:
         return None
     metadata = payment_intent.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
-    return new_order(
+    sold = metadata_cart(payment_intent)
+    order = new_order(
         payment_intent_id=payment_intent["id"],
         checkout_id=str_field(metadata, "checkoutId"),
-        items=order_items(metadata_cart(payment_intent)),
+        items=order_items(sold.cart),
         amount=amount,
         currency=currency.lower(),
         email=str_field(payment_intent, "receipt_email"),
         client_secret_hash=None,
         rebuilt=True,
     )
+    if sold.repriced:
+        order["itemsRepriced"] = True  # ITEMS_REPRICED
+    return order

@@ -1,0 +1,93 @@
+"""What a PaymentIntent's metadata says was sold: each line's product, quantity and unit amount.
+
+Written by the checkout with the amount, in the same Stripe call; read back when an order is
+rebuilt or corrected from its PaymentIntent (checkout.stripe_events.rebuild), which therefore
+never prices again from today's catalog. Lines are "id:quantity:unitAmount", comma-separated.
+
+Stripe's limits: 50 keys, values of at most 500 characters. The largest cart validation allows
+(20 lines, 64-character ids, quantity 99, unit amount 99999999) is 1539 characters, so the lines
+are spread over ITEM_KEYS, each value holding whole lines only.
+
+PaymentIntents made before unit amounts were written carry "id:quantity" lines (unit_amount
+None): those are priced from today's catalog, and the order says so (checkout.stripe_events).
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from checkout.cart.pricing import PricedCart
+from checkout.products.product import MAX_UNIT_AMOUNT, is_valid_id
+
+ITEM_KEYS = ("items", "items_2", "items_3", "items_4")
+MAX_VALUE_LENGTH = 500  # Stripe's limit for one metadata value
+_DIGITS = re.compile(r"[0-9]{1,8}")  # ASCII only: str.isdigit() also accepts "²"
+
+
+@dataclass(frozen=True)
+class SoldLine:
+    product_id: str
+    quantity: int
+    unit_amount: int | None  # None: an "id:quantity" line, written before unit amounts were
+
+
+def _line(product_id: str, quantity: int, unit_amount: int) -> str:
+    return f"{product_id}:{quantity}:{unit_amount}"
+
+
+def cart_items(cart: PricedCart) -> str:
+    """The cart's lines as one string: what ITEM_KEYS hold together."""
+    return ",".join(_line(x.product_id, x.quantity, x.unit_amount) for x in cart.lines)
+
+
+def items_metadata(cart: PricedCart) -> dict[str, str]:
+    """The cart's lines as metadata: every one of ITEM_KEYS, "" for those not needed (Stripe
+    deletes a key set to "", so a smaller cart leaves no lines of a larger one behind)."""
+    values: list[str] = []
+    for line in cart.lines:
+        text = _line(line.product_id, line.quantity, line.unit_amount)
+        if values and len(values[-1]) + 1 + len(text) <= MAX_VALUE_LENGTH:
+            values[-1] += "," + text
+        else:
+            values.append(text)
+    if len(values) > len(ITEM_KEYS):
+        raise ValueError("cart too large for the PaymentIntent's metadata")
+    return {key: values[i] if i < len(values) else "" for i, key in enumerate(ITEM_KEYS)}
+
+
+def items_value(metadata: Mapping[str, Any]) -> str:
+    """The lines ITEM_KEYS hold, as one string (cart_items' form)."""
+    values = (metadata.get(key) for key in ITEM_KEYS)
+    return ",".join(v for v in values if isinstance(v, str) and v)
+
+
+def _sold_line(part: str) -> SoldLine | None:
+    fields = part.split(":")
+    if len(fields) not in (2, 3) or not is_valid_id(fields[0]):
+        return None
+    if not all(_DIGITS.fullmatch(field) for field in fields[1:]):
+        return None
+    unit_amount = int(fields[2]) if len(fields) == 3 else None
+    if unit_amount is not None and unit_amount > MAX_UNIT_AMOUNT:
+        return None
+    return SoldLine(fields[0], int(fields[1]), unit_amount)
+
+
+def parse_items(metadata: Mapping[str, Any]) -> tuple[SoldLine, ...]:
+    """The lines of the metadata; a malformed part is left out (it could not have been ours)."""
+    lines = (_sold_line(part) for part in items_value(metadata).split(","))
+    return tuple(line for line in lines if line is not None)
+
+
+def holds_cart(items: str, cart: PricedCart) -> bool:
+    """Whether a PaymentIntent whose lines are `items` (items_value) holds `cart`: written now,
+    or before unit amounts were ("id:quantity", then the caller compares the amounts)."""
+    legacy = ",".join(f"{line.product_id}:{line.quantity}" for line in cart.lines)
+    return items in (cart_items(cart), legacy)
+
+
+def cart_signature(cart: PricedCart) -> str:
+    """What a PaymentIntent for this cart holds (currency, amount, items), as one string: the
+    checkout record keeps it, so an unchanged cart is recognised without asking Stripe."""
+    return f"{cart.currency}|{cart.amount}|{cart_items(cart)}"

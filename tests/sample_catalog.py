@@ -1,0 +1,35 @@
+"""The sample shop's catalog (catalog.json at the repository root), as the tests sell from it.
+
+The shop prices from the live catalog in Firestore; tests without servers read the same file
+into the same ShopCatalog, so that no test keeps a price of its own.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from checkout.catalog.catalog_file import read_catalog_text
+from checkout.products.live_catalog import ShopCatalog, catalog_from_documents
+from checkout.products.product import Product, document_of
+
+CATALOG_FILE = Path(__file__).resolve().parent.parent / "catalog.json"
+CURRENCY = "usd"
+
+
+def sample_products() -> dict[str, Product]:
+    """catalog.json's products, by id, in the file's order."""
+    text = CATALOG_FILE.read_text(encoding="utf-8")
+    return {p.id: p for p in read_catalog_text(text, CURRENCY).products}
+
+
+def sample_documents() -> dict[str, dict[str, Any]]:
+    """The Firestore documents an import of catalog.json writes, by id."""
+    return {product_id: document_of(p) for product_id, p in sample_products().items()}
+
+
+def sample_shop() -> ShopCatalog:
+    """The catalog the shop sells from once catalog.json is imported."""
+    return catalog_from_documents(sample_documents(), CURRENCY)
+
+
+def unit_amount(product_id: str) -> int:
+    return sample_products()[product_id].unit_amount
