@@ -23,6 +23,9 @@ from checkout.reconcile.one_pass import run_pass
 from checkout.reconcile.pass_state import PassSettings
 from tests.conftest import FUNCTIONS_DIR
 
+# Stripe mode starts from no products: the products are what Stripe says.
+pytestmark = pytest.mark.without_sample_catalog
+
 Json = dict[str, Any]
 QUIET = PassSettings()
 
