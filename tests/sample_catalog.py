@@ -7,7 +7,12 @@ into the same ShopCatalog, so that no test keeps a price of its own.
 from pathlib import Path
 from typing import Any
 
+from google.cloud import firestore
+
 from checkout.catalog.catalog_file import read_catalog_text
+from checkout.catalog.changes import plan_import
+from checkout.catalog.import_writes import write_plan
+from checkout.products import store
 from checkout.products.live_catalog import ShopCatalog, catalog_from_documents
 from checkout.products.product import Product, document_of
 
@@ -33,3 +38,10 @@ def sample_shop() -> ShopCatalog:
 
 def unit_amount(product_id: str) -> int:
     return sample_products()[product_id].unit_amount
+
+
+def import_sample_catalog(client: firestore.Client) -> None:
+    """catalog.json becomes the catalog in `client`'s database, as `python -m checkout.catalog
+    import` makes it (for a database a test or the bench has just emptied)."""
+    products = tuple(sample_products().values())
+    write_plan(client, plan_import(products, store.read_documents(client)))

@@ -17,14 +17,12 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from google.cloud import firestore
 
-from checkout.catalog.changes import plan_import
-from checkout.catalog.import_writes import write_plan
 from checkout.intents import rate_limits
 from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
-from checkout.products import live_catalog, store
+from checkout.products import live_catalog
 from tests.conftest import FUNCTIONS_DIR
-from tests.sample_catalog import sample_products
+from tests.sample_catalog import import_sample_catalog as import_into
 
 REQUIRED_ENV = ("FIRESTORE_EMULATOR_HOST", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GCLOUD_PROJECT")
 
@@ -53,8 +51,7 @@ def empty_firestore() -> None:
 def import_sample_catalog() -> None:
     """catalog.json becomes the catalog, as `python -m checkout.catalog import` makes it, and
     this process's instance cache forgets what it read: the next request reads it."""
-    products = tuple(sample_products().values())
-    write_plan(db(), plan_import(products, store.read_documents(db())))
+    import_into(db())
     live_catalog.shop_catalog.clear()
 
 
