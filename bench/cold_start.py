@@ -134,7 +134,7 @@ if __name__ == "__main__":
         c = results[name]
         assert isinstance(c, dict)
         print(
-            f"cold start {name}: {c['ours'] * 1000:.0f} ms, baseline {c['baseline'] * 1000:.0f} ms, "
-            f"ratio {c['ratio']:.2f}"
+            f"cold start {name}: {c['ours'] * 1000:.0f} ms, "
+            f"baseline {c['baseline'] * 1000:.0f} ms, ratio {c['ratio']:.2f}"
         )
     print("load average (1/5/15 min), start:", load, "end:", os.getloadavg())

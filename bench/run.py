@@ -82,11 +82,13 @@ def table(cold: dict, overhead: dict, hooks: dict, web: dict, rpcs: dict) -> lis
     for name in ("checkout_api", "stripe_webhook"):
         c = cold[name]
         rows.append(
-            f"| cold start `{name}` (median of {cold['runs']}) | {ms(c['ours'])} | {ms(c['baseline'])} "
+            f"| cold start `{name}` (median of {cold['runs']}) "
+            f"| {ms(c['ours'])} | {ms(c['baseline'])} "
             f"| {c['ratio']:.2f} | ≤ 1.15: {goal(c['ratio'] <= 1.15)} |"
         )
     rows.append(
-        f"| POST /api/payment-intents in-process, {overhead['requests']} requests: total median / p99 "
+        f"| POST /api/payment-intents in-process, {overhead['requests']} requests: "
+        "total median / p99 "
         f"| {ms(overhead['total_median'])} / {ms(overhead['total_p99'])} | | | |"
     )
     rows.append(
@@ -102,7 +104,8 @@ def table(cold: dict, overhead: dict, hooks: dict, web: dict, rpcs: dict) -> lis
     rows.append(
         f"| webhook throughput, {ours['deliveries']} deliveries (20% duplicates), 8 senders, "
         f"median of {hooks['rounds']} alternating rounds "
-        f"| {ours['events_per_s']:.0f} events/s | naive handler {naive['events_per_s']:.0f} events/s "
+        f"| {ours['events_per_s']:.0f} events/s "
+        f"| naive handler {naive['events_per_s']:.0f} events/s "
         f"| {hooks['ratio']:.2f} | |"
     )
     rows.append(
@@ -113,8 +116,8 @@ def table(cold: dict, overhead: dict, hooks: dict, web: dict, rpcs: dict) -> lis
     )
     rows.extend(rpc_rows(rpcs))
     rows.append(
-        f"| webhook exactly-once (lost and twice+: worst of all rounds): paid / lost / fulfilled once / "
-        f"fulfilled twice+ / ledger entries "
+        "| webhook exactly-once (lost and twice+: worst of all rounds): "
+        "paid / lost / fulfilled once / fulfilled twice+ / ledger entries "
         f"| {ours['paid']} / {ours['lost']} / {ours['fulfilled_once']} / "
         f"{ours['fulfilled_twice_or_more']} / {ours['ledger_entries']} | | | zero lost, zero "
         f"duplicated: {goal(correct)} |"
@@ -145,7 +148,8 @@ def limiter_rows(limits: dict) -> list[str]:  # type: ignore[type-arg]
         "",
         "| measured | value |",
         "| --- | --- |",
-        f"| per-IP request limit (in memory), per request | {limits['in_memory_check_us']:.2f} µs |",
+        "| per-IP request limit (in memory), per request "
+        f"| {limits['in_memory_check_us']:.2f} µs |",
         f"| new checkout's limit check (one commit, two Increments), median / p99 "
         f"| {ms(limits['new_checkout_commit_median'])} / {ms(limits['new_checkout_commit_p99'])} |",
         f"| POST, new checkout (Stripe stubbed), median | {ms(limits['new_post_median'])} |",
@@ -174,14 +178,18 @@ def main() -> None:
     web = page.run()
     load_after = os.getloadavg()
 
-    machine = f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
+    machine = (
+        f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
     lines = [
         "# Benchmark results",
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench`, on {machine}.",
-        f"The whole run took {time.perf_counter() - started:.0f} s. Ratios compare figures measured "
-        "in this same run; absolute times vary between machines and runs. The Firestore RPC counts "
-        "are counted on the wire in process (tests/firestore_rpcs.py) and do not vary.",
+        f"The whole run took {time.perf_counter() - started:.0f} s. "
+        "Ratios compare figures measured in this same run; absolute times vary between machines "
+        "and runs. The Firestore RPC counts are counted on the wire in process "
+        "(tests/firestore_rpcs.py) and do not vary.",
         f"Load average (1/5/15 min) at the start: {'/'.join(f'{x:.1f}' for x in load_before)}, "
         f"at the end: {'/'.join(f'{x:.1f}' for x in load_after)}.",
         *([os.environ["BENCH_NOTE"]] if os.environ.get("BENCH_NOTE") else []),
@@ -192,7 +200,8 @@ def main() -> None:
         "",
         "`main` includes firebase_functions and Flask. `checkout.intents.routes` is what "
         "checkout_api's first GET /api/config imports; `checkout.intents.opening` (with Firestore "
-        "and Stripe) what its first POST adds; `checkout.webhooks.route` the webhook's first request.",
+        "and Stripe) what its first POST adds; "
+        "`checkout.webhooks.route` the webhook's first request.",
         "",
         *import_rows(cold),
         "",

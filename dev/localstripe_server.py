@@ -16,7 +16,8 @@ price.created and price.updated events) and Products with `default_price` (expan
 `images` and `updated` (bumped, with a product.updated event, on each update). Only as much of
 Stripe's behaviour as the backfill and its tests use: no tiers, no deletion of prices.
 
-    python dev/localstripe_server.py --data .run/dev-5000/localstripe.pickle --port 8420 --from-scratch
+    python dev/localstripe_server.py --data .run/dev-5000/localstripe.pickle --port 8420 \\
+        --from-scratch
 """
 
 import argparse

@@ -10,9 +10,9 @@ The whole offline checkout: the Firestore emulator, localstripe, the Stripe.js s
 function and the Pub/Sub emulator, without which the Functions emulator ignores the scheduled
 reconcile_orders. `dev` runs that function every DEV_RECONCILE_SECONDS (60; 0: never), as Cloud
 Scheduler does; commands run by `e2e` get FUNCTIONS_EMULATOR_HOST to run it themselves
-(fire_scheduled_function). With real Stripe test keys in functions/.env.local, `dev` uses real Stripe instead: no
-localstripe, no stand-in, the deployed firebase.json, and `stripe listen` (DEV_OFFLINE=1 keeps
-the offline stand-ins anyway).
+(fire_scheduled_function). With real Stripe test keys in functions/.env.local, `dev` uses real
+Stripe instead: no localstripe, no stand-in, the deployed firebase.json, and `stripe listen`
+(DEV_OFFLINE=1 keeps the offline stand-ins anyway).
 
 Every stack's Firestore emulator starts with catalog.json imported (seed_catalog; not with
 CATALOG_SOURCE=stripe, where the Stripe Dashboard is the catalog's source).
@@ -82,15 +82,20 @@ PORT_SETTINGS = (
     PortSetting("hosting", "HOSTING_PORT", 5000, "the Hosting emulator (the checkout page)"),
     PortSetting("functions", "FUNCTIONS_PORT", 5001, "the Functions emulator"),
     PortSetting("firestore", "FIRESTORE_PORT", 8080, "the Cloud Firestore emulator"),
-    PortSetting("firestore_websocket", "FIRESTORE_WEBSOCKET_PORT", 9150, "the Firestore emulator's websocket"),
-    PortSetting("firestore_webchannel", "FIRESTORE_WEBCHANNEL_PORT", 9151, "the Firestore emulator's webchannel"),
+    PortSetting("firestore_websocket", "FIRESTORE_WEBSOCKET_PORT", 9150,
+                "the Firestore emulator's websocket"),
+    PortSetting("firestore_webchannel", "FIRESTORE_WEBCHANNEL_PORT", 9151,
+                "the Firestore emulator's webchannel"),
     PortSetting("localstripe", "LOCALSTRIPE_PORT", 8420, "localstripe (the offline Stripe API)"),
     PortSetting("standin", "STRIPE_STANDIN_PORT", 8421, "the offline Stripe.js stand-in"),
     PortSetting("hub", "EMULATOR_HUB_PORT", 4400, "the Firebase emulator hub"),
     PortSetting("logging", "EMULATOR_LOGGING_PORT", 4500, "the Firebase logging emulator"),
-    PortSetting("eventarc", "EVENTARC_EMULATOR_PORT", 9299, "the Eventarc emulator (started with Functions)"),
-    PortSetting("tasks", "TASKS_EMULATOR_PORT", 9499, "the Cloud Tasks emulator (started with Functions)"),
-    PortSetting("pubsub", "PUBSUB_PORT", 8085, "the Pub/Sub emulator (without it, no scheduled function)"),
+    PortSetting("eventarc", "EVENTARC_EMULATOR_PORT", 9299,
+                "the Eventarc emulator (started with Functions)"),
+    PortSetting("tasks", "TASKS_EMULATOR_PORT", 9499,
+                "the Cloud Tasks emulator (started with Functions)"),
+    PortSetting("pubsub", "PUBSUB_PORT", 8085,
+                "the Pub/Sub emulator (without it, no scheduled function)"),
     PortSetting("ui", "EMULATOR_UI_PORT", 4000, "the Emulator UI (real-Stripe mode only)"),
 )  # fmt: skip
 PORT_SETTING = {setting.key: setting for setting in PORT_SETTINGS}
@@ -116,8 +121,9 @@ OFFLINE_LIMITS_ENV = {
     "NEW_CHECKOUTS_PER_IP_PER_10_MINUTES": "2000",
     "NEW_CHECKOUTS_PER_MINUTE": "2000",
 }
-# How functions/checkout/platform/settings.py declares them: the Functions emulator reads params from a
-# dotenv file and secrets from .secret.local (the offline site gets both, see build_offline_site).
+# How functions/checkout/platform/settings.py declares them: the Functions emulator reads params
+# from a dotenv file and secrets from .secret.local (the offline site gets both, see
+# build_offline_site).
 FUNCTION_PARAMS = (
     "STRIPE_PUBLISHABLE_KEY",
     "STRIPE_API_BASE",
@@ -376,7 +382,9 @@ def fire_scheduled_function(
             data=b"",
             method="POST",
             headers={
-                "X-CloudScheduler-JobName": f"firebase-schedule-{SCHEDULED_FUNCTION}-{FUNCTIONS_REGION}",
+                "X-CloudScheduler-JobName": (
+                    f"firebase-schedule-{SCHEDULED_FUNCTION}-{FUNCTIONS_REGION}"
+                ),
                 "X-CloudScheduler-ScheduleTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
@@ -506,7 +514,8 @@ class Run:
         )
 
     def stripe_standin(self) -> Service:
-        """The offline Stripe.js stand-in and its helper endpoints (dev/stripe_standin/server.py)."""
+        """The offline Stripe.js stand-in and its helper endpoints
+        (dev/stripe_standin/server.py)."""
         origins = [self.page_url, f"http://localhost:{self.ports['hosting']}"]
         return Service(
             "stripe-standin",
@@ -828,8 +837,8 @@ def reconciler_line(seconds: int) -> str:
     if not seconds:
         return f"The reconciler runs only by hand ({RECONCILE_INTERVAL_VARIABLE}=0): make reconcile"
     return (
-        f"The reconciler (reconcile_orders) runs every {seconds} s ({RECONCILE_INTERVAL_VARIABLE}); "
-        "make reconcile runs a pass now."
+        f"The reconciler (reconcile_orders) runs every {seconds} s "
+        f"({RECONCILE_INTERVAL_VARIABLE}); make reconcile runs a pass now."
     )
 
 
@@ -844,7 +853,8 @@ Pay with any future expiry date (e.g. 12 / 34) and any CVC:
 The order status shows on the page, and in Firestore:
   curl -H "Authorization: Bearer owner" \\
     "http://{run.firestore_host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/orders"
-Stripe here is localstripe ({run.localstripe_url}) behind a Stripe.js stand-in ({run.standin_origin}).
+Stripe here is localstripe ({run.localstripe_url}) \
+behind a Stripe.js stand-in ({run.standin_origin}).
 {reconciler_line(reconcile_seconds)}
 Logs: {run.logs}/   Stop everything: Ctrl-C
 """
@@ -873,7 +883,8 @@ def run_dev(environ: Mapping[str, str] = os.environ) -> int:
 def run_dev_online(
     settings: dict[str, str], environ: Mapping[str, str], reconcile_seconds: int
 ) -> int:
-    """Real Stripe (test mode): the deployed firebase.json, functions/.env.local, `stripe listen`."""
+    """Real Stripe (test mode): the deployed firebase.json, functions/.env.local,
+    `stripe listen`."""
     ports = configured_ports(ONLINE_KEYS, environ)
     check_ports_free(ports)
     run = new_run(dev_run_name(ports), ports)

@@ -111,7 +111,8 @@ def build(
 ) -> Path:
     """Build the site into out_dir; return the path of its firebase.json.
 
-    `params` and `secrets` are the Functions settings for this run (see functions/checkout/platform/settings.py).
+    `params` and `secrets` are the Functions settings for this run (see
+    functions/checkout/platform/settings.py).
     """
     standin_origin = standin_origin.rstrip("/")
     site = out_dir / "web"

@@ -180,7 +180,8 @@ class Localstripe:
         return self._call("POST", "/v1/payment_methods", form=form)
 
     def modify_intent(self, intent_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        # JSON rather than a form: localstripe accepts both, and only JSON can send null (see below).
+        # JSON rather than a form: localstripe accepts both, and only JSON can send null (see
+        # below).
         return self._call("POST", f"/v1/payment_intents/{intent_id}", json_body=fields)
 
     def confirm_intent(self, intent_id: str) -> dict[str, Any]:
@@ -263,7 +264,8 @@ class StandIn:
         return key
 
     def intent_for_secret(self, client_secret: Any) -> dict[str, Any]:
-        """The PaymentIntent the secret belongs to; the same answer for unknown and wrong secrets."""
+        """The PaymentIntent the secret belongs to; the same answer for unknown and wrong
+        secrets."""
         intent_id = client_secret.split("_secret_")[0] if isinstance(client_secret, str) else ""
         not_found = StripeError(
             400,
@@ -299,7 +301,10 @@ class StandIn:
                 {
                     "type": "invalid_request_error",
                     "code": "payment_intent_unexpected_state",
-                    "message": f"You cannot confirm this PaymentIntent because it has a status of {status}.",
+                    "message": (
+                        "You cannot confirm this PaymentIntent because it has a status of "
+                        f"{status}."
+                    ),
                     "payment_intent": self.view(intent),
                 },
             )
@@ -367,7 +372,8 @@ class StandIn:
 
 
 def parse_card(card: Any) -> dict[str, Any]:
-    """The card fields localstripe requires, checked (the page-side script validated them already)."""
+    """The card fields localstripe requires, checked (the page-side script validated them
+    already)."""
     try:
         number, cvc = str(card["number"]), str(card["cvc"])
         month, year = int(card["exp_month"]), int(card["exp_year"])
@@ -486,7 +492,10 @@ def main(argv: list[str] | None = None) -> None:
         "--allow-origin",
         action="append",
         dest="origins",
-        help=f"page origin allowed to call the JSON endpoints (repeatable; default {', '.join(DEFAULT_ORIGINS)})",
+        help=(
+            "page origin allowed to call the JSON endpoints "
+            f"(repeatable; default {', '.join(DEFAULT_ORIGINS)})"
+        ),
     )
     args = parser.parse_args(argv)
     settings = Settings.from_env(args.origins or list(DEFAULT_ORIGINS))

@@ -97,7 +97,8 @@ def show_order(checkout: Checkout, order: dict[str, Any]) -> None:
     submitted = {"paymentIntentId": ORDER_ID, "clientSecret": f"{ORDER_ID}_secret_x"}
     checkout.open()
     page.evaluate(
-        "(s) => sessionStorage.setItem('checkout', JSON.stringify({id: crypto.randomUUID(), quantities: {}, submitted: s}))",
+        "(s) => sessionStorage.setItem('checkout', "
+        "JSON.stringify({id: crypto.randomUUID(), quantities: {}, submitted: s}))",
         submitted,
     )
     page.reload()

@@ -1,4 +1,5 @@
-"""Paying: success, 3D Secure approved and failed, declines and validation errors, shown in the page."""
+"""Paying: success, 3D Secure approved and failed, declines and validation errors, shown in the
+page."""
 
 from typing import Any
 

@@ -1,4 +1,5 @@
-"""Headers served by the Hosting emulator, the production CSP in firebase.json, and what web/ holds."""
+"""Headers served by the Hosting emulator, the production CSP in firebase.json, and what web/
+holds."""
 
 import json
 import re

@@ -154,7 +154,8 @@ def test_the_standin_throws_on_misuse_as_stripe_js_does(
     checkout.open()
     errors = checkout.page.evaluate(
         """async (key) => {
-            const caught = async (f) => { try { await f(); return null; } catch (e) { return e.name; } };
+            const caught = async (f) => { try { await f(); return null; } \
+catch (e) { return e.name; } };
             const stripe = Stripe(key);
             const elements = stripe.elements({ clientSecret: 'pi_x_secret_y' });
             const element = elements.create('payment');

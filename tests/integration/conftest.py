@@ -33,7 +33,8 @@ def local_servers() -> None:
     if missing:
         pytest.fail(
             f"{', '.join(missing)} not set: run integration tests through `make test` "
-            "(or `functions/venv/bin/python dev/stack.py test -- functions/venv/bin/python -m pytest ...`).",
+            "(or `functions/venv/bin/python dev/stack.py test -- "
+            "functions/venv/bin/python -m pytest ...`).",
             pytrace=False,
         )
 

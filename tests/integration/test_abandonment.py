@@ -39,8 +39,11 @@ CARD_3DS = "4000002760003184"
 def change_cart(checkout_api: FlaskClient, checkout_id: str, quantity: int) -> None:
     response = checkout_api.post(
         "/api/payment-intents",
-        json={"checkoutId": checkout_id, "items": [{"productId": "tee-classic", "quantity": quantity}]},
-    )  # fmt: skip
+        json={
+            "checkoutId": checkout_id,
+            "items": [{"productId": "tee-classic", "quantity": quantity}],
+        },
+    )
     assert response.status_code == 200, response.get_json()
 
 

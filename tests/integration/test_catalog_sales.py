@@ -166,8 +166,11 @@ def test_a_corrected_order_keeps_the_prices_agreed_to_after_a_price_change(
     # A concurrent cart update reached Stripe but not the order document.
     stripe_client.v1.payment_intents.update(
         pi_id,
-        params={"amount": 2 * TEE + MUG, "metadata": {"items": f"tee-classic:2:{TEE},mug-enamel:1:{MUG}"}},
-    )  # fmt: skip
+        params={
+            "amount": 2 * TEE + MUG,
+            "metadata": {"items": f"tee-classic:2:{TEE},mug-enamel:1:{MUG}"},
+        },
+    )
     set_product(firestore_db, "mug-enamel", unitAmount=4444)
     shop_catalog.clear()
     intent = stripe_client.v1.payment_intents.retrieve(pi_id)

@@ -1,4 +1,5 @@
-"""Bad input, Stripe failures and missing settings: clear 4xx/5xx JSON, no Stripe call, no secret."""
+"""Bad input, Stripe failures and missing settings: clear 4xx/5xx JSON, no Stripe call, no
+secret."""
 
 import json
 import os
@@ -377,7 +378,10 @@ class _StripeRaceLost(_JsonServer):
                 "error": {
                     "type": "invalid_request_error",
                     "code": "payment_intent_unexpected_state",
-                    "message": "This PaymentIntent's amount could not be updated because it has a status of processing.",
+                    "message": (
+                        "This PaymentIntent's amount could not be updated because it has a "
+                        "status of processing."
+                    ),
                 }
             },
         )

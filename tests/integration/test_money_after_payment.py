@@ -135,8 +135,8 @@ def apply_step(
     step: Step, pi_id: str, via_webhook: bool, db: firestore.Client, deliver: Deliver
 ) -> None:
     """One step of a life through the path that takes it in production: an observation through
-    checkout.stripe_events.observations (the return page's and the stuck step's), Stripe's events through the webhook or
-    the events catch-up."""
+    checkout.stripe_events.observations (the return page's and the stuck step's), Stripe's events
+    through the webhook or the events catch-up."""
     if isinstance(step, Observation):
         order = db.collection(ORDERS).document(pi_id).get().to_dict()
         source = Source(step.observer)
@@ -234,8 +234,8 @@ def test_refunds_on_localstripe_followed_by_the_events_stripe_sends(
         )
         charge = stripe_client.v1.charges.retrieve(str(made.charge))
         refund = se.refund(
-            pi_id, amount=made.amount, status=str(made.status), refund_id=made.id, created=made.created,
-            charge_id=charge.id,
+            pi_id, amount=made.amount, status=str(made.status), refund_id=made.id,
+            created=made.created, charge_id=charge.id,
         )  # fmt: skip
         charge_obj = se.charge(
             pi_id, amount=charge.amount, amount_refunded=charge.amount_refunded, charge_id=charge.id

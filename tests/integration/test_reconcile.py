@@ -231,9 +231,11 @@ def test_events_are_read_page_by_page_and_applied_oldest_first(
     assert counts(summary, "events")["applied"] == len(pi_ids)
     assert sorted(fulfilled) == sorted(pi_ids)
     recorded = [
-        firestore_db.collection(STRIPE_EVENTS).document(order_of(firestore_db, p)["history"][0]["eventId"]).get()
+        firestore_db.collection(STRIPE_EVENTS)
+        .document(order_of(firestore_db, p)["history"][0]["eventId"])
+        .get()
         for p in pi_ids
-    ]  # fmt: skip
+    ]
     created = [r.get("eventCreated") for r in recorded]
     processed = [r.get("processedAt") for r in recorded]
     # Oldest first: in the order the payments were made (ties within one second aside).
@@ -527,8 +529,10 @@ def test_stripe_down_is_counted_and_the_pass_goes_on(
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")  # nothing listens there
 
     summary = run_pass(
-        PassSettings(**{**QUIET.__dict__, "stuck_after": timedelta(0), "time_budget": timedelta(seconds=60)})
-    )  # fmt: skip
+        PassSettings(
+            **{**QUIET.__dict__, "stuck_after": timedelta(0), "time_budget": timedelta(seconds=60)}
+        )
+    )
 
     report = summary.as_dict()
     assert summary.completed

@@ -33,9 +33,16 @@ def modules_loaded_by(call: str) -> set[str]:
 
 def test_importing_main_loads_no_handler_code() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))"],
-        cwd=FUNCTIONS_DIR, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))",
+        ],
+        cwd=FUNCTIONS_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "checkout.intents" not in result.stdout
     assert "webhook" not in result.stdout
 
@@ -99,7 +106,8 @@ def test_neither_http_function_loads_the_reconciler() -> None:
     )
     poll = modules_loaded_by(
         "from flask import Flask\n"
-        "with Flask('t').test_request_context('/api/orders/pi_x', headers={'X-Client-Secret': 's'}):\n"
+        "with Flask('t').test_request_context("
+        "'/api/orders/pi_x', headers={'X-Client-Secret': 's'}):\n"
         "    from flask import request; main.checkout_api(request)"
     )
     webhook = modules_loaded_by(
@@ -116,9 +124,16 @@ def test_neither_http_function_loads_the_reconciler() -> None:
 
 def test_importing_main_does_not_load_the_reconciler() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))"],
-        cwd=FUNCTIONS_DIR, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))",
+        ],
+        cwd=FUNCTIONS_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "checkout.reconcile" not in result.stdout
 
 

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TSC = ROOT / "node_modules" / ".bin" / "tsc"
 
 # The calls the page makes, each as written in web/app.js, then with one mistake (`// wrong`).
+# A backslash at a line's end continues that line of the snippet (kept under 100 columns).
 SNIPPET = """\
 const stripe = Stripe('pk_test_x');
 const elements = stripe.elements({ clientSecret: 'pi_x_secret_y', appearance: { variables: {} } });
@@ -23,12 +24,16 @@ async function pay() {
   const { error } = await elements.fetchUpdates();
   if ((await elements.fetchUpdates()).paymentIntent) return; // wrong
   const params = { return_url: 'https://shop.example/' };
-  const { paymentIntent } = await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParams: params });
-  await stripe.confirmPayment({ elements, redirect: 'if-required', confirmParams: params }); // wrong
+  const { paymentIntent } = await stripe.confirmPayment({ elements, redirect: 'if_required', \
+confirmParams: params });
+  await stripe.confirmPayment({ elements, redirect: 'if-required', confirmParams: params }); \
+// wrong
   await stripe.confirmPayment({ elements, redirect: 'if_required', confirmParam: params }); // wrong
-  const { paymentIntnt } = await stripe.confirmPayment({ elements, redirect: 'if_required' }); // wrong
+  const { paymentIntnt } = await stripe.confirmPayment({ elements, redirect: 'if_required' }); \
+// wrong
   const intent = (await stripe.retrievePaymentIntent('pi_x_secret_y')).paymentIntent;
-  return [invalid, error, paymentIntent, intent.last_payment_error?.message, intent.next_action?.type,
+  return [invalid, error, paymentIntent, intent.last_payment_error?.message, \
+intent.next_action?.type,
     intent.last_payment_eror]; // wrong
 }
 pay();

@@ -174,8 +174,8 @@ def test_a_taken_port_is_named_with_what_wanted_it_and_the_variable_that_moves_i
             check_ports_free({"hosting": port})
     message = str(stopped.value)
     assert (
-        f"port {port}, wanted by the Hosting emulator (the checkout page): move it with HOSTING_PORT="
-        in message
+        f"port {port}, wanted by the Hosting emulator (the checkout page): "
+        "move it with HOSTING_PORT=" in message
     )
     suggested = int(re.findall(r"HOSTING_PORT=(\d+)", message)[-1])
     assert suggested != port and suggested not in ports.values()
@@ -194,8 +194,8 @@ def test_make_dev_stops_before_starting_anything_when_a_port_is_taken() -> None:
         )  # fmt: skip
     assert result.returncode != 0
     assert (
-        f"port {port}, wanted by localstripe (the offline Stripe API): move it with LOCALSTRIPE_PORT="
-        in result.stderr
+        f"port {port}, wanted by localstripe (the offline Stripe API): "
+        "move it with LOCALSTRIPE_PORT=" in result.stderr
     )
 
 
