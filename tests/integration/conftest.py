@@ -7,7 +7,7 @@ offline STRIPE_* settings; running pytest any other way fails here with that adv
 import copy
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,8 +21,13 @@ from checkout.intents import rate_limits
 from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
 from checkout.products import live_catalog
+from checkout.stripe_api import payment_intents
 from tests.conftest import FUNCTIONS_DIR
 from tests.sample_catalog import import_sample_catalog as import_into
+from tests.stripe_signing import body, sign
+
+# A signed event posted to the webhook function -> its 200 answer's JSON body.
+Deliver = Callable[[dict[str, Any]], Any]
 
 REQUIRED_ENV = ("FIRESTORE_EMULATOR_HOST", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "GCLOUD_PROJECT")
 
@@ -80,6 +85,38 @@ def function_client(target: str) -> FlaskClient:
 def stripe_webhook() -> FlaskClient:
     """The webhook function, in-process, exactly as functions-framework serves it."""
     return function_client("stripe_webhook")
+
+
+@pytest.fixture
+def deliver(stripe_webhook: FlaskClient) -> Deliver:
+    """Sign `event` and POST it to the webhook function, as Stripe does; the 200 answer's body."""
+    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
+
+    def post(event: dict[str, Any]) -> Any:
+        payload = body(event)
+        response = stripe_webhook.post(
+            "/api/stripe-webhook",
+            data=payload,
+            headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.get_data()
+        return response.get_json()
+
+    return post
+
+
+@pytest.fixture
+def stripe_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """PaymentIntents retrieved from Stripe (really retrieved, and counted)."""
+    calls: list[str] = []
+    real = payment_intents.retrieve_payment_intent
+
+    def counting(pi_id: str) -> dict[str, Any]:
+        calls.append(pi_id)
+        return real(pi_id)
+
+    monkeypatch.setattr(payment_intents, "retrieve_payment_intent", counting)
+    return calls
 
 
 class Fulfilled(list[str]):

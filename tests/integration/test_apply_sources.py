@@ -4,12 +4,10 @@ document, ledger outcome, fulfilment and attempt-cap cancel. Only which path it 
 and the order's history and the ledger say so (`source`)."""
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -21,7 +19,6 @@ from checkout.stripe_events import observations
 from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.integration.conftest import Fulfilled
-from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
@@ -29,24 +26,6 @@ CREATED = 1_790_000_000
 CHECKOUT_ID = "0b7e2c4a-3f1d-4c5e-9a8b-7d6c5b4a3f2e"  # one for all: orders alike but their id
 # Written by the server (timestamps), or naming the event (its id differs by path: neutralised).
 _PATH_FIELDS = {"createdAt", "updatedAt", "fulfilledAt", "history"}
-
-
-@pytest.fixture
-def deliver(stripe_webhook: FlaskClient) -> Deliver:
-    """Sign `event` and POST it to the webhook function, as Stripe does."""
-    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-
-    def post(event: Json) -> Any:
-        payload = body(event)
-        response = stripe_webhook.post(
-            "/api/stripe-webhook",
-            data=payload,
-            headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
-        )
-        assert response.status_code == 200, response.get_data()
-        return response.get_json()
-
-    return post
 
 
 def through(source: Source, event: Json, db: firestore.Client, deliver: Deliver) -> None:

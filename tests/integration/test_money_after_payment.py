@@ -8,7 +8,6 @@ so these tests deliver the signed events Stripe would send, in the current API's
 """
 
 import json
-import os
 import random
 import time
 import uuid
@@ -30,7 +29,6 @@ from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone
 from tests.sample_catalog import sample_shop
-from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
@@ -47,23 +45,6 @@ ORDER_OF_DELIVERY = {
     "updatedAt",
     "checkoutId",
 }
-
-
-@pytest.fixture
-def deliver(stripe_webhook: FlaskClient) -> Deliver:
-    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-
-    def post(event: Json) -> Any:
-        payload = body(event)
-        response = stripe_webhook.post(
-            "/api/stripe-webhook",
-            data=payload,
-            headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
-        )
-        assert response.status_code == 200, response.get_data()
-        return response.get_json()
-
-    return post
 
 
 def seed(db: firestore.Client, pi_id: str | None = None) -> str:

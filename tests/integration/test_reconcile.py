@@ -27,7 +27,6 @@ from checkout.platform.collections import ORDERS, STRIPE_EVENTS
 from checkout.reconcile import catch_up
 from checkout.reconcile.one_pass import run_pass
 from checkout.reconcile.pass_state import PassSettings, Summary
-from checkout.stripe_api import payment_intents
 from tests.conftest import FUNCTIONS_DIR
 from tests.integration.conftest import Fulfilled, assert_fulfilled_as_stored, function_client
 from tests.integration.reconcile_support import backdate
@@ -357,20 +356,6 @@ def test_a_fulfilment_that_raised_is_retried_once_by_the_next_pass(
 
 
 # --- the return page
-
-
-@pytest.fixture
-def stripe_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """PaymentIntents retrieved from Stripe (really retrieved, and counted)."""
-    calls: list[str] = []
-    real = payment_intents.retrieve_payment_intent
-
-    def counting(pi_id: str) -> Json:
-        calls.append(pi_id)
-        return real(pi_id)
-
-    monkeypatch.setattr(payment_intents, "retrieve_payment_intent", counting)
-    return calls
 
 
 def age(db: firestore.Client, pi_id: str, seconds: float) -> None:

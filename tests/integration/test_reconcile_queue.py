@@ -64,20 +64,6 @@ def order_unknown_to_stripe(db: firestore.Client, ago: timedelta) -> str:
 
 
 @pytest.fixture
-def stripe_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """PaymentIntents retrieved from Stripe (really retrieved, and counted)."""
-    calls: list[str] = []
-    real = payment_intents.retrieve_payment_intent
-
-    def counting(pi_id: str) -> Json:
-        calls.append(pi_id)
-        return real(pi_id)
-
-    monkeypatch.setattr(payment_intents, "retrieve_payment_intent", counting)
-    return calls
-
-
-@pytest.fixture
 def failing_for(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """PaymentIntent ids whose retrieval fails as when Stripe is unreachable (a fault injected
     in front of the real call)."""
