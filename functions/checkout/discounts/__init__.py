@@ -1,0 +1,1 @@
+"""Promotion codes: their rules, and the discount they give a priced cart."""
