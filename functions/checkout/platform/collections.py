@@ -8,6 +8,8 @@ reconciler/{name}           the reconciler's own state: its events cursor, its w
 rate_limits/{counterId}     counters of the rate limits (checkout.platform.firestore_counters)
 products/{productId}        the catalog the owner imports (checkout.catalog, docs/catalog.md)
 stripe_prices/{priceId}     in Stripe mode, what each Stripe Price says (checkout.stripe_events)
+pools/{pool}/shards/{n}     a pool of limited units (stock, redemptions) spread over shards:
+                            on sale, held by checkouts, sold (checkout.holds)
 """
 
 CHECKOUTS = "checkouts"
@@ -17,3 +19,5 @@ RECONCILER_STATE = "reconciler"
 RATE_LIMITS = "rate_limits"
 PRODUCTS = "products"
 STRIPE_PRICES = "stripe_prices"
+POOLS = "pools"
+POOL_SHARDS = "shards"  # the subcollection of each pool
