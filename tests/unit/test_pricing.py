@@ -1,19 +1,33 @@
 """Pricing comes from the live catalog alone; a product off sale is a 409 naming it, one the
 shop never had a 400; the PaymentIntent's items metadata carries what was priced."""
 
+from dataclasses import replace
+
 import pytest
 
 from checkout.cart.metadata import (
     ITEM_KEYS,
     MAX_VALUE_LENGTH,
     SoldLine,
+    adjustments_metadata,
+    adjustments_value,
     cart_items,
+    cart_signature,
     holds_cart,
     items_metadata,
     items_value,
+    parse_discount,
     parse_items,
+    parse_shipping,
 )
-from checkout.cart.pricing import PricedCart, PricedLine, price_cart
+from checkout.cart.pricing import (
+    Discount,
+    PricedCart,
+    PricedLine,
+    Shipping,
+    cart_adjustment_fields,
+    price_cart,
+)
 from checkout.cart.validation import MAX_LINES, MAX_QUANTITY, CartLine
 from checkout.platform.errors import ApiError
 from checkout.products.live_catalog import catalog_from_documents
@@ -123,7 +137,57 @@ def test_a_payment_intent_of_the_old_format_holds_the_same_cart() -> None:
     # Made before unit amounts were written: the same ids and quantities at the same total are
     # the same cart (a payment under way then is not refused as a changed cart).
     cart = price_cart((CartLine("tee-classic", 2), CartLine("mug-enamel", 1)), sample_shop())
-    assert holds_cart("tee-classic:2:2500,mug-enamel:1:1400", cart)
-    assert holds_cart("tee-classic:2,mug-enamel:1", cart)
-    assert not holds_cart("tee-classic:2:2400,mug-enamel:1:1500", cart)
-    assert not holds_cart("tee-classic:1,mug-enamel:1", cart)
+    assert holds_cart("tee-classic:2:2500,mug-enamel:1:1400", "", cart)
+    assert holds_cart("tee-classic:2,mug-enamel:1", "", cart)
+    assert not holds_cart("tee-classic:2:2400,mug-enamel:1:1500", "", cart)
+    assert not holds_cart("tee-classic:1,mug-enamel:1", "", cart)
+
+
+def discounted_cart() -> PricedCart:
+    cart = price_cart((CartLine("tee-classic", 2), CartLine("mug-enamel", 1)), sample_shop())
+    return replace(
+        cart,
+        discount=Discount("WELCOME10", 500, ("tee-classic",)),
+        shipping=Shipping(700, "US"),
+    )
+
+
+def test_the_total_is_the_lines_less_the_discount_plus_shipping() -> None:
+    cart = discounted_cart()
+    assert (cart.subtotal, cart.amount) == (6400, 6400 - 500 + 700)
+    assert cart_adjustment_fields(cart) == {
+        "subtotal": 6400,
+        "discount": {"code": "WELCOME10", "amount": 500, "productIds": ["tee-classic"]},
+        "shipping": {"amount": 700, "country": "US"},
+    }
+
+
+def test_discount_and_shipping_round_trip_through_metadata() -> None:
+    cart = discounted_cart()
+    metadata = adjustments_metadata(cart)
+    assert metadata == {"discount": "WELCOME10:500:tee-classic", "shipping": "700:US"}
+    assert (parse_discount(metadata), parse_shipping(metadata)) == (cart.discount, cart.shipping)
+    # A cart without them deletes both keys at Stripe.
+    assert adjustments_metadata(replace(cart, discount=None, shipping=None)) == {
+        "discount": "",
+        "shipping": "",
+    }
+
+
+def test_a_payment_intent_holds_the_cart_only_with_its_discount_and_shipping() -> None:
+    cart = discounted_cart()
+    items = cart_items(cart)
+    assert holds_cart(items, adjustments_value(adjustments_metadata(cart)), cart)
+    assert not holds_cart(items, "", cart)
+    assert not holds_cart(items, "discount=WELCOME10:400:tee-classic;shipping=700:US", cart)
+    # A cart without adjustments keeps its signature from before they existed.
+    plain = replace(cart, discount=None, shipping=None)
+    assert cart_signature(plain) == f"usd|6400|{cart_items(plain)}"
+    assert cart_signature(cart) != cart_signature(plain)
+
+
+def test_metadata_we_could_not_have_written_is_no_discount_or_shipping() -> None:
+    for value in ("welcome:5:", "A:5", "A:-5:", "A:5:bad id!", "A:x:"):
+        assert parse_discount({"discount": value}) is None, value
+    for shipping in ("700", "700:us", "700:USA", "x:US", 700):
+        assert parse_shipping({"shipping": shipping}) is None, shipping

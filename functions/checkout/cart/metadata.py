@@ -10,6 +10,11 @@ are spread over ITEM_KEYS, each value holding whole lines only.
 
 PaymentIntents made before unit amounts were written carry "id:quantity" lines (unit_amount
 None): those are priced from today's catalog, and the order says so (checkout.stripe_events).
+
+A discount and shipping are kept beside the lines (ADJUSTMENT_KEYS): `discount` is
+"CODE:amount:productId productId ...", `shipping` is "amount:COUNTRY" (never the address: that
+goes in the PaymentIntent's own `shipping`, not in metadata). "" when the cart has none, so
+that an update deletes an old one at Stripe.
 """
 
 import re
@@ -17,10 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checkout.cart.pricing import PricedCart
+from checkout.cart.pricing import Discount, PricedCart, Shipping
 from checkout.products.product import MAX_UNIT_AMOUNT, is_valid_id
 
 ITEM_KEYS = ("items", "items_2", "items_3", "items_4")
+DISCOUNT_KEY = "discount"
+SHIPPING_KEY = "shipping"
+ADJUSTMENT_KEYS = (DISCOUNT_KEY, SHIPPING_KEY)
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,63}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
 MAX_VALUE_LENGTH = 500  # Stripe's limit for one metadata value
 _DIGITS = re.compile(r"[0-9]{1,8}")  # ASCII only: str.isdigit() also accepts "²"
 
@@ -80,14 +90,64 @@ def parse_items(metadata: Mapping[str, Any]) -> tuple[SoldLine, ...]:
     return tuple(line for line in lines if line is not None)
 
 
-def holds_cart(items: str, cart: PricedCart) -> bool:
-    """Whether a PaymentIntent whose lines are `items` (items_value) holds `cart`: written now,
-    or before unit amounts were ("id:quantity", then the caller compares the amounts)."""
+def adjustments_metadata(cart: PricedCart) -> dict[str, str]:
+    """The cart's discount and shipping as metadata ("" for none: Stripe deletes the key)."""
+    discount, shipping = cart.discount, cart.shipping
+    return {
+        DISCOUNT_KEY: (
+            f"{discount.code}:{discount.amount}:{' '.join(discount.product_ids)}"
+            if discount
+            else ""
+        ),
+        SHIPPING_KEY: f"{shipping.amount}:{shipping.country}" if shipping else "",
+    }
+
+
+def adjustments_value(metadata: Mapping[str, Any]) -> str:
+    """The discount and shipping the metadata holds, as one string (cart_adjustments' form)."""
+    values = ((key, metadata.get(key)) for key in ADJUSTMENT_KEYS)
+    return ";".join(f"{key}={value}" for key, value in values if isinstance(value, str) and value)
+
+
+def cart_adjustments(cart: PricedCart) -> str:
+    """The cart's discount and shipping as one string, as adjustments_value reads them back."""
+    return adjustments_value(adjustments_metadata(cart))
+
+
+def parse_discount(metadata: Mapping[str, Any]) -> Discount | None:
+    """The discount the metadata holds; None for none (or one we could not have written)."""
+    value = metadata.get(DISCOUNT_KEY)
+    parts = value.split(":") if isinstance(value, str) else []
+    if len(parts) != 3 or not _CODE.fullmatch(parts[0]) or not _DIGITS.fullmatch(parts[1]):
+        return None
+    product_ids = tuple(parts[2].split(" ")) if parts[2] else ()
+    if not all(is_valid_id(product_id) for product_id in product_ids):
+        return None
+    return Discount(parts[0], int(parts[1]), product_ids)
+
+
+def parse_shipping(metadata: Mapping[str, Any]) -> Shipping | None:
+    """The shipping the metadata holds; None for none (or one we could not have written)."""
+    value = metadata.get(SHIPPING_KEY)
+    parts = value.split(":") if isinstance(value, str) else []
+    if len(parts) != 2 or not _DIGITS.fullmatch(parts[0]) or not _COUNTRY.fullmatch(parts[1]):
+        return None
+    return Shipping(int(parts[0]), parts[1])
+
+
+def holds_cart(items: str, adjustments: str, cart: PricedCart) -> bool:
+    """Whether a PaymentIntent whose lines are `items` (items_value) and whose discount and
+    shipping are `adjustments` (adjustments_value) holds `cart`: written now, or before unit
+    amounts were ("id:quantity", then the caller compares the amounts)."""
     legacy = ",".join(f"{line.product_id}:{line.quantity}" for line in cart.lines)
-    return items in (cart_items(cart), legacy)
+    return items in (cart_items(cart), legacy) and adjustments == cart_adjustments(cart)
 
 
 def cart_signature(cart: PricedCart) -> str:
-    """What a PaymentIntent for this cart holds (currency, amount, items), as one string: the
-    checkout record keeps it, so an unchanged cart is recognised without asking Stripe."""
-    return f"{cart.currency}|{cart.amount}|{cart_items(cart)}"
+    """What a PaymentIntent for this cart holds (currency, amount, items, discount, shipping),
+    as one string: the checkout record keeps it, so an unchanged cart is recognised without
+    asking Stripe."""
+    signature = f"{cart.currency}|{cart.amount}|{cart_items(cart)}"
+    adjustments = cart_adjustments(cart)
+    # A cart without adjustments keeps the signature it had before they existed.
+    return f"{signature}|{adjustments}" if adjustments else signature

@@ -1,6 +1,12 @@
-"""Pricing a validated cart from the live catalog: the only place an amount is computed."""
+"""Pricing a validated cart from the live catalog: the only place an amount is computed.
+
+A cart's total (`PricedCart.amount`, what the PaymentIntent charges) is its lines (`subtotal`),
+less a promotion code's discount, plus shipping: each priced on the server by its own package
+(checkout.discounts, the shipping rates) and carried here as plain figures.
+"""
 
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from checkout.cart.validation import CartLine
 from checkout.platform.errors import ApiError
@@ -20,13 +26,40 @@ class PricedLine:
 
 
 @dataclass(frozen=True)
+class Discount:
+    """A promotion code's discount on the cart: never more than the lines it applies to."""
+
+    code: str  # upper-case
+    amount: int
+    product_ids: tuple[str, ...]  # the lines it applied to
+
+
+@dataclass(frozen=True)
+class Shipping:
+    """What shipping the cart costs, to a country the shop ships to."""
+
+    amount: int
+    country: str  # ISO 3166-1 alpha-2, upper-case
+
+
+@dataclass(frozen=True)
 class PricedCart:
     lines: tuple[PricedLine, ...]
     currency: str
+    discount: Discount | None = None
+    shipping: Shipping | None = None
+
+    @property
+    def subtotal(self) -> int:
+        """The lines, before any discount or shipping."""
+        return sum(line.amount for line in self.lines)
 
     @property
     def amount(self) -> int:
-        return sum(line.amount for line in self.lines)
+        """The total to pay: what the PaymentIntent charges."""
+        discount = self.discount.amount if self.discount else 0
+        shipping = self.shipping.amount if self.shipping else 0
+        return self.subtotal - discount + shipping
 
 
 def product_unavailable(product_ids: list[str]) -> ApiError:
@@ -73,3 +106,26 @@ def order_items(cart: PricedCart) -> list[dict[str, str | int]]:
         }
         for line in cart.lines
     ]
+
+
+class AdjustmentFields(TypedDict):
+    subtotal: int
+    discount: dict[str, Any] | None  # {"code", "amount", "productIds"}
+    shipping: dict[str, Any] | None  # {"amount", "country"}
+
+
+def cart_adjustment_fields(cart: PricedCart) -> AdjustmentFields:
+    """What an order document records of the cart beside its items: the subtotal, and the
+    discount and shipping when the cart has them (None otherwise)."""
+    discount, shipping = cart.discount, cart.shipping
+    return {
+        "subtotal": cart.subtotal,
+        "discount": {
+            "code": discount.code,
+            "amount": discount.amount,
+            "productIds": list(discount.product_ids),
+        }
+        if discount
+        else None,
+        "shipping": {"amount": shipping.amount, "country": shipping.country} if shipping else None,
+    }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from checkout.cart.metadata import cart_items, cart_signature, holds_cart
+from checkout.cart.metadata import cart_adjustments, cart_items, cart_signature, holds_cart
 from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.intents import rate_limits
@@ -100,7 +100,7 @@ def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart)
     intent = payment_intents.retrieve_intent_summary(payment_intent_id)
     _refuse_canceled(intent)
     if (intent.amount, intent.currency) == (cart.amount, cart.currency) and holds_cart(
-        intent.items, cart
+        intent.items, intent.adjustments, cart
     ):
         return intent
     if intent.status not in UPDATABLE_INTENT_STATUSES:
@@ -183,7 +183,13 @@ def _from_record(
     if client_secret is None:
         return None
     intent = IntentSummary(
-        payment_intent_id, client_secret, cart.amount, cart.currency, "", cart_items(cart)
+        payment_intent_id,
+        client_secret,
+        cart.amount,
+        cart.currency,
+        "",
+        cart_items(cart),
+        adjustments=cart_adjustments(cart),
     )
     if order.get("email") != request.email:
         _save(request, cart, intent)

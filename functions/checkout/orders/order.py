@@ -9,6 +9,7 @@ recorded by Stripe's events (docs/architecture.md).
 from datetime import datetime
 from typing import Any, TypedDict
 
+from checkout.cart.pricing import AdjustmentFields
 from checkout.orders.reconciler_fields import STRIPE_MISSING
 from checkout.orders.status import OrderStatus
 
@@ -24,7 +25,10 @@ class Order(TypedDict, total=False):
     checkoutId: str | None
     status: str  # an OrderStatus value
     items: list[dict[str, str | int]]
-    amount: int
+    subtotal: int  # the items, before discount and shipping (absent on older orders)
+    discount: dict[str, Any] | None  # {"code", "amount", "productIds"}
+    shipping: dict[str, Any] | None  # {"amount", "country"}
+    amount: int  # the total to pay
     currency: str
     email: str | None
     clientSecretHash: str | None  # None: rebuilt, nobody may poll it
@@ -57,6 +61,7 @@ def new_order(
     payment_intent_id: str,
     checkout_id: str | None,
     items: list[dict[str, str | int]],
+    adjustments: AdjustmentFields,
     amount: int,
     currency: str,
     email: str | None,
@@ -69,6 +74,9 @@ def new_order(
         "checkoutId": checkout_id,
         "status": OrderStatus.PENDING.value,
         "items": items,
+        "subtotal": adjustments["subtotal"],
+        "discount": adjustments["discount"],
+        "shipping": adjustments["shipping"],
         "amount": amount,
         "currency": currency,
         "email": email,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from google.cloud import firestore
 
 from checkout.cart.metadata import cart_signature
-from checkout.cart.pricing import PricedCart, order_items
+from checkout.cart.pricing import PricedCart, cart_adjustment_fields, order_items
 from checkout.orders.order import new_order
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
 from checkout.orders.status import EDITABLE_STATUSES
@@ -176,10 +176,16 @@ def client_secret_hash(client_secret: str) -> str:
 def _cart_fields(cart: PricedCart, email: str | None) -> dict[str, Any]:
     return {
         "items": order_items(cart),
+        **cart_adjustment_fields(cart),
         "amount": cart.amount,
         "currency": cart.currency,
         "email": email,
     }
+
+
+def _cart_changes(order: dict[str, Any], cart_fields: dict[str, Any]) -> bool:
+    # The subtotal follows from the items: an older order without one has not changed.
+    return any(order.get(key) != value for key, value in cart_fields.items() if key != "subtotal")
 
 
 def save_pending_order(
@@ -224,14 +230,13 @@ def save_pending_order(
             or "expireAt" in checkout
             or checkout.get("cart") != record_fields["cart"]
         )
-        cart_changes = order is not None and any(
-            order.get(key) != value for key, value in cart_fields.items()
-        )
+        cart_changes = order is not None and _cart_changes(order, cart_fields)
         if order is None:
             order_fields = new_order(
                 payment_intent_id=payment_intent_id,
                 checkout_id=checkout_id,
                 items=order_items(cart),
+                adjustments=cart_adjustment_fields(cart),
                 amount=cart.amount,
                 currency=cart.currency,
                 email=email,

@@ -6,7 +6,13 @@ from typing import Any
 
 import stripe
 
-from checkout.cart.metadata import cart_signature, items_metadata, items_value
+from checkout.cart.metadata import (
+    adjustments_metadata,
+    adjustments_value,
+    cart_signature,
+    items_metadata,
+    items_value,
+)
 from checkout.cart.pricing import PricedCart
 from checkout.orders.ownership import marked
 from checkout.platform.errors import ApiError
@@ -39,6 +45,7 @@ class IntentSummary:
     status: str
     items: str  # the lines its metadata holds (checkout.cart.metadata.items_value)
     cancellation_reason: str | None = None
+    adjustments: str = ""  # its discount and shipping (checkout.cart.metadata.adjustments_value)
 
 
 def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
@@ -50,6 +57,7 @@ def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
         status=obj.status,
         items=items_value(obj.metadata.to_dict()) if obj.metadata else "",
         cancellation_reason=getattr(obj, "cancellation_reason", None),
+        adjustments=adjustments_value(obj.metadata.to_dict()) if obj.metadata else "",
     )
 
 
@@ -61,8 +69,13 @@ def idempotency_key(checkout_id: str, cart: PricedCart) -> str:
     return f"checkout-{checkout_id}-{cart_digest[:32]}"
 
 
+def _cart_metadata(cart: PricedCart) -> dict[str, str]:
+    """Every metadata key the cart writes: "" for those it does not need (Stripe deletes them)."""
+    return {**items_metadata(cart), **adjustments_metadata(cart)}
+
+
 def _items_set(cart: PricedCart) -> dict[str, str]:
-    return {key: value for key, value in items_metadata(cart).items() if value}
+    return {key: value for key, value in _cart_metadata(cart).items() if value}
 
 
 def create_intent(checkout_id: str, cart: PricedCart) -> IntentSummary:
@@ -91,7 +104,7 @@ def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> IntentSummar
         with connection.translated_errors():
             obj = connection.client().v1.payment_intents.update(
                 payment_intent_id,
-                params={"amount": cart.amount, "metadata": items_metadata(cart)},
+                params={"amount": cart.amount, "metadata": _cart_metadata(cart)},
             )
     except ApiError as error:
         if error.stripe_code == UNEXPECTED_STATE:

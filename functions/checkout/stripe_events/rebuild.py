@@ -11,8 +11,8 @@ unit amounts were written has ids and quantities only: its lines are priced from
 
 from dataclasses import dataclass
 
-from checkout.cart.metadata import SoldLine, parse_items
-from checkout.cart.pricing import PricedCart, PricedLine, order_items
+from checkout.cart.metadata import SoldLine, parse_discount, parse_items, parse_shipping
+from checkout.cart.pricing import PricedCart, PricedLine, cart_adjustment_fields, order_items
 from checkout.orders.order import Order, new_order
 from checkout.platform.json_fields import Json, int_field, str_field
 from checkout.products.live_catalog import ShopCatalog, current_catalog
@@ -52,7 +52,10 @@ def metadata_cart(payment_intent: Json) -> MetadataCart:
     priced = tuple(p for p in (_priced(line, shop) for line in lines) if p is not None)
     repriced = any(line.unit_amount is None for line in lines)
     currency = (str_field(payment_intent, "currency") or shop.currency).lower()
-    return MetadataCart(PricedCart(priced, currency), repriced)
+    metadata = payment_intent.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    cart = PricedCart(priced, currency, parse_discount(metadata), parse_shipping(metadata))
+    return MetadataCart(cart, repriced)
 
 
 def order_from_payment_intent(payment_intent: Json) -> Order | None:
@@ -70,6 +73,7 @@ def order_from_payment_intent(payment_intent: Json) -> Order | None:
         payment_intent_id=payment_intent["id"],
         checkout_id=str_field(metadata, "checkoutId"),
         items=order_items(sold.cart),
+        adjustments=cart_adjustment_fields(sold.cart),
         amount=amount,
         currency=currency.lower(),
         email=str_field(payment_intent, "receipt_email"),
