@@ -51,12 +51,19 @@ def test_the_default_limit_is_spread_over_thirty_documents() -> None:
 SALE_CHECKOUTS = 200  # issue 20's flash sale: 200 new checkouts within one minute
 
 
+def defaults() -> tuple[int, int]:
+    """The shop's budget a minute and the checkout function's instance cap, as deployed."""
+    limit, instances = NEW_CHECKOUTS_PER_MINUTE.default, CHECKOUT_MAX_INSTANCES.default
+    assert isinstance(limit, int) and isinstance(instances, int)
+    return limit, instances
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_in_a_sale_no_counter_document_takes_more_than_one_write_in_ten(seed: int) -> None:
     # A shard takes its share of writes, plus one from each instance that finds it spent (an
     # instance then remembers it): at most SHARD_SHARE + the instances, whatever the order.
     # At the default budget and instance cap, that must stay within 1 in 10 of the sale.
-    limit, instances = NEW_CHECKOUTS_PER_MINUTE.default, CHECKOUT_MAX_INSTANCES.default
+    limit, instances = defaults()
     assert SHARD_SHARE + instances <= SALE_CHECKOUTS // 10
     random.seed(seed)
     store = Counters()
@@ -69,7 +76,7 @@ def test_in_a_sale_no_counter_document_takes_more_than_one_write_in_ten(seed: in
 
 def test_a_budget_nearly_spent_still_takes_at_most_share_plus_instances_per_document() -> None:
     # The worst case for one document: the whole budget taken, then every instance refused.
-    limit, instances = NEW_CHECKOUTS_PER_MINUTE.default, CHECKOUT_MAX_INSTANCES.default
+    limit, instances = defaults()
     store = Counters()
     budgets = [ShardedBudget("shop", store.increment) for _ in range(instances)]
     order = random.Random(3)
