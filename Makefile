@@ -47,8 +47,11 @@ lint: $(VENV)/.installed node_modules/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
+# The flash sale runs on a stack of its own, at the shop's default budget of new checkouts
+# (the stacks' own budget is high, for test suites): bench/sale.py.
 bench: install
-	$(PY) dev/stack.py e2e -- $(PY) bench/run.py
+	$(PY) dev/stack.py e2e -- $(PY) bench/run.py --skip sale
+	NEW_CHECKOUTS_PER_MINUTE=300 $(PY) dev/stack.py e2e -- $(PY) bench/run.py --only sale
 
 install: $(VENV)/.installed node_modules/.installed /usr/bin/chromium $(PUBSUB_EMULATOR)
 

@@ -4,15 +4,26 @@ figures to bench/results.json.
 Run under dev/stack.py (the Makefile does), which starts the Firestore emulator, localstripe and
 the Firebase emulators. Nothing here asserts a time: it measures and reports, and every figure
 that compares is a ratio against a baseline measured in the same run.
+
+    bench/run.py                      every benchmark
+    bench/run.py --only sale [...]    only these (`--skip` leaves them out): their figures replace
+                                      those in bench/results.json, and RESULTS.md is written
+                                      again from it (the others keep their earlier figures)
+
+Benchmarks: rpcs, cold, overhead, limits, webhook, page, sale. `make bench` runs the sale on a
+stack of its own, at the shop's default budget of new checkouts.
 """
 
+import argparse
 import json
 import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
@@ -23,6 +34,7 @@ from bench import (  # noqa: E402
     page,
     request_overhead,
     round_trips,
+    sale,
     webhook_throughput,
 )
 from bench.timing import ms  # noqa: E402
@@ -160,76 +172,168 @@ def limiter_rows(limits: dict) -> list[str]:  # type: ignore[type-arg]
     ]
 
 
-def main() -> None:
+def sale_rows(figures: dict[str, Any]) -> list[str]:
+    """The flash sale's section (issue 20)."""
+    writes = figures["writes"]
+    stock_note = (
+        f"`stock: {figures['stock']}` imported with the product"
+        if figures["stock_tracked"]
+        else "the catalog does not know `stock` yet: the product was imported without it, so "
+        "every buyer may buy (oversold shows what stock must prevent)"
+    )
+    hold = (
+        f"{ms(figures['hold_median'])} / {ms(figures['hold_p99'])}"
+        if figures["hold_median"] is not None
+        else "none held"
+    )
+    hottest_by_collection = ", ".join(
+        f"`{name}` {entry['writes']}" for name, entry in writes["per_collection"].items()
+    )
+    timings = figures["timings"]
+    rows = [
+        "## The flash sale (`bench/sale.py`)",
+        "",
+        f"Run on {figures['run_at']} UTC, on a stack of its own (load average at its start "
+        f"{'/'.join(f'{x:.1f}' for x in figures['load_average'])}), shop budget "
+        f"{figures['shop_budget_per_minute']} new checkouts a minute. {figures['buyers']} "
+        f"buyers at once, each from its own address, for {figures['stock']} units of one "
+        f"product; {stock_note}. Each POSTs its cart through Hosting, POSTs it again (Pay), "
+        "confirms at localstripe, and localstripe's webhook reaches the webhook function. "
+        "Writes are counted in the functions' processes (dev/firestore_writes). "
+        f"Set-up {timings['set_up_s']:.0f} s, starting the emulator's workers "
+        f"{timings['warm_up_s']:.0f} s, the sale {timings['sale_s']:.0f} s, the webhooks after "
+        f"it {timings['settle_s']:.0f} s; {figures['total_s']:.0f} s in all.",
+        "",
+        "| measured | value | goal |",
+        "| --- | --- | --- |",
+        f"| oversold (paid units beyond stock) | {figures['oversold']} "
+        f"| 0: {goal(figures['oversold'] == 0)} |",
+        f"| sold (paid units) | {figures['sold']} "
+        f"| {figures['stock']}: {goal(figures['sold'] == figures['stock'])} |",
+        f"| refused (`409 out_of_stock`) | {figures['refused']} | |",
+        f"| held (first POST 200) / confirmed at Stripe | {figures['held']} / "
+        f"{figures['confirmed']} | |",
+        f"| other answers (first POST) | {figures['other_answers'] or 'none'} | |",
+        "| buyers who held a unit but could not pay (why) | "
+        + ("; ".join(f"{n}: {why}" for why, n in figures["problems"]) or "none")
+        + " | |",
+        f"| time to a held unit (the first POST's answer), median / p99 | {hold} | |",
+        f"| most writes to one document (`{writes['document']}`), share of checkouts "
+        f"| {writes['writes']} of {figures['buyers']} ({writes['share']:.1%}) "
+        f"| ≤ 10%: {goal(writes['share'] <= 0.1)} |",
+        f"| most writes to one document, per collection | {hottest_by_collection} | |",
+    ]
+    if figures.get("stock_shards_sold") is not None:
+        rows.append(f"| sold, by the stock's shard documents | {figures['stock_shards_sold']} | |")
+    return rows
+
+
+def run_sale() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {
+        **sale.run(),
+        "run_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        "load_average": list(load),
+    }
+
+
+# Each benchmark: its key in results.json and how to run it, in the order they run.
+BENCHMARKS: dict[str, Callable[[dict[str, str]], Any]] = {
+    "firestore_rpcs": lambda env: round_trips.run(),
+    "cold": lambda env: cold_start.run(env, cold_start.unknown_event),
+    "overhead": lambda env: request_overhead.run(),
+    "limits": lambda env: limiter_cost.run(),
+    "webhook": lambda env: webhook_throughput.run(),
+    "page": lambda env: page.run(),
+    "sale": lambda env: run_sale(),
+}
+NAMES = {
+    "rpcs": "firestore_rpcs", "cold": "cold", "overhead": "overhead", "limits": "limits",
+    "webhook": "webhook", "page": "page", "sale": "sale",
+}  # fmt: skip
+
+
+def chosen(argv: list[str]) -> list[str]:
+    """The results.json keys of the benchmarks to run, in order."""
+    parser = argparse.ArgumentParser(description="Run the benchmarks.")
+    parser.add_argument("--only", nargs="+", choices=sorted(NAMES), default=None)
+    parser.add_argument("--skip", nargs="+", choices=sorted(NAMES), default=[])
+    args = parser.parse_args(argv)
+    wanted = {NAMES[n] for n in args.only} if args.only else set(BENCHMARKS)
+    wanted -= {NAMES[n] for n in args.skip}
+    return [key for key in BENCHMARKS if key in wanted]
+
+
+def render(raw: dict[str, Any]) -> list[str]:
+    """RESULTS.md from the raw figures (each section only when it was measured)."""
+    lines = ["# Benchmark results", ""]
+    main_keys = ("cold", "overhead", "webhook", "page", "firestore_rpcs")
+    if all(key in raw for key in main_keys):
+        load = raw["load_average"]
+        lines += [
+            f"Run on {raw['run_at'][:16].replace('T', ' ')} UTC by `make bench`, on "
+            f"{raw['machine']}.",
+            (f"The whole run took {raw['duration_s']:.0f} s. " if "duration_s" in raw else "")
+            + "Ratios compare figures measured in this same run; absolute times vary between "
+            "machines and runs. The Firestore RPC counts are counted on the wire in process "
+            "(tests/firestore_rpcs.py) and do not vary.",
+            f"Load average (1/5/15 min) at the start: "
+            f"{'/'.join(f'{x:.1f}' for x in load['start'])}, "
+            f"at the end: {'/'.join(f'{x:.1f}' for x in load['end'])}.",
+            *([raw["note"]] if raw.get("note") else []),
+            "",
+            *table(
+                raw["cold"], raw["overhead"], raw["webhook"], raw["page"], raw["firestore_rpcs"]
+            ),
+            "",
+            "## Import time of our modules (`python -X importtime`)",
+            "",
+            "`main` includes firebase_functions and Flask. `checkout.intents.routes` is what "
+            "checkout_api's first GET /api/config imports; `checkout.intents.opening` (with "
+            "Firestore and Stripe) what its first POST adds; "
+            "`checkout.webhooks.route` the webhook's first request.",
+            "",
+            *import_rows(raw["cold"]),
+            "",
+        ]
+    if "limits" in raw:
+        lines += [*limiter_rows(raw["limits"]), ""]
+    if "sale" in raw:
+        lines += [*sale_rows(raw["sale"]), ""]
+    lines += ["## Raw figures", "", "All of them, as JSON, are in `bench/results.json`.", ""]
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    keys = chosen(argv)
     started = time.perf_counter()
     load_before = os.getloadavg()
     env = dict(os.environ)
-    print("Firestore round trips…", flush=True)
-    rpcs = round_trips.run()
-    print("cold start…", flush=True)
-    cold = cold_start.run(env, cold_start.unknown_event)
-    print("request overhead…", flush=True)
-    overhead = request_overhead.run()
-    print("rate limit cost…", flush=True)
-    limits = limiter_cost.run()
-    print("webhook throughput…", flush=True)
-    hooks = webhook_throughput.run()
-    print("page…", flush=True)
-    web = page.run()
-    load_after = os.getloadavg()
-
-    machine = (
-        f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}, "
-        f"Python {platform.python_version()}"
+    results_file = ROOT / "bench" / "results.json"
+    everything = set(keys) == set(BENCHMARKS) - {"sale"} or set(keys) == set(BENCHMARKS)
+    raw: dict[str, Any] = (
+        {} if everything or not results_file.exists() else json.loads(results_file.read_text())
     )
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench`, on {machine}.",
-        f"The whole run took {time.perf_counter() - started:.0f} s. "
-        "Ratios compare figures measured in this same run; absolute times vary between machines "
-        "and runs. The Firestore RPC counts are counted on the wire in process "
-        "(tests/firestore_rpcs.py) and do not vary.",
-        f"Load average (1/5/15 min) at the start: {'/'.join(f'{x:.1f}' for x in load_before)}, "
-        f"at the end: {'/'.join(f'{x:.1f}' for x in load_after)}.",
-        *([os.environ["BENCH_NOTE"]] if os.environ.get("BENCH_NOTE") else []),
-        "",
-        *table(cold, overhead, hooks, web, rpcs),
-        "",
-        "## Import time of our modules (`python -X importtime`)",
-        "",
-        "`main` includes firebase_functions and Flask. `checkout.intents.routes` is what "
-        "checkout_api's first GET /api/config imports; `checkout.intents.opening` (with Firestore "
-        "and Stripe) what its first POST adds; "
-        "`checkout.webhooks.route` the webhook's first request.",
-        "",
-        *import_rows(cold),
-        "",
-        *limiter_rows(limits),
-        "",
-        "## Raw figures",
-        "",
-        "All of them, as JSON, are in `bench/results.json`.",
-        "",
-    ]
-    raw = {
-        "run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
-        "machine": machine,
-        "load_average": {"start": load_before, "end": load_after},
-        "note": os.environ.get("BENCH_NOTE"),
-        "firestore_rpcs": rpcs,
-        "cold": cold,
-        "overhead": overhead,
-        "limits": limits,
-        "webhook": hooks,
-        "page": web,
-    }
+    for key in keys:
+        print(f"{key}…", flush=True)
+        raw[key] = BENCHMARKS[key](env)
+    if {"cold", "overhead", "webhook", "page", "firestore_rpcs"} <= set(keys):
+        raw |= {
+            "run_at": f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+            "machine": (
+                f"{platform.node()}: {os.cpu_count()} cores, {platform.platform()}, "
+                f"Python {platform.python_version()}"
+            ),
+            "load_average": {"start": load_before, "end": os.getloadavg()},
+            "duration_s": time.perf_counter() - started,
+            "note": os.environ.get("BENCH_NOTE"),
+        }
+    lines = render(raw)
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
-    (ROOT / "bench" / "results.json").write_text(json.dumps(raw, indent=2) + "\n")
-    summary = table(cold, overhead, hooks, web, rpcs)
-    print("\n".join(summary))
+    results_file.write_text(json.dumps(raw, indent=2) + "\n")
+    print("\n".join(lines))
     print(f"\nwritten to {ROOT / 'bench' / 'RESULTS.md'} and results.json")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

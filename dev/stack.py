@@ -65,6 +65,9 @@ PUBSUB_BINARY_VARIABLE = "PUBSUB_EMULATOR_BINARY_PATH"
 DEFAULT_PUBSUB_BINARY = (
     "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
 )
+# The functions' record of the documents they write (dev/firestore_writes/sitecustomize.py).
+WRITE_LOG_VARIABLE = "FIRESTORE_WRITE_LOG"
+WRITE_RECORDER_DIR = ROOT / "dev" / "firestore_writes"
 # `make dev` fires the scheduled reconciler every this many seconds (0: never; see run_dev).
 RECONCILE_INTERVAL_VARIABLE = "DEV_RECONCILE_SECONDS"
 DEFAULT_RECONCILE_SECONDS = 60
@@ -467,6 +470,12 @@ class Run:
         return self.directory / "logs"
 
     @property
+    def firestore_write_log(self) -> Path:
+        """Where the functions record the documents they write, while it exists (bench/sale.py
+        creates it; dev/firestore_writes/sitecustomize.py records)."""
+        return self.directory / "firestore-writes"
+
+    @property
     def page_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['hosting']}"
 
@@ -569,6 +578,7 @@ class Run:
         if "functions" in self.ports:
             # For commands run against the stack: e.g. to run the scheduled function.
             env["FUNCTIONS_EMULATOR_HOST"] = self.functions_host
+            env[WRITE_LOG_VARIABLE] = str(self.firestore_write_log)
         if "localstripe" in self.ports:
             env["STRIPE_API_BASE"] = self.localstripe_url
         if "hosting" in self.ports:
@@ -719,8 +729,15 @@ def start_offline_checkout(
     env = run.offline_env()
     stack.start(run.localstripe(), env)
     stack.start(run.stripe_standin(), env)
-    stack.start(run.firebase_emulators(run.offline_site()), env)
+    stack.start(run.firebase_emulators(run.offline_site()), functions_env(env))
     run.register_localstripe_webhook()
+
+
+def functions_env(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` for the Functions emulator: its Python workers also load the write recorder
+    (dev/firestore_writes: inert unless the bench asks for it), and nothing else does."""
+    path = [str(WRITE_RECORDER_DIR), *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def run_command(command: Sequence[str], run: Run, start: Callable[[Stack, Run], None]) -> int:

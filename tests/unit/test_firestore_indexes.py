@@ -4,6 +4,7 @@ Production Firestore refuses a query with no index to serve it ("The query requi
 the emulator serves anything, so only this test catches a missing one before a deploy.
 """
 
+import ast
 import json
 import re
 from datetime import UTC, datetime
@@ -132,3 +133,138 @@ def test_every_collection_with_expiring_documents_has_a_ttl_policy() -> None:
     }
     # TTL fields are left unindexed, as Google recommends for timestamps written at a steady rate.
     assert all(o.get("indexes") == [] for o in INDEXES["fieldOverrides"] if o.get("ttl"))
+
+
+# Single-field exemptions of timestamps (issue 20). A field whose value only grows (a time)
+# makes every index on it a hotspot: Firestore then caps the collection at about 500 writes a
+# second ("Sharded timestamps"). Where no query needs the field, it is simply not indexed.
+def exemptions() -> set[tuple[str, str]]:
+    """(collection, field) of every field exempted from indexing, TTL fields included."""
+    return {
+        (o["collectionGroup"], o["fieldPath"])
+        for o in INDEXES["fieldOverrides"]
+        if o.get("indexes") == []
+    }
+
+
+# Maps and arrays exempted whole (their own entries are never queried), not timestamps.
+EXEMPT_CONTAINERS = {
+    ("orders", "disputes"),
+    ("orders", "history"),
+    ("orders", "items"),
+    ("orders", "recentDeclines"),
+    ("orders", "refunds"),
+}
+
+
+def queried_fields() -> set[tuple[str, str]]:
+    """(collection, field) of every field a query filters or orders on."""
+    fields: set[tuple[str, str]] = set()
+    for build in queries.ALL_QUERIES:
+        proto = build(offline_client(), datetime(2026, 1, 1, tzinfo=UTC), 10)._to_protobuf()
+        collection = proto.from_[0].collection_id
+        filters = field_filters(proto.where) if proto._pb.HasField("where") else []
+        fields |= {(collection, name) for name, _ in filters}
+        fields |= {(collection, o.field.field_path) for o in proto.order_by}
+    return fields
+
+
+def test_no_query_filters_or_orders_on_an_exempted_field() -> None:
+    needed = queried_fields() | {
+        (index["collectionGroup"], field["fieldPath"])
+        for index in INDEXES["indexes"]
+        for field in index["fields"]
+    }
+    assert ("orders", "updatedAt") in needed  # the check sees the queries
+    assert exemptions() & needed == set()
+
+
+# What a time looks like where the code writes it: Firestore's server time, a datetime, a clock
+# reading (`now`, `started`, `*_at`), or a Stripe time (`created`, `updated`, Unix seconds).
+TIME_NAMES = re.compile(r"(now|started|created|created_from|\w+_at)")
+TIME_KEYS = {"created", "updated"}
+
+
+def is_time_valued(value: ast.expr) -> bool:
+    for node in ast.walk(value):
+        if isinstance(node, ast.Attribute) and (
+            node.attr == "SERVER_TIMESTAMP" or TIME_NAMES.fullmatch(node.attr)
+        ):
+            return True
+        if isinstance(node, ast.Name) and (node.id == "datetime" or TIME_NAMES.fullmatch(node.id)):
+            return True
+        if isinstance(node, ast.Constant) and node.value in TIME_KEYS:
+            return True
+    return False
+
+
+def string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level NAME = "text" (or NAME: Final = "text"), as field names are declared."""
+    names: dict[str, str] = {}
+    for node in tree.body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            names |= {t.id: value.value for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def time_fields_written() -> set[str]:
+    """Every field that functions/checkout writes a time into (inside a map literal, also with
+    its dotted path): keys of dict literals, keyword arguments and item assignments whose value
+    is time-valued."""
+    trees = {p: ast.parse(p.read_text()) for p in (FUNCTIONS_DIR / "checkout").rglob("*.py")}
+    constants: dict[str, str] = {}
+    for tree in trees.values():
+        constants |= string_constants(tree)
+
+    def key_name(key: ast.expr | None) -> str | None:
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return key.value
+        if isinstance(key, ast.Name):
+            return constants.get(key.id)
+        return None
+
+    found: set[str] = set()
+
+    def visit_dict(node: ast.Dict, prefix: str) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            name = key_name(key)
+            if name is None:
+                continue
+            if isinstance(value, ast.Dict):
+                visit_dict(value, f"{prefix}{name}.")
+            elif is_time_valued(value):
+                found.update((prefix + name, name))  # a helper's map may be written under any field
+
+    for tree in trees.values():
+        nested = {id(v) for n in ast.walk(tree) if isinstance(n, ast.Dict) for v in n.values}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict) and id(node) not in nested:
+                visit_dict(node, "")
+            elif isinstance(node, ast.keyword) and node.arg and is_time_valued(node.value):
+                found.add(node.arg)
+            elif isinstance(node, ast.Assign) and is_time_valued(node.value):
+                for target in node.targets:
+                    if isinstance(target, ast.Subscript) and key_name(target.slice):
+                        found.add(str(key_name(target.slice)))
+    return found
+
+
+def test_every_exempted_field_is_a_time_the_code_writes() -> None:
+    # An exemption of a field nobody writes is a typo or a leftover; of a field that is not a
+    # time, a decision that belongs to another reason (then list it with the containers).
+    written = time_fields_written()
+    assert {"updatedAt", "expireAt", "abandonmentCheck.at", "startedAt"} <= written
+    timestamps = exemptions() - EXEMPT_CONTAINERS
+    # A field inside a map (`payment.eventCreated`) is often built by a helper and written
+    # under its map elsewhere: its own name must be written as a time.
+    assert {field.rsplit(".", 1)[-1] for _, field in timestamps} - written == set()
+
+
+def test_the_time_check_catches_what_is_not_a_time() -> None:
+    assert is_time_valued(ast.parse("firestore.SERVER_TIMESTAMP", mode="eval").body)
+    assert is_time_valued(ast.parse("now + LEDGER_RETENTION", mode="eval").body)
+    assert not is_time_valued(ast.parse("firestore.Increment(1)", mode="eval").body)
+    assert not is_time_valued(ast.parse("new.value", mode="eval").body)
+    assert "count" not in time_fields_written() and "status" not in time_fields_written()

@@ -2,6 +2,7 @@
 for the counters' commits: exact across instances, no shard written by every checkout, and a
 refusal by a spent budget costs no write."""
 
+import random
 import threading
 from collections import Counter as Tally
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from checkout.platform.firestore_counters import (
     ShardedBudget,
     shard_shares,
 )
+from checkout.platform.settings import CHECKOUT_MAX_INSTANCES, NEW_CHECKOUTS_PER_MINUTE
 
 EXPIRY = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -42,8 +44,45 @@ def test_shares_sum_to_the_limit_and_stay_small(limit: int) -> None:
     assert max(shares) - min(shares) <= 1
 
 
-def test_the_default_limit_is_spread_over_ten_documents() -> None:
-    assert shard_shares(300) == [30] * 10
+def test_the_default_limit_is_spread_over_thirty_documents() -> None:
+    assert shard_shares(300) == [10] * 30
+
+
+SALE_CHECKOUTS = 200  # issue 20's flash sale: 200 new checkouts within one minute
+
+
+def defaults() -> tuple[int, int]:
+    """The shop's budget a minute and the checkout function's instance cap, as deployed."""
+    limit, instances = NEW_CHECKOUTS_PER_MINUTE.default, CHECKOUT_MAX_INSTANCES.default
+    assert isinstance(limit, int) and isinstance(instances, int)
+    return limit, instances
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_in_a_sale_no_counter_document_takes_more_than_one_write_in_ten(seed: int) -> None:
+    # A shard takes its share of writes, plus one from each instance that finds it spent (an
+    # instance then remembers it): at most SHARD_SHARE + the instances, whatever the order.
+    # At the default budget and instance cap, that must stay within 1 in 10 of the sale.
+    limit, instances = defaults()
+    assert SHARD_SHARE + instances <= SALE_CHECKOUTS // 10
+    random.seed(seed)
+    store = Counters()
+    budgets = [ShardedBudget("shop", store.increment) for _ in range(instances)]
+    order = random.Random(seed)
+    taken = [order.choice(budgets).take(limit, 60, EXPIRY) for _ in range(SALE_CHECKOUTS)]
+    assert all(taken)
+    assert max(store.counts.values()) <= SALE_CHECKOUTS // 10, store.counts.most_common(3)
+
+
+def test_a_budget_nearly_spent_still_takes_at_most_share_plus_instances_per_document() -> None:
+    # The worst case for one document: the whole budget taken, then every instance refused.
+    limit, instances = defaults()
+    store = Counters()
+    budgets = [ShardedBudget("shop", store.increment) for _ in range(instances)]
+    order = random.Random(3)
+    taken = [order.choice(budgets).take(limit, 60, EXPIRY) for _ in range(limit + 100)]
+    assert sum(taken) == limit
+    assert max(store.counts.values()) <= SHARD_SHARE + instances
 
 
 def test_instances_together_let_exactly_the_limit_through() -> None:

@@ -21,12 +21,15 @@ from dev.stack import (
     PORT_SETTINGS,
     PUBSUB_BINARY_VARIABLE,
     ROOT,
+    WRITE_LOG_VARIABLE,
+    WRITE_RECORDER_DIR,
     Run,
     Service,
     Stack,
     check_ports_free,
     configured_ports,
     free_ports,
+    functions_env,
     reconcile_interval,
     scheduled_trigger_name,
 )
@@ -259,3 +262,18 @@ def test_the_e2e_stacks_functions_keep_the_catalog_briefly(
     assert "CATALOG_CACHE_SECONDS" not in Run(ports, tmp_path).offline_env()
     monkeypatch.setenv("CATALOG_CACHE_SECONDS", "5")  # the environment wins
     assert Run(ports, tmp_path, E2E_FUNCTION_SETTINGS).offline_env()["CATALOG_CACHE_SECONDS"] == "5"
+
+
+def test_only_the_functions_load_the_write_recorder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bench/sale.py counts the documents the functions write: the Functions emulator's Python
+    # workers get the recorder on their path; every process learns where it records.
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = Run({"firestore": 43001, "functions": 43002}, tmp_path).offline_env()
+    assert env[WRITE_LOG_VARIABLE] == str(tmp_path / "firestore-writes")
+    assert env["PYTHONPATH"] == "/elsewhere"
+    functions = functions_env(env)
+    assert functions["PYTHONPATH"] == os.pathsep.join([str(WRITE_RECORDER_DIR), "/elsewhere"])
+    assert (WRITE_RECORDER_DIR / "sitecustomize.py").is_file()
+    assert list(WRITE_RECORDER_DIR.glob("*.py")) == [WRITE_RECORDER_DIR / "sitecustomize.py"]
