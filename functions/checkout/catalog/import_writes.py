@@ -60,7 +60,7 @@ def _set_totals(plan: ImportPlan, pools: Mapping[str, Pool], total: int) -> dict
     """Set each stock change's pool total; the refusals (by product id) of totals that a
     checkout's hold or a sale made too low since the import checked them."""
     refused: dict[str, Problem] = {}
-    for written, change in enumerate(plan.stock_changes):
+    for done, change in enumerate(plan.stock_changes):
         if change.stock is None and not pools[change.pool].tracked:
             continue  # not tracked already: nothing to delete
         try:
@@ -69,7 +69,7 @@ def _set_totals(plan: ImportPlan, pools: Mapping[str, Pool], total: int) -> dict
             assert change.stock is not None  # untracking is never refused
             refused[change.product_id] = refusal(change.product_id, change.stock, below.committed)
         except (exceptions.GoogleAPIError, WriteConflict) as error:
-            raise ImportInterrupted(written, total, error) from error
+            raise ImportInterrupted(done - len(refused), total, error) from error
     return refused
 
 
