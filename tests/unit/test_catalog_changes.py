@@ -1,10 +1,22 @@
 """What an import changes, and how a dry run says it: added, changed (old -> new per field),
-deactivated (never deleted); a document broken by hand is repaired; nothing else is touched."""
+deactivated (never deleted); a document broken by hand is repaired; nothing else is touched.
+Stock: each change sets its product's pool, and one below the units sold and held is refused."""
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from checkout.catalog.changes import MISSING, FieldChange, describe, plan_import, summary
+from checkout.catalog.changes import (
+    MISSING,
+    FieldChange,
+    StockChange,
+    describe,
+    plan_import,
+    stock_refusals,
+    summary,
+)
 from checkout.catalog.import_writes import planned_writes
+from checkout.holds.pool import Hold, Pool, Shard, product_pool
 from checkout.products.product import Product, document_of
 
 MUG = Product("mug", "Enamel mug", "Camp-style.", 1400, "usd", True, 2)
@@ -77,3 +89,76 @@ def test_optional_fields_a_document_lacks_compare_as_their_defaults() -> None:
 def test_a_document_with_a_broken_active_flag_is_deactivated_too() -> None:
     plan = plan_import([], {"mug": {**document_of(MUG), "active": "no"}, "tee": {}})
     assert plan.deactivated == ("mug", "tee")
+
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STOCKED_MUG = replace(MUG, stock=10)
+
+
+def pool_of(product_id: str, units: int = 0, sold: int = 0, held: int = 0) -> Pool:
+    """A pool of one shard holding `units`, of which `sold` sold and `held` held (live)."""
+    name = product_pool(product_id)
+    if not units:
+        return Pool(name, {})
+    holds = {"checkout-1": Hold(held, NOW + timedelta(minutes=5))} if held else {}
+    return Pool(name, {0: Shard(name, 0, units, sold, holds)})
+
+
+def test_a_stock_change_is_a_field_change_and_a_pool_total() -> None:
+    documents = {"mug": document_of(STOCKED_MUG), "tee": document_of(TEE)}
+    plan = plan_import([replace(STOCKED_MUG, stock=20), TEE], documents)
+    assert describe(plan) == ["changed mug: stock 10 -> 20"]
+    assert plan.stock_changes == (StockChange("mug", 20),)
+    assert planned_writes(plan) == [("mug", {"stock": 20})]
+
+
+def test_stock_null_after_a_number_untracks_and_a_document_without_stock_is_untracked() -> None:
+    plan = plan_import([MUG], {"mug": document_of(STOCKED_MUG)})
+    assert describe(plan) == ["changed mug: stock 10 -> null"]
+    assert plan.stock_changes == (StockChange("mug", None),)
+    assert planned_writes(plan) == [("mug", {"stock": None})]
+    assert plan_import([MUG], {"mug": {**document_of(MUG), "stock": None}}).write_count == 0
+
+
+def test_every_added_product_sets_its_pool_and_says_its_stock() -> None:
+    plan = plan_import([STOCKED_MUG, TEE], {})
+    assert describe(plan) == [
+        'added mug: "Enamel mug", 1400 usd, stock 10',
+        'added tee: "Classic tee", 2500 usd',
+    ]
+    assert plan.stock_changes == (StockChange("mug", 10), StockChange("tee", None))
+
+
+def test_stock_below_the_units_sold_and_held_is_refused_naming_the_product() -> None:
+    cap = Product("cap", "Cap", "", 900, "usd", True, 3, stock=1)
+    documents = {"mug": document_of(STOCKED_MUG), "tee": document_of(TEE)}
+    plan = plan_import([replace(STOCKED_MUG, stock=6), replace(TEE, stock=3), cap], documents)
+    pools = {
+        product_pool("mug"): pool_of("mug", 10, sold=4, held=3),  # 7 committed: 6 is too few
+        product_pool("tee"): pool_of("tee"),  # not tracked yet: 3 is fine
+        product_pool("cap"): pool_of("cap", 5, sold=2, held=0),  # a pool left from before
+    }
+    problems = stock_refusals(plan, pools, NOW)
+    assert [str(p) for p in problems] == [
+        "product 'cap', field 'stock': 1 is below the 2 unit(s) already sold or held: stock "
+        "counts every unit put on sale, sold ones included, so it must be at least 2",
+        "product 'mug', field 'stock': 6 is below the 7 unit(s) already sold or held: stock "
+        "counts every unit put on sale, sold ones included, so it must be at least 7",
+    ]
+    # Exactly the units sold and held is fine; a lapsed hold is not held; null never refused.
+    exact = plan_import([replace(STOCKED_MUG, stock=7)], {"mug": document_of(STOCKED_MUG)})
+    assert stock_refusals(exact, pools, NOW) == []
+    later = NOW + timedelta(minutes=6)  # checkout-1's hold has lapsed: 4 committed
+    four = plan_import([replace(STOCKED_MUG, stock=4)], {"mug": document_of(STOCKED_MUG)})
+    assert stock_refusals(four, pools, later) == []
+    untrack = plan_import([MUG], {"mug": document_of(STOCKED_MUG)})
+    assert stock_refusals(untrack, pools, NOW) == []
+
+
+def test_a_product_refused_at_the_write_is_not_written_at_all() -> None:
+    documents = {"mug": document_of(STOCKED_MUG), "sticker": document_of(TEE)}
+    plan = plan_import([replace(STOCKED_MUG, stock=1, name="Mug"), TEE], documents)
+    assert planned_writes(plan, frozenset({"mug"})) == [
+        ("tee", document_of(TEE)),
+        ("sticker", {"active": False}),
+    ]

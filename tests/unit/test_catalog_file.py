@@ -61,9 +61,9 @@ def test_an_unknown_top_level_key_is_named() -> None:
 
 
 def test_an_unknown_product_field_is_named_with_its_product() -> None:
-    assert problems(catalog(entry(unitamount=1400, stock=3))) == [
+    assert problems(catalog(entry(unitamount=1400, colour="red"))) == [
         ("'mug-enamel'", "unitamount"),
-        ("'mug-enamel'", "stock"),
+        ("'mug-enamel'", "colour"),
     ]
 
 
@@ -167,6 +167,31 @@ def test_the_export_format_reads_back_as_the_same_catalog() -> None:
     assert list(first) == [
         "id", "name", "description", "unitAmount", "active", "position", "shippable", "images"
     ]  # fmt: skip
+
+
+def test_stock_is_written_only_when_tracked_and_reads_back() -> None:
+    products = (
+        Product("tee", "Tee", "Cotton.", 2500, "usd", True, 1, stock=50),
+        Product("mug", "Mug", "", 1400, "usd", True, 2, stock=0),
+        Product("cap", "Cap", "", 900, "usd", True, 3),
+    )
+    text = render("usd", [file_entry_of(p) for p in products])
+    assert read_catalog_text(text, "usd").products == products
+    entries = json.loads(text)["products"]
+    assert list(entries[0])[-1] == "stock" and entries[0]["stock"] == 50
+    assert entries[1]["stock"] == 0
+    assert "stock" not in entries[2]
+    # null, as an owner may write it, is not tracked too.
+    (cap,) = parse_catalog(catalog(entry("cap", stock=None)), "usd").products
+    assert cap.stock is None
+
+
+def test_a_wrong_stock_is_named_with_its_product() -> None:
+    assert problems(catalog(entry(stock=-1), entry("tee", stock="5"), entry("cap", stock=2.5))) == [
+        ("'mug-enamel'", "stock"),
+        ("'tee'", "stock"),
+        ("'cap'", "stock"),
+    ]
 
 
 def test_the_sample_catalog_is_the_shops_products_and_exactly_as_the_export_writes_it() -> None:

@@ -60,7 +60,7 @@ def test_a_document_round_trips() -> None:
 
 
 def test_fields_the_product_does_not_know_are_ignored() -> None:
-    product = product_from_document("mug", document(stock=3, updatedAt="x"), "usd")
+    product = product_from_document("mug", document(note=3, updatedAt="x"), "usd")
     assert product.unit_amount == 1400
 
 
@@ -93,10 +93,29 @@ def test_fields_the_product_does_not_know_are_ignored() -> None:
         ("shippable", "yes"),
         ("images", "/images/mug.jpg"),
         ("images", ["https://example.com/mug.jpg"]),
+        ("stock", -1),
+        ("stock", 1.0),
+        ("stock", "5"),
+        ("stock", True),
+        ("stock", 1_000_000_001),
     ],
 )
 def test_each_problem_names_the_product_and_the_field(field: str, value: Any) -> None:
     assert problems_of("mug-enamel", document(**{field: value})) == [("'mug-enamel'", field)]
+
+
+@pytest.mark.parametrize(("value", "stock"), [(REMOVE, None), (None, None), (0, 0), (50, 50)])
+def test_stock_is_a_count_of_units_or_not_tracked(value: Any, stock: int | None) -> None:
+    product = product_from_document("mug", document(stock=value), "usd")
+    assert product.stock == stock
+    assert product_from_document("mug", document_of(product), "usd") == product
+    # Not tracked is written as no stock at all, so files and documents without it read alike.
+    assert ("stock" in document_of(product)) is (stock is not None)
+
+
+def test_a_negative_stock_says_what_it_got() -> None:
+    with pytest.raises(InvalidProduct, match="field 'stock': must be from 0 to 1000000000, or "):
+        product_from_document("mug", document(stock=-3), "usd")
 
 
 def test_every_problem_is_reported_not_only_the_first() -> None:

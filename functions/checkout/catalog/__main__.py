@@ -4,11 +4,12 @@
     python -m checkout.catalog export                    the catalog, as a file, on stdout
     python -m checkout.catalog sync-from-stripe          CATALOG_SOURCE=stripe: the backfill
 
-Exit status: 0 written (or a dry run, or exported, or synced); 1 the file is invalid and nothing
-was written (sync: Stripe listed products whose ids cannot be product ids, named; the rest were
-written); 2 a usage or settings error, no connection to Firestore (or Stripe), an import refused
-(CATALOG_SOURCE=stripe) or a sync refused (CATALOG_SOURCE=firestore), or either interrupted
-part-way (running it again finishes it).
+Exit status: 0 written (or a dry run, or exported, or synced); 1 the file is invalid, or sets a
+product's stock below the units already sold or held, and nothing was written (a product sold
+or held meanwhile: that one; sync: Stripe listed products whose ids cannot be product ids,
+named; the rest were written); 2 a usage or settings error, no connection to Firestore (or
+Stripe), an import refused (CATALOG_SOURCE=stripe) or a sync refused (CATALOG_SOURCE=firestore),
+or either interrupted part-way (running it again finishes it).
 
 The tool sits in the top layer, beside the three functions' packages: it writes the products
 (checkout.products) and, for sync-from-stripe, uses Stripe's API and the webhook's conditional
@@ -18,6 +19,7 @@ commit (checkout.catalog.sync_from_stripe), which only that command loads.
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from google.api_core.exceptions import GoogleAPIError
@@ -25,7 +27,7 @@ from google.auth.exceptions import GoogleAuthError
 
 from checkout.catalog import import_writes
 from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
-from checkout.catalog.changes import describe, plan_import, summary
+from checkout.catalog.changes import describe, plan_import, stock_refusals, summary
 from checkout.catalog.export import export_text
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
@@ -93,18 +95,48 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if documents is None:
         return EXIT_NOT_DONE
     plan = plan_import(catalog.products, documents)
-    for line in describe(plan):
-        print(line)
+    try:
+        pools = import_writes.read_stock_pools(db(), plan)
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return EXIT_NOT_DONE
+    # Every stock change is checked before anything is written, so that a refusal leaves the
+    # whole catalog as it was; set_total checks again as it writes (a hold taken meanwhile).
+    refusals = stock_refusals(plan, pools, datetime.now(UTC))
+    if dry_run or not refusals:
+        for line in describe(plan):
+            print(line)
+    for problem in refusals:
+        print(f"{path}: {problem}", file=sys.stderr)
     if dry_run:
         print(f"dry run: {summary(plan)}; nothing written", flush=True)
+        if refusals:
+            _fail(f"the import would be refused: {_stock_below(len(refusals))}")
+            return EXIT_INVALID_FILE
         return EXIT_OK
+    if refusals:
+        _fail(f"import refused: {_stock_below(len(refusals))}; nothing was written")
+        return EXIT_INVALID_FILE
     try:
-        import_writes.write_plan(db(), plan)
+        late = import_writes.write_plan(db(), plan, pools)
     except import_writes.ImportInterrupted as interrupted:
         _fail(f"import interrupted: {interrupted}; run it again to finish")
         return EXIT_NOT_DONE
+    if late:
+        for problem in late:
+            print(f"{path}: {problem}", file=sys.stderr)
+        print(f"written: {summary(plan)}, except {len(late)} refused", flush=True)
+        _fail(
+            f"import refused for {len(late)} product(s), sold or held meanwhile: nothing of "
+            "them was written, the rest was"
+        )
+        return EXIT_INVALID_FILE
     print(f"written: {summary(plan)}", flush=True)
     return EXIT_OK
+
+
+def _stock_below(count: int) -> str:
+    return f"{count} product(s) with a stock below the units already sold or held"
 
 
 def run_export(currency: str) -> int:

@@ -5,14 +5,27 @@ file that has no document is added; one whose document differs in any field is c
 fields that differ, old -> new); a document the file no longer lists is deactivated, never
 deleted (orders refer to it). A document broken by hand compares as it is, so the import
 repairs it.
+
+Stock: the product's `stock` is its pool's total (checkout.holds). Each added product, and each
+changed one whose `stock` differs, gets a `StockChange`; `stock_refusals` names those that would
+put the total below the units already sold or held, which refuses the import as a whole.
 """
 
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from checkout.products.product import DOCUMENT_FIELDS, OPTIONAL_FIELDS, Product, document_of
+from checkout.holds import plan as holds_plan
+from checkout.holds.pool import Pool, product_pool
+from checkout.products.product import (
+    DOCUMENT_FIELDS,
+    OPTIONAL_FIELDS,
+    Problem,
+    Product,
+    document_of,
+)
 
 
 class _Missing:
@@ -47,6 +60,28 @@ class ImportPlan:
     def write_count(self) -> int:
         return len(self.added) + len(self.changed) + len(self.deactivated)
 
+    @property
+    def stock_changes(self) -> tuple["StockChange", ...]:
+        """The pools whose total the import sets: every added product's (a pool left from a
+        document deleted by hand must not limit it), every changed `stock`."""
+        added = [StockChange(p.id, p.stock) for p in self.added]
+        changed = [
+            StockChange(item.product.id, item.product.stock)
+            for item in self.changed
+            if any(change.field == "stock" for change in item.changes)
+        ]
+        return (*added, *changed)
+
+
+@dataclass(frozen=True)
+class StockChange:
+    product_id: str
+    stock: int | None  # the pool's new total; None: not tracked (its shards are deleted)
+
+    @property
+    def pool(self) -> str:
+        return product_pool(self.product_id)
+
 
 def _as_compared(value: Any) -> str:
     # Type-strict: JSON true is not 1, 1400.0 is not 1400. A value of no JSON type (a timestamp
@@ -63,8 +98,9 @@ def field_changes(document: Mapping[str, Any], product: Product) -> tuple[FieldC
     changes = []
     for field in DOCUMENT_FIELDS:
         old = document.get(field, OPTIONAL_FIELDS.get(field, MISSING))
-        if old is MISSING or _as_compared(old) != _as_compared(wanted[field]):
-            changes.append(FieldChange(field, old, wanted[field]))
+        new = wanted.get(field, OPTIONAL_FIELDS.get(field))  # stock None: left out of it
+        if old is MISSING or _as_compared(old) != _as_compared(new):
+            changes.append(FieldChange(field, old, new))
     return tuple(changes)
 
 
@@ -93,6 +129,34 @@ def plan_import(
     return ImportPlan(tuple(added), tuple(changed), tuple(deactivated), unchanged)
 
 
+def below_committed(change: StockChange, pool: Pool, now: datetime) -> int | None:
+    """The units sold or held in `pool` when `change` would put its total below them; None
+    when the total can be set (or the product untracked: that is never refused)."""
+    if change.stock is None:
+        return None
+    planned = holds_plan.set_total(pool, change.stock, now)
+    return planned.committed if isinstance(planned, holds_plan.BelowCommitted) else None
+
+
+def refusal(product_id: str, stock: int, committed: int) -> Problem:
+    message = (
+        f"{stock} is below the {committed} unit(s) already sold or held: stock counts every "
+        f"unit put on sale, sold ones included, so it must be at least {committed}"
+    )
+    return Problem(repr(product_id), "stock", message)
+
+
+def stock_refusals(plan: ImportPlan, pools: Mapping[str, Pool], now: datetime) -> list[Problem]:
+    """A problem for each stock change of `plan` below what its pool (as read, by pool name)
+    has sold or held `now`."""
+    problems = []
+    for change in plan.stock_changes:
+        committed = below_committed(change, pools[change.pool], now)
+        if committed is not None and change.stock is not None:
+            problems.append(refusal(change.product_id, change.stock, committed))
+    return problems
+
+
 def _shown(value: Any) -> str:
     return repr(value) if value is MISSING else json.dumps(value, ensure_ascii=False, default=repr)
 
@@ -101,6 +165,7 @@ def describe(plan: ImportPlan) -> list[str]:
     """One line per added product, per changed field, per deactivated product."""
     lines = [
         f"added {p.id}: {json.dumps(p.name, ensure_ascii=False)}, {p.unit_amount} {p.currency}"
+        + ("" if p.stock is None else f", stock {p.stock}")
         for p in plan.added
     ]
     lines += [

@@ -1,25 +1,34 @@
-"""Writing an import's plan to the `products` collection, in batches, every commit bounded.
+"""Writing an import's plan: the stock pools' totals first, then the `products` collection in
+batches, every commit bounded.
 
-Each batch is atomic; the import as a whole is not, and running it again finishes it (the plan
-of a second run holds only what the first did not write).
+The order is what makes running the import again finish an interrupted one: the plan is made by
+comparing the file with the product documents, so a pool is set before the document that says
+its stock. Interrupted between the two, the document still differs from the file, and the next
+run sets the pool again (setting a total it already has writes nothing) and then the document.
+The other order would leave a document saying the new stock over a pool holding the old, which
+no later run would see. Each batch is atomic; the import as a whole is not.
 """
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout.catalog.changes import ImportPlan
+from checkout.catalog.changes import ImportPlan, refusal
+from checkout.holds import store as holds_store
+from checkout.holds.pool import Pool
 from checkout.platform.collections import PRODUCTS
-from checkout.platform.firestore_client import RPC_RETRY
-from checkout.products.product import document_of
+from checkout.platform.firestore_client import RPC_RETRY, WriteConflict
+from checkout.products.product import Problem, document_of
 
 COMMIT_TIMEOUT_SECONDS = 20.0
 BATCH_SIZE = 500  # Firestore's most writes in one batch
 
 
 class ImportInterrupted(Exception):
-    """A batch failed after `written` of `total` writes were committed (each batch is atomic;
+    """A write failed after `written` of `total` writes were committed (each batch is atomic;
     the import as a whole is not, and running it again finishes it)."""
 
     def __init__(self, written: int, total: int, cause: BaseException) -> None:
@@ -28,26 +37,58 @@ class ImportInterrupted(Exception):
         self.total = total
 
 
-def planned_writes(plan: ImportPlan) -> list[tuple[str, dict[str, Any]]]:
-    """(product id, fields to merge into its document) for each write of the plan."""
+def planned_writes(
+    plan: ImportPlan, refused: frozenset[str] = frozenset()
+) -> list[tuple[str, dict[str, Any]]]:
+    """(product id, fields to merge into its document) for each write of the plan, but none
+    for the `refused` products."""
     writes = [(product.id, document_of(product)) for product in plan.added]
     writes += [
         (item.product.id, {change.field: change.new for change in item.changes})
         for item in plan.changed
     ]
     writes += [(product_id, {"active": False}) for product_id in plan.deactivated]
-    return writes
+    return [(product_id, fields) for product_id, fields in writes if product_id not in refused]
 
 
-def write_plan(client: firestore.Client, plan: ImportPlan) -> int:
-    """Commit the plan's writes, BATCH_SIZE at a time; returns how many batches were committed.
+def read_stock_pools(client: firestore.Client, plan: ImportPlan) -> dict[str, Pool]:
+    """The pools of the plan's stock changes, as they are now (one read), by pool name."""
+    return holds_store.read_pools(client, [change.pool for change in plan.stock_changes]).pools
+
+
+def _set_totals(plan: ImportPlan, pools: Mapping[str, Pool], total: int) -> dict[str, Problem]:
+    """Set each stock change's pool total; the refusals (by product id) of totals that a
+    checkout's hold or a sale made too low since the import checked them."""
+    refused: dict[str, Problem] = {}
+    for done, change in enumerate(plan.stock_changes):
+        if change.stock is None and not pools[change.pool].tracked:
+            continue  # not tracked already: nothing to delete
+        try:
+            holds_store.set_total(change.pool, change.stock, datetime.now(UTC))
+        except holds_store.BelowCommitted as below:
+            assert change.stock is not None  # untracking is never refused
+            refused[change.product_id] = refusal(change.product_id, change.stock, below.committed)
+        except (exceptions.GoogleAPIError, WriteConflict) as error:
+            raise ImportInterrupted(done - len(refused), total, error) from error
+    return refused
+
+
+def write_plan(
+    client: firestore.Client, plan: ImportPlan, pools: Mapping[str, Pool] | None = None
+) -> list[Problem]:
+    """Commit the plan: the pools' totals (read as `pools`, or now), then the documents,
+    BATCH_SIZE at a time. Returns the products refused at the write (their stock below what
+    was sold or held meanwhile), none of whose writes were made.
 
     Merged writes: fields of a document the catalog does not know (added by later capabilities)
     are kept.
     """
-    writes = planned_writes(plan)
+    if pools is None:
+        pools = read_stock_pools(client, plan)
+    total = len(plan.stock_changes) + plan.write_count
+    refused = _set_totals(plan, pools, total)
+    writes = planned_writes(plan, frozenset(refused))
     collection = client.collection(PRODUCTS)
-    batches = 0
     for start in range(0, len(writes), BATCH_SIZE):
         batch = client.batch()
         for product_id, fields in writes[start : start + BATCH_SIZE]:
@@ -55,6 +96,6 @@ def write_plan(client: firestore.Client, plan: ImportPlan) -> int:
         try:
             batch.commit(retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS)
         except exceptions.GoogleAPIError as error:
-            raise ImportInterrupted(start, len(writes), error) from error
-        batches += 1
-    return batches
+            written = len(plan.stock_changes) - len(refused) + start
+            raise ImportInterrupted(written, total, error) from error
+    return list(refused.values())

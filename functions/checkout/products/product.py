@@ -20,6 +20,8 @@ MAX_NAME_LENGTH = 250
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_IMAGES = 8  # as many as a Stripe Product takes
 MAX_IMAGE_LENGTH = 2048
+# Far beyond any shop's stock; a typo of a few extra digits is refused rather than sold.
+MAX_STOCK = 1_000_000_000
 
 # A path on the site, served by Hosting: "/images/mug.jpg". Not "//host/..." (another site).
 SITE_PATH = re.compile(r"/[A-Za-z0-9._~%+-][A-Za-z0-9._~%+/-]*")
@@ -29,7 +31,8 @@ STRIPE_IMAGE_HOST_SUFFIX = ".stripe.com"
 
 # Fields in the order the file and the export write them.
 REQUIRED_FIELDS = ("name", "description", "unitAmount", "active", "position")
-OPTIONAL_FIELDS: Mapping[str, Any] = {"shippable": True, "images": []}
+# `stock` None (or absent): not tracked, sold without limit.
+OPTIONAL_FIELDS: Mapping[str, Any] = {"shippable": True, "images": [], "stock": None}
 FILE_FIELDS = ("id", *REQUIRED_FIELDS, *OPTIONAL_FIELDS)
 # A document holds the same fields plus its currency; its id is the document's id.
 DOCUMENT_FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS, "currency")
@@ -46,6 +49,9 @@ class Product:
     position: int  # the page's order: lowest first
     images: tuple[str, ...] = ()
     shippable: bool = True
+    # Every unit ever put on sale, sold ones included (on sale + held + sold = stock): the
+    # total of the product's pool (checkout.holds). None: not tracked, sold without limit.
+    stock: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,14 @@ def field_problem(field: str, value: Any) -> str | None:
         return next((p for p in map(image_problem, value) if p is not None), None)
     if field == "currency":
         return None if isinstance(value, str) else "must be a string"
+    if field == "stock":
+        if value is None:
+            return None
+        if not is_int(value):
+            return "must be a whole number of units, or null (not tracked)"
+        if not 0 <= value <= MAX_STOCK:
+            return f"must be from 0 to {MAX_STOCK}, or null (not tracked), got {value}"
+        return None
     raise AssertionError(f"no rule for field {field}")
 
 
@@ -172,6 +186,7 @@ def build(product_id: str, data: Mapping[str, Any], currency: str) -> Product:
         position=data["position"],
         images=tuple(data.get("images", OPTIONAL_FIELDS["images"])),
         shippable=data.get("shippable", OPTIONAL_FIELDS["shippable"]),
+        stock=data.get("stock"),
     )
 
 
@@ -198,7 +213,8 @@ def document_of(product: Product) -> dict[str, Any]:
 
 
 def file_entry_of(product: Product, with_id: bool = True) -> dict[str, Any]:
-    """`product` as the catalog file writes it, fields in FILE_FIELDS order."""
+    """`product` as the catalog file writes it, fields in FILE_FIELDS order; `stock` only when
+    tracked (a file without stock reads as it was written)."""
     entry: dict[str, Any] = {"id": product.id} if with_id else {}
     entry |= {
         "name": product.name,
@@ -209,4 +225,6 @@ def file_entry_of(product: Product, with_id: bool = True) -> dict[str, Any]:
         "shippable": product.shippable,
         "images": list(product.images),
     }
+    if product.stock is not None:
+        entry["stock"] = product.stock
     return entry
