@@ -18,11 +18,9 @@ def refund_in_full(payment_intent_id: str) -> dict[str, Any]:
         return (
             connection.client()
             .v1.refunds.create(
-                params={
-                    "payment_intent": payment_intent_id,
-                    "reason": "requested_by_customer",
-                    "metadata": {"reason": "sold_out"},
-                },
+                # No `reason`: none of Stripe's three (duplicate, fraudulent,
+                # requested_by_customer) is ours; the metadata says why.
+                params={"payment_intent": payment_intent_id, "metadata": {"reason": "sold_out"}},
                 options={"idempotency_key": sold_out_idempotency_key(payment_intent_id)},
             )
             .to_dict()
