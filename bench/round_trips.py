@@ -74,6 +74,8 @@ def webhook() -> dict[str, Json]:
         "payment_intent.succeeded",
         se.payment_intent(outside, amount=2500, metadata=marked({"items": "tee-classic:1:2500"})),
     )
+    stocked_id = _stocked_order()
+    stocked = se.event("payment_intent.succeeded", se.payment_intent(stocked_id), created=now)
     _warm_catalog()
     with count_rpcs(db()) as counter:
         return {
@@ -81,6 +83,9 @@ def webhook() -> dict[str, Json]:
                 counter, deliver(processing)
             ),
             "succeeded (changes it, with fulfilment)": _measure(counter, deliver(succeeded)),
+            "succeeded for an order holding stock (sells its units in the same commit)": _measure(
+                counter, deliver(stocked)
+            ),
             "duplicate": _measure(counter, deliver(succeeded)),
             "late processing on a paid order (ignored, ledger entry only)": _measure(
                 counter, deliver(late)
@@ -89,6 +94,24 @@ def webhook() -> dict[str, Json]:
                 counter, deliver(rebuilt)
             ),
         }
+
+
+def _stocked_order() -> str:
+    """A pending order whose checkout holds its 2 units of a product with stock, as opened."""
+    from datetime import UTC, datetime, timedelta
+
+    from checkout.holds import store as holds_store
+    from checkout.holds.pool import product_pool
+    from checkout.platform.collections import ORDERS
+    from checkout.platform.firestore_client import db
+
+    pi_id, checkout_id, pool = se.new_id("pi"), str(uuid.uuid4()), product_pool("tee-classic")
+    now = datetime.now(UTC)
+    holds_store.set_total(pool, 50, now)
+    holds_store.hold(checkout_id, {pool: 2}, now, now + timedelta(minutes=15))
+    order = se.order(pi_id, checkoutId=checkout_id, holdKey=checkout_id, holdPools=[pool])
+    db().collection(ORDERS).document(pi_id).set(order)
+    return pi_id
 
 
 def _warm_catalog() -> None:

@@ -43,6 +43,7 @@ def test_order_status_for_the_holder_of_the_client_secret(checkout_api: FlaskCli
         "declineCount": 0,
         "refundedAmount": 0,
         "dispute": None,
+        "soldOut": False,
     }
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -5,9 +5,11 @@ order, a lost commit answer. On the Firestore emulator, in-process."""
 import os
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ from flask.testing import FlaskClient
 from google.api_core import exceptions
 from google.cloud import firestore
 
+from checkout.holds import store as holds_store
+from checkout.holds.pool import product_pool
 from checkout.orders.ownership import marked
 from checkout.platform.collections import ORDERS, STRIPE_EVENTS
 from checkout.products.live_catalog import current_catalog
@@ -124,8 +128,24 @@ def test_a_payment_for_a_missing_order_creates_it_in_the_same_commit(
     )
     with rpcs.counting() as calls:
         assert post(stripe_webhook, succeeded)["status"] == "paid"
-    assert calls == [READ, COMMIT, COMMIT]
+    # A rebuilt order has no holdPools: its items' pools are read (none is tracked here).
+    assert calls == [READ, READ, COMMIT, COMMIT]
     assert order_of(firestore_db, pi_id)["source"] == "webhook"
+
+
+def test_a_payment_that_sells_held_units_costs_one_more_read_and_writes_them_in_its_commit(
+    stripe_webhook: FlaskClient, firestore_db: firestore.Client, rpcs: RpcCounter
+) -> None:
+    pool, checkout_id, now = product_pool("tee-classic"), str(uuid.uuid4()), datetime.now(UTC)
+    holds_store.set_total(pool, 5, now)
+    holds_store.hold(checkout_id, {pool: 2}, now, now + timedelta(minutes=15))
+    pi_id = seed(firestore_db, checkoutId=checkout_id, holdKey=checkout_id, holdPools=[pool])
+    succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
+    with rpcs.counting() as calls:
+        assert post(stripe_webhook, succeeded)["status"] == "paid"
+    assert calls == [READ, READ, COMMIT, COMMIT]  # the shards' read; one commit sells them
+    read = holds_store.read_pools(firestore_db, [pool]).pools[pool]
+    assert (read.sold(), read.held(now)) == (2, 0)
 
 
 # --- many deliveries at once

@@ -52,6 +52,8 @@ class Order(TypedDict, total=False):
     cartCorrectedFrom: dict[str, Any]
     itemsRepriced: bool  # items priced from the catalog: an old PaymentIntent had no prices
     cancellationReason: str | None
+    # Paid for units no longer on sale: {"products": {productId: units short}, "at": datetime}.
+    soldOut: dict[str, Any]
     lastEventCreated: int
     fulfilledAt: datetime | None
 

@@ -26,7 +26,9 @@ class OrderStatus(StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
     PAID = "paid"
-    NEEDS_REVIEW = "needs_review"  # paid, but not what the order was for: a person looks
+    # Paid, but not what the order was for, or for units no longer on sale (refunded in full
+    # automatically): a person looks.
+    NEEDS_REVIEW = "needs_review"
     REFUNDED = "refunded"  # fully refunded (a partial refund keeps paid, with refundedAmount)
     DISPUTED = "disputed"  # a dispute (or an inquiry) is open
     DISPUTE_LOST = "dispute_lost"  # the money went back to the cardholder: final
@@ -84,13 +86,15 @@ def derive_status(
     payment: PaymentState | None,
     *,
     needs_review: bool,
+    sold_out: bool,
     fully_refunded: bool,
     dispute: DisputeState | None,
 ) -> OrderStatus:
     """The status that the recorded facts add up to (payment None: Stripe has said nothing yet).
 
     A refund or dispute recorded before the success changes nothing until the success is
-    known; then a lost dispute outranks an open one, which outranks a full refund.
+    known; then a lost dispute outranks an open one, which outranks a full refund, which
+    outranks a review (the payment does not match, or it paid for units sold out: `sold_out`).
     """
     if payment is PaymentState.SUCCEEDED:
         if dispute is DisputeState.LOST:
@@ -99,7 +103,7 @@ def derive_status(
             return _S.DISPUTED
         if fully_refunded:
             return _S.REFUNDED
-        return _S.NEEDS_REVIEW if needs_review else _S.PAID
+        return _S.NEEDS_REVIEW if needs_review or sold_out else _S.PAID
     if payment is PaymentState.CANCELED:
         return _S.CANCELED
     if payment is PaymentState.FAILED:

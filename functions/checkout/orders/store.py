@@ -319,6 +319,8 @@ def order_status(payment_intent_id: str, order: dict[str, Any]) -> dict[str, Any
         "declineCount": order.get("declineCount") or 0,
         "refundedAmount": order.get("refundedAmount") or 0,
         "dispute": _public_dispute(order.get("dispute")),
+        # Paid for units sold out meanwhile: refunded in full (checkout.stripe_events.stock).
+        "soldOut": isinstance(order.get("soldOut"), dict),
     }
 
 

@@ -42,6 +42,16 @@ ABANDON_CHECKOUT_AFTER_SECONDS = params.IntParam(
     ),
 )
 
+# --- Stock (docs/architecture.md, "Stock").
+STOCK_HOLD_SECONDS = params.IntParam(
+    "STOCK_HOLD_SECONDS",
+    default=900,
+    description=(
+        "A checkout holds its units for this long after its last write (Pay renews it); the "
+        "reconciler cancels at Stripe a checkout idle for this long whose hold has lapsed."
+    ),
+)
+
 # --- The catalog (docs/catalog.md).
 SHOP_CURRENCY = params.StringParam(
     "SHOP_CURRENCY",
@@ -193,6 +203,11 @@ def shop_currency() -> str:
     if not re.fullmatch(r"[a-z]{3}", value):
         raise InvalidSetting(SHOP_CURRENCY.name, SHOP_CURRENCY.value, "an ISO code such as usd")
     return value
+
+
+def stock_hold_seconds() -> int:
+    """STOCK_HOLD_SECONDS, at least 1 (a hold must outlive the request that takes it)."""
+    return positive(STOCK_HOLD_SECONDS)
 
 
 def catalog_cache_seconds() -> int:

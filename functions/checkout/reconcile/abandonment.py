@@ -8,7 +8,7 @@ What Stripe says decides (`verdict`):
 - nobody paying (requires_payment_method, requires_confirmation): canceled;
 - a payment finished away from the page, on a bank's or the payer's schedule (micro-deposits
   take 1 to 2 business days; bank transfers, vouchers), with a deadline Stripe itself keeps:
-  never canceled;
+  never canceled; the checkout's hold on stock is pinned instead (it does not lapse);
 - a challenge (3D Secure): the shopper may have started it a second ago, so when the step first
   sees it, it restarts the idle clock; seen again a whole period later with no activity between,
   it is canceled;
@@ -20,12 +20,14 @@ period later; so has an order whose check failed. An order whose PaymentIntent S
 know is marked (stripeMissing) and left out of later passes.
 """
 
+import contextlib
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from google.cloud import firestore
 
+from checkout.holds import store as holds_store
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, last_activity
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
@@ -35,7 +37,7 @@ from checkout.reconcile import bookkeeping, queries
 from checkout.reconcile.pass_state import Budget, PassSettings, Summary, for_each_order
 from checkout.stripe_api import payment_intents
 from checkout.stripe_api.connection import PaymentIntentMissing
-from checkout.stripe_events import observations
+from checkout.stripe_events import observations, stock
 from checkout.stripe_events.plan import Outcome, Source
 
 STEP = "abandoned"
@@ -87,14 +89,26 @@ def verdict(payment_intent: Json, order: Json) -> Verdict:
     return Verdict.APPLY
 
 
-def expire(order_id: str, order: Json, summary: Summary) -> Verdict | None:
+def pin_hold(order: Json, now: datetime) -> None:
+    """A payment waiting on a bank keeps its units: the checkout's hold is pinned (it does not
+    lapse); a lapsed one is taken again if the units are on sale, else the success decides."""
+    wanted = stock.demands(order)
+    if not wanted:
+        return
+    with contextlib.suppress(holds_store.NotEnough):
+        holds_store.hold(stock.hold_key(order), wanted, now, None)
+
+
+def expire(order_id: str, order: Json, summary: Summary, step: str = STEP) -> Verdict | None:
     """Cancel the checkout if it is abandoned, or apply what Stripe says. The verdict when the
     order was left as it was; None when it changed."""
     observed_at = int(time.time())
     payment_intent = payment_intents.retrieve_payment_intent(order_id)
     decided = verdict(payment_intent, order)
+    if decided is Verdict.WAITING_ON_BANK:
+        pin_hold(order, datetime.now(UTC))
     if decided in (Verdict.WAITING_ON_BANK, Verdict.CHALLENGE_SEEN):
-        summary.count(STEP, decided.value)
+        summary.count(step, decided.value)
         return decided
     if decided is Verdict.CANCEL:
         observed_at = int(time.time())
@@ -108,11 +122,11 @@ def expire(order_id: str, order: Json, summary: Summary) -> Verdict | None:
             observed_at = int(time.time())
             payment_intent = payment_intents.retrieve_payment_intent(order_id)
         else:
-            summary.count(STEP, "canceled_at_stripe")
-            logger.info("abandoned checkout canceled", orderId=order_id)
+            summary.count(step, "canceled_at_stripe")
+            logger.info("abandoned checkout canceled", orderId=order_id, step=step)
     result = observations.apply_observation(payment_intent, order, Source.RECONCILER, observed_at)
-    summary.count(STEP, result.outcome)
-    summary.fulfilment(STEP, result.fulfilment)
+    summary.count(step, result.outcome)
+    summary.fulfilment(step, result.fulfilment)
     return None if result.outcome is Outcome.APPLIED else decided
 
 
@@ -125,27 +139,35 @@ def check(
     snapshot: "firestore.DocumentSnapshot[firestore.DocumentReference]",
     summary: Summary,
     now: datetime,
+    step: str = STEP,
 ) -> None:
     try:
-        left = expire(snapshot.id, snapshot.to_dict() or {}, summary)
+        left = expire(snapshot.id, snapshot.to_dict() or {}, summary, step)
     except PaymentIntentMissing:
-        summary.checked_with_stripe(STEP, missing=True)
+        summary.checked_with_stripe(step, missing=True)
         bookkeeping.mark_missing(snapshot, now)
         return
-    summary.checked_with_stripe(STEP, missing=False)
+    summary.checked_with_stripe(step, missing=False)
     if left is not None:
         bookkeeping.touch(snapshot, idle_clock_restart(left.value, now))
 
 
 def run(settings: PassSettings, budget: Budget, summary: Summary, now: datetime) -> None:
     query = queries.idle_checkouts(db(), now - settings.abandon_after, settings.page_size)
+    expire_each(STEP, query, budget, summary, now)
+
+
+def expire_each(
+    step: str, query: firestore.Query, budget: Budget, summary: Summary, now: datetime
+) -> None:
+    """The abandonment treatment for each order `query` finds, counted under `step`."""
     # A failed check restarts the order's idle clock: it is looked at again a period later.
     for_each_order(
-        STEP,
+        step,
         query,
         budget,
         summary,
-        lambda snapshot: check(snapshot, summary, now),
+        lambda snapshot: check(snapshot, summary, now, step),
         after_failure=lambda snapshot: bookkeeping.touch_after_failure(
             snapshot, idle_clock_restart(FAILED_CHECK, now)
         ),

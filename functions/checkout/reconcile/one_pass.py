@@ -16,7 +16,9 @@ from checkout.reconcile import (
     capped_orders,
     catch_up,
     fulfilment_recovery,
+    lapsed_holds,
     older_orders,
+    sold_out_refunds,
     stuck_orders,
 )
 from checkout.reconcile.pass_state import Budget, PassSettings, Step, Summary
@@ -24,8 +26,9 @@ from checkout.reconcile.pass_state import Budget, PassSettings, Step, Summary
 
 def run_pass(settings: PassSettings | None = None, now: datetime | None = None) -> Summary:
     """One pass: catch up on events, cancel PaymentIntents left open past the attempt cap, give
-    orders of an older version the fields the queries need, expire abandoned checkouts, re-check
-    stuck orders, recover fulfilment. Never raises for Stripe's or Firestore's failures: they
+    orders of an older version the fields the queries need, expire abandoned checkouts and
+    those whose stock holds lapsed, re-check stuck orders, recover fulfilment, retry sold-out
+    refunds. Never raises for Stripe's or Firestore's failures: they
     are counted."""
     settings = settings or PassSettings()
     now = now or datetime.now(UTC)
@@ -36,8 +39,10 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
         (capped_orders.STEP, capped_orders.run),
         ("older_orders", older_orders.run),
         ("abandoned", abandonment.run),
+        (lapsed_holds.STEP, lapsed_holds.run),
         ("stuck", stuck_orders.run),
         ("fulfilment", fulfilment_recovery.run),
+        (sold_out_refunds.STEP, sold_out_refunds.run),
     ]
     for name, step in steps:
         if budget.spent():

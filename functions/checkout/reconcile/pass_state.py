@@ -12,7 +12,7 @@ from google.cloud import firestore
 
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
-from checkout.platform.settings import ABANDON_CHECKOUT_AFTER_SECONDS
+from checkout.platform.settings import ABANDON_CHECKOUT_AFTER_SECONDS, stock_hold_seconds
 from checkout.stripe_events.apply import FULFILMENT_FAILED
 
 
@@ -20,12 +20,20 @@ def _abandon_after() -> timedelta:
     return timedelta(seconds=ABANDON_CHECKOUT_AFTER_SECONDS.value)
 
 
+def _stock_hold() -> timedelta:
+    return timedelta(seconds=stock_hold_seconds())
+
+
 @dataclass(frozen=True)
 class PassSettings:
     # A pending or failed checkout idle for this long whose PaymentIntent nobody is still paying
     # is canceled (the setting; idle: no activity, checkout.orders.reconciler_fields).
     abandon_after: timedelta = field(default_factory=_abandon_after)
-    # A pending or processing order not changed for this long is checked with Stripe.
+    # A pending or failed checkout that holds stock, idle for this long (its hold lapsed), gets
+    # the abandonment treatment (the setting STOCK_HOLD_SECONDS).
+    stock_hold: timedelta = field(default_factory=_stock_hold)
+    # A pending or processing order not changed for this long is checked with Stripe; a
+    # sold-out order with no refund recorded this long after has its refund asked for again.
     stuck_after: timedelta = timedelta(minutes=10)
     # A paid order with no fulfilledAt for this long is fulfilled by the pass. It is also the
     # lease of a fulfilment claim: the webhook (or a pass) that claimed it is given this long.

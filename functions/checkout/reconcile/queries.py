@@ -14,6 +14,10 @@ from checkout.orders.attempts import CANCELABLE_STATUSES, MAX_DECLINED_ATTEMPTS
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
 from checkout.orders.status import UNPAID_ORDER_STATUSES, OrderStatus
 from checkout.platform.collections import ORDERS
+from checkout.stripe_events.facts import SOLD_OUT
+from checkout.stripe_events.stock import HOLD_POOLS
+
+SOLD_OUT_AT = f"{SOLD_OUT}.at"
 
 _S = OrderStatus
 
@@ -45,6 +49,38 @@ def idle_checkouts(
         .where(filter=_KNOWN_TO_STRIPE)
         .where(filter=FieldFilter(LAST_ACTIVITY_AT, "<", active_before))
         .order_by(LAST_ACTIVITY_AT)
+        .limit(limit)
+    )
+
+
+def lapsed_hold_checkouts(
+    client: firestore.Client, active_before: datetime, limit: int
+) -> firestore.Query:
+    """Pending or failed checkouts that hold stock (`holdPools` not empty) with no activity
+    since `active_before` (their holds lapsed then), idlest first: to be canceled at Stripe."""
+    return (
+        client.collection(ORDERS)
+        .where(filter=FieldFilter("status", "in", [_S.PENDING.value, _S.FAILED.value]))
+        .where(filter=_KNOWN_TO_STRIPE)
+        .where(filter=FieldFilter(LAST_ACTIVITY_AT, "<", active_before))
+        .where(filter=FieldFilter(HOLD_POOLS, "!=", []))
+        .order_by(LAST_ACTIVITY_AT)
+        .order_by(HOLD_POOLS)
+        .limit(limit)
+    )
+
+
+def unrefunded_sold_out_orders(
+    client: firestore.Client, sold_out_before: datetime, limit: int
+) -> firestore.Query:
+    """needs_review orders paid for units sold out before `sold_out_before` with no refund
+    recorded: the refund after their commit failed (or its events are late)."""
+    return (
+        client.collection(ORDERS)
+        .where(filter=FieldFilter("status", "==", OrderStatus.NEEDS_REVIEW.value))
+        .where(filter=FieldFilter("refundedAmount", "==", 0))
+        .where(filter=FieldFilter(SOLD_OUT_AT, "<", sold_out_before))
+        .order_by(SOLD_OUT_AT)
         .limit(limit)
     )
 
@@ -104,6 +140,8 @@ def capped_open_orders(client: firestore.Client, _now: datetime, limit: int) -> 
 ALL_QUERIES = (
     stuck_orders,
     idle_checkouts,
+    lapsed_hold_checkouts,
+    unrefunded_sold_out_orders,
     open_orders_by_creation,
     unfulfilled_paid_orders,
     capped_open_orders,

@@ -1,8 +1,9 @@
 """The one way Stripe's word is applied to an order, whatever path brought it: `apply`.
 
 For an event from any `Source` it finds the order (or answers unhandled, foreign, ignored),
-records the event exactly once (checkout.stripe_events.ledger), logs one line, fulfils an order
-it made paid, and cancels the PaymentIntent when the event reached the attempt cap. Callers keep
+records the event exactly once (checkout.stripe_events.ledger, with what it does to the stock),
+logs one line, fulfils an order it made paid, cancels the PaymentIntent when the event reached
+the attempt cap, and refunds one that paid for units sold out. Callers keep
 only what is theirs: HTTP and signatures (checkout.webhooks.delivery), paging and the cursor
 (checkout.reconcile.catch_up), asking Stripe (checkout.stripe_events.observations).
 docs/architecture.md has the exactly-once and fulfilment reasoning.
@@ -18,7 +19,7 @@ from checkout.platform.firestore_client import db
 from checkout.platform.json_fields import Json
 from checkout.platform.settings import shop_currency
 from checkout.products.stripe_products import OWNERS_CHOICES
-from checkout.stripe_events import attempt_cap, ledger
+from checkout.stripe_events import attempt_cap, ledger, sold_out
 from checkout.stripe_events.catalog_events import (
     catalog_events_handled,
     is_catalog_event,
@@ -63,6 +64,8 @@ class Result:
     order: Json | None = None  # the order as committed, without server timestamps
     fulfilment: str | None = None  # FULFILLED or FULFILMENT_FAILED when it made the order paid
     attempt_cap: str | None = None  # attempt_cap.CANCELED or NOT_CANCELED when it reached the cap
+    # sold_out.REFUNDED or NOT_REFUNDED when it paid for units no longer on sale
+    sold_out: str | None = None
     product_id: str | None = None  # a catalog event's product (CATALOG_SOURCE=stripe)
 
 
@@ -105,6 +108,7 @@ def apply(event: StripeEvent, source: Source) -> Result:
         applied.order,
         fulfilled,
         attempt_cap.follow_up(applied),
+        sold_out.follow_up(applied),
     )
 
 

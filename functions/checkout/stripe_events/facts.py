@@ -14,6 +14,11 @@ from checkout.orders.status import OrderStatus, PaymentState, derive_status
 from checkout.platform.json_fields import Json, int_field
 from checkout.stripe_events import disputes
 
+# The fact that a payment succeeded for units no longer on sale (checkout.stripe_events.stock):
+# {"products": {productId: units short}, "at": the success event's time}. Nothing was sold; the
+# order is needs_review, never fulfilled, and refunded in full.
+SOLD_OUT = "soldOut"
+
 
 @dataclass(frozen=True)
 class Skip:
@@ -77,6 +82,11 @@ def _payment_key(fact: Json | None) -> tuple[int, int, int]:
     )
 
 
+def payment_state(order: Json | None) -> PaymentState | None:
+    """The newest payment state the order records (None: Stripe has said nothing, or no order)."""
+    return _payment_state(order) if order else None
+
+
 def _payment_state(order: Json) -> PaymentState | None:
     fact = _payment_fact(order)
     return PaymentState(fact["state"]) if fact else None
@@ -99,6 +109,7 @@ def order_status(order: Json) -> OrderStatus:
     return derive_status(
         _payment_state(order),
         needs_review=bool(order.get("reviewReason")),
+        sold_out=isinstance(order.get(SOLD_OUT), dict),
         fully_refunded=refunded > 0 and refunded >= paid_amount(order),
         dispute=disputes.order_dispute_state(disputes.recorded_disputes(order)),
     )

@@ -11,6 +11,12 @@ order change and creates the ledger entry, atomically, on two conditions Firesto
   still the one read: a concurrent change to the order (another event, a cart update) fails
   the commit, and the event is planned again from the order as it now is.
 
+When the event moves the payment on for an order that holds units (a success, a cancel,
+`processing`, a decline after it), the pools' shards are read too (a second read, only then),
+and the same commit writes what checkout.stripe_events.stock decides (units sold, given back,
+pinned), each shard on the condition that it is still the version read: the units follow the
+payment exactly once, in the commit that records it.
+
 A catalog event (CATALOG_SOURCE=stripe) follows the same rules with other documents:
 `apply_catalog_change` reads its ledger entry with the product and price documents it touches
 (checkout.stripe_events.catalog_events), and one commit creates the entry and writes those
@@ -32,6 +38,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from checkout.holds import store as holds_store
 from checkout.platform.collections import ORDERS, PRODUCTS, STRIPE_EVENTS, STRIPE_PRICES
 from checkout.platform.firestore_client import (
     MAX_ATTEMPTS,
@@ -41,6 +48,8 @@ from checkout.platform.firestore_client import (
     retry_on_conflict,
 )
 from checkout.platform.json_fields import Json
+from checkout.platform.settings import stock_hold_seconds
+from checkout.stripe_events import stock
 from checkout.stripe_events.catalog_events import CatalogPlan, DocumentChange, Target
 from checkout.stripe_events.event import StripeEvent
 from checkout.stripe_events.plan import Plan, Source, plan
@@ -116,6 +125,15 @@ def apply_event(
         decided = plan(stored, event, now, source)
         token = uuid.uuid4().hex
         batch = client.batch()
+        pools = stock.pools_to_read(stored, decided)
+        if pools:
+            # Only an event that moves the payment on, for an order that holds units: the
+            # shards are read now, and written in this commit on their own conditions.
+            read = holds_store.read_pools(client, pools)
+            settled = stock.settle(stored, decided, read.pools, now, stock_hold_seconds())
+            decided = settled.plan
+            for pool, changes in settled.changes.items():
+                holds_store.add_writes(client, batch, read, pool, changes)
         order = stored
         if decided.creates:
             order = decided.writes
