@@ -8,6 +8,8 @@ reconciler/{name}           the reconciler's own state: its events cursor, its w
 rate_limits/{counterId}     counters of the rate limits (checkout.platform.firestore_counters)
 products/{productId}        the catalog the owner imports (checkout.catalog, docs/catalog.md)
 stripe_prices/{priceId}     in Stripe mode, what each Stripe Price says (checkout.stripe_events)
+mail/{mailId}               an email to send, in the Trigger Email shape (checkout.mail); once
+                            delivered or given up, `expireAt` (TTL)
 """
 
 CHECKOUTS = "checkouts"
@@ -17,3 +19,4 @@ RECONCILER_STATE = "reconciler"
 RATE_LIMITS = "rate_limits"
 PRODUCTS = "products"
 STRIPE_PRICES = "stripe_prices"
+MAIL = "mail"

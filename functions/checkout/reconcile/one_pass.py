@@ -16,6 +16,7 @@ from checkout.reconcile import (
     capped_orders,
     catch_up,
     fulfilment_recovery,
+    mail_retries,
     older_orders,
     stuck_orders,
 )
@@ -25,8 +26,8 @@ from checkout.reconcile.pass_state import Budget, PassSettings, Step, Summary
 def run_pass(settings: PassSettings | None = None, now: datetime | None = None) -> Summary:
     """One pass: catch up on events, cancel PaymentIntents left open past the attempt cap, give
     orders of an older version the fields the queries need, expire abandoned checkouts, re-check
-    stuck orders, recover fulfilment. Never raises for Stripe's or Firestore's failures: they
-    are counted."""
+    stuck orders, recover fulfilment, retry mail. Never raises for Stripe's or Firestore's
+    failures: they are counted."""
     settings = settings or PassSettings()
     now = now or datetime.now(UTC)
     budget = Budget(settings.time_budget)
@@ -38,6 +39,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
         ("abandoned", abandonment.run),
         ("stuck", stuck_orders.run),
         ("fulfilment", fulfilment_recovery.run),
+        (mail_retries.STEP, mail_retries.run),
     ]
     for name, step in steps:
         if budget.spent():
