@@ -5,7 +5,8 @@
     python dev/stack.py dev              start everything, print what to try, wait for Ctrl-C
 
 The whole offline checkout: the Firestore emulator, localstripe, the Stripe.js stand-in
-(dev/stripe_standin), and the Firebase Hosting + Functions emulators serving the offline site
+(dev/stripe_standin), a local SMTP server keeping the mail it gets (dev/mail_server.py; the test
+stack runs one too), and the Firebase Hosting + Functions emulators serving the offline site
 (built from web/ and firebase.json), with localstripe's webhook registered to the webhook
 function and the Pub/Sub emulator, without which the Functions emulator ignores the scheduled
 reconcile_orders. `dev` runs that function every DEV_RECONCILE_SECONDS (60; 0: never), as Cloud
@@ -100,13 +101,14 @@ PORT_SETTINGS = (
     PortSetting("pubsub", "PUBSUB_PORT", 8085,
                 "the Pub/Sub emulator (without it, no scheduled function)"),
     PortSetting("ui", "EMULATOR_UI_PORT", 4000, "the Emulator UI (real-Stripe mode only)"),
+    PortSetting("smtp", "SMTP_PORT", 2525, "the local SMTP server (dev/mail_server.py)"),
 )  # fmt: skip
 PORT_SETTING = {setting.key: setting for setting in PORT_SETTINGS}
 FIRESTORE_KEYS = ("firestore", "firestore_websocket", "firestore_webchannel")
 # What firebase-tools opens for `emulators:start --only functions,hosting,pubsub`, by emulator
 # name. Pub/Sub: without it the Functions emulator ignores the scheduled reconcile_orders.
 EMULATOR_KEYS = ("hosting", "functions", "hub", "logging", "eventarc", "tasks", "pubsub")
-OFFLINE_KEYS = (*FIRESTORE_KEYS, "localstripe", "standin", *EMULATOR_KEYS)
+OFFLINE_KEYS = (*FIRESTORE_KEYS, "localstripe", "standin", "smtp", *EMULATOR_KEYS)
 ONLINE_KEYS = (*FIRESTORE_KEYS, *EMULATOR_KEYS, "ui")
 
 Ports = dict[str, int]
@@ -137,11 +139,22 @@ FUNCTION_PARAMS = (
     "SHOP_CURRENCY",
     "CATALOG_CACHE_SECONDS",
     "CATALOG_SOURCE",
+    "MAIL_FROM",
+    "OWNER_EMAIL",
+    "PUBLIC_BASE_URL",
 )
 # The e2e stack's functions keep the catalog 1 s (not 30): a test that imports a change sees it
 # on the page at once, without waiting out the cache. The environment still wins.
 E2E_FUNCTION_SETTINGS = {"CATALOG_CACHE_SECONDS": "1"}
-FUNCTION_SECRETS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+FUNCTION_SECRETS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_URL")
+# The mail of the offline stacks goes to their own SMTP server (dev/mail_server.py), which keeps
+# each message in the run's mail/ folder (MAIL_DIR_VARIABLE tells commands run against it where).
+# The environment wins for these two, e.g. `OWNER_EMAIL= make dev` sends no owner messages.
+OFFLINE_MAIL_ENV = {
+    "MAIL_FROM": "Offline checkout <shop@localhost>",
+    "OWNER_EMAIL": "owner@localhost",
+}
+MAIL_DIR_VARIABLE = "DEV_MAIL_DIR"
 
 
 def log_dir() -> Path:
@@ -430,6 +443,19 @@ def http_200(url: str) -> Callable[[], bool]:
     return check
 
 
+def smtp_ready(port: int) -> Callable[[], bool]:
+    """Ready once the server greets (220), as an SMTP client first hears it."""
+
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                return connection.recv(3) == b"220"
+        except OSError:
+            return False
+
+    return check
+
+
 def firestore_emulator(
     port: int,
     side_ports: tuple[int, int],
@@ -496,6 +522,10 @@ class Run:
         return f"127.0.0.1:{self.ports['functions']}"
 
     @property
+    def mail_dir(self) -> Path:
+        return self.directory / "mail"
+
+    @property
     def webhook_url(self) -> str:
         # Through Hosting, like Stripe's webhook in production: the rewrite is part of what runs.
         return f"{self.page_url}/api/stripe-webhook"
@@ -520,6 +550,22 @@ class Run:
                 "--from-scratch",
             ],
             http_ok(f"{self.localstripe_url}/v1/customers"),
+        )
+
+    def mail_server(self) -> Service:
+        """The local SMTP server, keeping what it receives in mail_dir (dev/mail_server.py)."""
+        port = self.ports["smtp"]
+        return Service(
+            "mail-server",
+            [
+                str(VENV_BIN / "python"),
+                str(ROOT / "dev" / "mail_server.py"),
+                "--port",
+                str(port),
+                "--folder",
+                str(self.mail_dir),
+            ],
+            smtp_ready(port),
         )
 
     def stripe_standin(self) -> Service:
@@ -566,6 +612,7 @@ class Run:
         """The settings of the offline services, the functions and the command run against them."""
         env = {
             **OFFLINE_LIMITS_ENV,
+            **OFFLINE_MAIL_ENV,
             **self.function_settings,
             **os.environ,
             **OFFLINE_KEYS_ENV,
@@ -583,6 +630,10 @@ class Run:
             env["STRIPE_API_BASE"] = self.localstripe_url
         if "hosting" in self.ports:
             env["CHECKOUT_BASE_URL"] = self.page_url
+            env["PUBLIC_BASE_URL"] = self.page_url
+        if "smtp" in self.ports:
+            env["SMTP_URL"] = f"smtp://127.0.0.1:{self.ports['smtp']}"
+            env[MAIL_DIR_VARIABLE] = str(self.mail_dir)
         return env
 
     def offline_site(self) -> Path:
@@ -729,6 +780,7 @@ def start_offline_checkout(
     env = run.offline_env()
     stack.start(run.localstripe(), env)
     stack.start(run.stripe_standin(), env)
+    stack.start(run.mail_server(), env)
     stack.start(run.firebase_emulators(run.offline_site()), functions_env(env))
     run.register_localstripe_webhook()
 
@@ -766,8 +818,9 @@ def run_tests(command: Sequence[str]) -> int:
     def start(stack: Stack, run: Run) -> None:
         stack.start(run.firestore(), run.offline_env())
         seed_catalog(run.offline_env())
-        run.ports.update(chosen_ports(["localstripe"]))
+        run.ports.update(chosen_ports(["localstripe", "smtp"]))
         stack.start(run.localstripe(), run.offline_env())
+        stack.start(run.mail_server(), run.offline_env())
 
     return run_command(command, run, start)
 
@@ -872,6 +925,8 @@ The order status shows on the page, and in Firestore:
     "http://{run.firestore_host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/orders"
 Stripe here is localstripe ({run.localstripe_url}) \
 behind a Stripe.js stand-in ({run.standin_origin}).
+Emails the shop sends arrive at a local SMTP server (127.0.0.1:{run.ports["smtp"]}), kept in
+  {run.mail_dir}/   (NNNN.eml, and NNNN.html to open in a browser)
 {reconciler_line(reconcile_seconds)}
 Logs: {run.logs}/   Stop everything: Ctrl-C
 """

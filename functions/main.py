@@ -17,6 +17,7 @@ from checkout.platform.settings import (
     RECONCILE_MAX_INSTANCES,
     RECONCILE_MEMORY_MB,
     RECONCILE_TIMEOUT_SECONDS,
+    SMTP_URL,
     STRIPE_SECRET_KEY,
     STRIPE_WEBHOOK_SECRET,
     WEBHOOK_CONCURRENCY,
@@ -28,8 +29,10 @@ from checkout.platform.settings import (
 # Ceilings (params, defaults in settings.py; docs/security.md has the cost they imply).
 
 
+# SMTP_URL: each function that can make an order paid sends its mail right after the commit
+# (checkout.mail.sender); the reconciler retries what is due.
 @https_fn.on_request(
-    secrets=[STRIPE_SECRET_KEY],
+    secrets=[STRIPE_SECRET_KEY, SMTP_URL],
     max_instances=CHECKOUT_MAX_INSTANCES,
     concurrency=CHECKOUT_CONCURRENCY,
     memory=CHECKOUT_MEMORY_MB,
@@ -45,7 +48,7 @@ def checkout_api(request: Request) -> Response:
 
 @https_fn.on_request(
     # The secret key too: the webhook cancels a PaymentIntent past the attempt cap.
-    secrets=[STRIPE_WEBHOOK_SECRET, STRIPE_SECRET_KEY],
+    secrets=[STRIPE_WEBHOOK_SECRET, STRIPE_SECRET_KEY, SMTP_URL],
     max_instances=WEBHOOK_MAX_INSTANCES,
     concurrency=WEBHOOK_CONCURRENCY,
     memory=WEBHOOK_MEMORY_MB,
@@ -64,7 +67,7 @@ def stripe_webhook(request: Request) -> Response:
 # (checkout.reconcile.PassSettings, 4 min) inside its timeout; passes may overlap safely.
 @scheduler_fn.on_schedule(
     schedule="every 10 minutes",
-    secrets=[STRIPE_SECRET_KEY],
+    secrets=[STRIPE_SECRET_KEY, SMTP_URL],
     max_instances=RECONCILE_MAX_INSTANCES,
     memory=RECONCILE_MEMORY_MB,
     timeout_sec=RECONCILE_TIMEOUT_SECONDS,

@@ -121,8 +121,8 @@ def test_the_check_catches_a_missing_index() -> None:
 
 def test_every_collection_with_expiring_documents_has_a_ttl_policy() -> None:
     # Documents that carry expireAt are deleted by Firestore only where a TTL policy says so:
-    # the events ledger, the rate-limit counters, and checkout records that never got a
-    # PaymentIntent (a refused or failed first request).
+    # the events ledger, the rate-limit counters, checkout records that never got a
+    # PaymentIntent (a refused or failed first request), and mail delivered or given up.
     ttl = {
         (o["collectionGroup"], o["fieldPath"]) for o in INDEXES["fieldOverrides"] if o.get("ttl")
     }
@@ -130,6 +130,7 @@ def test_every_collection_with_expiring_documents_has_a_ttl_policy() -> None:
         ("stripe_events", "expireAt"),
         ("rate_limits", "expireAt"),
         ("checkouts", "expireAt"),
+        ("mail", "expireAt"),
     }
     # TTL fields are left unindexed, as Google recommends for timestamps written at a steady rate.
     assert all(o.get("indexes") == [] for o in INDEXES["fieldOverrides"] if o.get("ttl"))
@@ -156,6 +157,8 @@ EXEMPT_CONTAINERS = {
     ("orders", "refunds"),
     # Each hold's `until` (checkout.holds.pool): read with its shard, never queried.
     ("shards", "holds"),
+    # An email's subject and bodies: large text, read by id, never queried.
+    ("mail", "message"),
 }
 
 

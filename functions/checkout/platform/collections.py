@@ -10,6 +10,8 @@ products/{productId}        the catalog the owner imports (checkout.catalog, doc
 stripe_prices/{priceId}     in Stripe mode, what each Stripe Price says (checkout.stripe_events)
 pools/{pool}/shards/{n}     a pool of limited units (stock, redemptions) spread over shards:
                             on sale, held by checkouts, sold (checkout.holds)
+mail/{mailId}               an email to send, in the Trigger Email shape (checkout.mail); once
+                            delivered or given up, `expireAt` (TTL)
 """
 
 CHECKOUTS = "checkouts"
@@ -21,3 +23,4 @@ PRODUCTS = "products"
 STRIPE_PRICES = "stripe_prices"
 POOLS = "pools"
 POOL_SHARDS = "shards"  # the subcollection of each pool
+MAIL = "mail"

@@ -79,6 +79,33 @@ CATALOG_SOURCE = params.StringParam(
 )
 CATALOG_SOURCES = ("firestore", "stripe")
 
+# --- Email (docs/operations.md, "Mail"): the confirmation, refund and owner messages.
+SMTP_URL = params.SecretParam(
+    "SMTP_URL",
+    description=(
+        "Where mail is sent: smtp://host:port (STARTTLS when offered), "
+        "smtps://user:password@host:465 (TLS), or 'disabled' (nothing is sent)."
+    ),
+)
+MAIL_FROM = params.StringParam(
+    "MAIL_FROM",
+    default="",
+    description="The From of every message, e.g. 'Shop <orders@example.com>'.",
+)
+OWNER_EMAIL = params.StringParam(
+    "OWNER_EMAIL",
+    default="",
+    description="Optional: who is told, for each paid order, what to ship and where.",
+)
+PUBLIC_BASE_URL = params.StringParam(
+    "PUBLIC_BASE_URL",
+    default="",
+    description=(
+        "The shop page's origin (https://shop.example.com), for the order-status link in "
+        "emails; empty: the emails carry no link."
+    ),
+)
+
 
 class MissingSetting(Exception):
     """A required setting has no value. The message names the variable, never a value."""
@@ -222,4 +249,23 @@ def catalog_source() -> str:
         raise InvalidSetting(
             CATALOG_SOURCE.name, CATALOG_SOURCE.value, " or ".join(CATALOG_SOURCES)
         )
+    return value
+
+
+def public_base_url() -> str:
+    """PUBLIC_BASE_URL without a trailing slash; empty when unset."""
+    value = optional(PUBLIC_BASE_URL).rstrip("/")
+    if value and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
+        raise InvalidSetting(
+            PUBLIC_BASE_URL.name, PUBLIC_BASE_URL.value, "an http(s) URL such as https://shop.io"
+        )
+    return value
+
+
+def owner_email() -> str:
+    """OWNER_EMAIL; empty when unset (no owner messages)."""
+    value = optional(OWNER_EMAIL)
+    if value and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+        # Not the value: an address is personal data, even the owner's.
+        raise InvalidSetting(OWNER_EMAIL.name, "...", "one email address")
     return value

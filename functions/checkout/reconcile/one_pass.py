@@ -17,6 +17,7 @@ from checkout.reconcile import (
     catch_up,
     fulfilment_recovery,
     lapsed_holds,
+    mail_retries,
     older_orders,
     sold_out_refunds,
     stuck_orders,
@@ -28,7 +29,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
     """One pass: catch up on events, cancel PaymentIntents left open past the attempt cap, give
     orders of an older version the fields the queries need, expire abandoned checkouts and
     those whose stock holds lapsed, re-check stuck orders, recover fulfilment, retry sold-out
-    refunds. Never raises for Stripe's or Firestore's failures: they
+    refunds, retry mail. Never raises for Stripe's or Firestore's failures: they
     are counted."""
     settings = settings or PassSettings()
     now = now or datetime.now(UTC)
@@ -43,6 +44,7 @@ def run_pass(settings: PassSettings | None = None, now: datetime | None = None) 
         ("stuck", stuck_orders.run),
         ("fulfilment", fulfilment_recovery.run),
         (sold_out_refunds.STEP, sold_out_refunds.run),
+        (mail_retries.STEP, mail_retries.run),
     ]
     for name, step in steps:
         if budget.spent():

@@ -10,10 +10,11 @@ from datetime import datetime
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from checkout.mail.delivery import NEXT_ATTEMPT_AT, OPEN_STATES
 from checkout.orders.attempts import CANCELABLE_STATUSES, MAX_DECLINED_ATTEMPTS
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT, STRIPE_MISSING
 from checkout.orders.status import UNPAID_ORDER_STATUSES, OrderStatus
-from checkout.platform.collections import ORDERS
+from checkout.platform.collections import MAIL, ORDERS
 from checkout.stripe_events.facts import SOLD_OUT
 from checkout.stripe_events.stock import HOLD_POOLS
 
@@ -136,6 +137,17 @@ def capped_open_orders(client: firestore.Client, _now: datetime, limit: int) -> 
     )
 
 
+def due_mail(client: firestore.Client, now: datetime, limit: int) -> firestore.Query:
+    """Mail documents due a (first, next or taken-over) attempt at `now`, longest due first."""
+    return (
+        client.collection(MAIL)
+        .where(filter=FieldFilter("delivery.state", "in", [s.value for s in OPEN_STATES]))
+        .where(filter=FieldFilter(NEXT_ATTEMPT_AT, "<=", now))
+        .order_by(NEXT_ATTEMPT_AT)
+        .limit(limit)
+    )
+
+
 # For the index test: each takes (client, a datetime, a limit).
 ALL_QUERIES = (
     stuck_orders,
@@ -145,4 +157,5 @@ ALL_QUERIES = (
     open_orders_by_creation,
     unfulfilled_paid_orders,
     capped_open_orders,
+    due_mail,
 )
