@@ -11,8 +11,9 @@ written); 2 a usage or settings error, no connection to Firestore (or Stripe), a
 part-way (running it again finishes it).
 
 The tool sits in the top layer, beside the three functions' packages: it writes the products
-(checkout.products) and, for sync-from-stripe, uses Stripe's API and the webhook's conditional
-commit (checkout.catalog.sync_from_stripe), which only that command loads.
+(checkout.products) and the promotion codes (checkout.discounts) and, for sync-from-stripe, uses
+Stripe's API and the webhook's conditional commit (checkout.catalog.sync_from_stripe), which only
+that command loads.
 """
 
 import argparse
@@ -26,7 +27,14 @@ from google.auth.exceptions import GoogleAuthError
 from checkout.catalog import import_writes
 from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
 from checkout.catalog.changes import describe, plan_import, summary
+from checkout.catalog.code_changes import (
+    CodeImportPlan,
+    describe_codes,
+    plan_code_import,
+    summary_codes,
+)
 from checkout.catalog.export import export_text
+from checkout.discounts import store as code_store
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
@@ -66,6 +74,14 @@ def _read_documents() -> store.Documents | None:
         return None
 
 
+def _read_code_documents() -> code_store.Documents | None:
+    try:
+        return code_store.read_documents(db())
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return None
+
+
 def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if source == "stripe":
         _fail(
@@ -93,17 +109,25 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if documents is None:
         return EXIT_NOT_DONE
     plan = plan_import(catalog.products, documents)
-    for line in describe(plan):
+    code_plan: CodeImportPlan | None = None
+    if catalog.promotion_codes is not None:  # no section: the codes are left as they are
+        code_documents = _read_code_documents()
+        if code_documents is None:
+            return EXIT_NOT_DONE
+        code_plan = plan_code_import(catalog.promotion_codes, code_documents)
+    lines = describe(plan) + (describe_codes(code_plan) if code_plan is not None else [])
+    for line in lines:
         print(line)
+    summed = summary(plan) + (f"; {summary_codes(code_plan)}" if code_plan is not None else "")
     if dry_run:
-        print(f"dry run: {summary(plan)}; nothing written", flush=True)
+        print(f"dry run: {summed}; nothing written", flush=True)
         return EXIT_OK
     try:
-        import_writes.write_plan(db(), plan)
+        import_writes.write_plan(db(), plan, code_plan)
     except import_writes.ImportInterrupted as interrupted:
         _fail(f"import interrupted: {interrupted}; run it again to finish")
         return EXIT_NOT_DONE
-    print(f"written: {summary(plan)}", flush=True)
+    print(f"written: {summed}", flush=True)
     return EXIT_OK
 
 
@@ -111,7 +135,10 @@ def run_export(currency: str) -> int:
     documents = _read_documents()
     if documents is None:
         return EXIT_NOT_DONE
-    sys.stdout.write(export_text(documents, currency))
+    code_documents = _read_code_documents()
+    if code_documents is None:
+        return EXIT_NOT_DONE
+    sys.stdout.write(export_text(documents, currency, code_documents))
     sys.stdout.flush()
     return EXIT_OK
 

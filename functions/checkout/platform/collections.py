@@ -8,6 +8,8 @@ reconciler/{name}           the reconciler's own state: its events cursor, its w
 rate_limits/{counterId}     counters of the rate limits (checkout.platform.firestore_counters)
 products/{productId}        the catalog the owner imports (checkout.catalog, docs/catalog.md)
 stripe_prices/{priceId}     in Stripe mode, what each Stripe Price says (checkout.stripe_events)
+promotion_codes/{CODE}      the promotion codes the owner imports (checkout.discounts,
+                            docs/catalog.md), the code upper-case
 """
 
 CHECKOUTS = "checkouts"
@@ -17,3 +19,4 @@ RECONCILER_STATE = "reconciler"
 RATE_LIMITS = "rate_limits"
 PRODUCTS = "products"
 STRIPE_PRICES = "stripe_prices"
+PROMOTION_CODES = "promotion_codes"
