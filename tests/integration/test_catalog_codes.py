@@ -23,6 +23,7 @@ SAMPLE = ROOT / "catalog.json"
 
 pytestmark = pytest.mark.without_sample_catalog
 
+WELCOME = {"code": "WELCOME10", "active": True, "percentOff": 10, "oncePerEmail": False}
 SPRING = {
     "code": "spring-27",
     "active": True,
@@ -37,12 +38,12 @@ SPRING = {
 
 
 def with_codes(path: Path, *codes: dict[str, Any], section: bool = True) -> Path:
+    """catalog.json's products, and `codes` as its `promotionCodes` (no section: none)."""
     data = json.loads(SAMPLE.read_text())
+    data.pop("promotionCodes", None)
     if section:
         data["promotionCodes"] = list(codes)
-    else:
-        del data["promotionCodes"]
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
 
@@ -57,8 +58,7 @@ def update_times(db: firestore.Client) -> dict[str, Any]:
 def test_the_import_writes_codes_upper_case_with_timestamps(
     firestore_db: firestore.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    welcome = {"code": "WELCOME10", "active": True, "percentOff": 10, "oncePerEmail": False}
-    assert main(["import", str(with_codes(tmp_path / "c.json", welcome, SPRING))]) == 0
+    assert main(["import", str(with_codes(tmp_path / "c.json", WELCOME, SPRING))]) == 0
     out = capsys.readouterr().out
     assert "added promotion code SPRING-27: 500 usd off" in out
     assert "written: 3 added, 0 changed, 0 deactivated, 0 unchanged; promotion codes: 2 added" in (
@@ -113,7 +113,8 @@ def test_a_dry_run_prints_the_codes_changes_and_writes_nothing(
 def test_codes_missing_from_the_section_are_deactivated_and_no_section_leaves_them(
     firestore_db: firestore.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["import", str(SAMPLE)]) == 0
+    welcome = with_codes(tmp_path / "welcome.json", WELCOME)
+    assert main(["import", str(welcome)]) == 0
     firestore_db.collection(PROMOTION_CODES).document("WELCOME10").update({"note": "kept"})
     before = update_times(firestore_db)
 
@@ -123,12 +124,12 @@ def test_codes_missing_from_the_section_are_deactivated_and_no_section_leaves_th
 
     assert main(["import", str(with_codes(tmp_path / "empty.json"))]) == 0
     assert "deactivated promotion code WELCOME10" in capsys.readouterr().out
-    welcome = codes_in(firestore_db)["WELCOME10"]
-    assert welcome["active"] is False and welcome["percentOff"] == 10
-    assert welcome["note"] == "kept"  # only `active` was written
+    stored = codes_in(firestore_db)["WELCOME10"]
+    assert stored["active"] is False and stored["percentOff"] == 10
+    assert stored["note"] == "kept"  # only `active` was written
     assert store.read_code(firestore_db, "WELCOME10", "usd").active is False  # type: ignore[union-attr]
 
-    assert main(["import", str(SAMPLE)]) == 0  # listed again: active again
+    assert main(["import", str(welcome)]) == 0  # listed again: active again
     assert codes_in(firestore_db)["WELCOME10"]["active"] is True
 
 
@@ -176,15 +177,18 @@ def test_export_prints_the_codes_and_importing_it_changes_nothing(
     )
 
 
-def test_the_sample_catalog_with_its_code_exports_as_itself(firestore_db: firestore.Client) -> None:
-    assert main(["import", str(SAMPLE)]) == 0
-    assert cli("export").stdout == SAMPLE.read_text()
+def test_a_catalog_with_codes_exports_as_itself(
+    firestore_db: firestore.Client, tmp_path: Path
+) -> None:
+    catalog = with_codes(tmp_path / "catalog.json", WELCOME)
+    assert main(["import", str(catalog)]) == 0
+    assert cli("export").stdout == catalog.read_text()
 
 
 def test_a_code_document_broken_by_hand_is_no_code_and_is_logged(
-    firestore_db: firestore.Client, capsys: pytest.CaptureFixture[str]
+    firestore_db: firestore.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["import", str(SAMPLE)]) == 0
+    assert main(["import", str(with_codes(tmp_path / "c.json", WELCOME))]) == 0
     firestore_db.collection(PROMOTION_CODES).document("WELCOME10").update({"percentOff": "10"})
     capsys.readouterr()
     assert store.read_code(firestore_db, "WELCOME10", "usd") is None

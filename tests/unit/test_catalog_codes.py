@@ -12,7 +12,7 @@ from checkout.catalog.catalog_file import InvalidCatalogFile, parse_catalog, rea
 from checkout.catalog.code_changes import describe_codes, plan_code_import, summary_codes
 from checkout.catalog.export import export_text
 from checkout.discounts.promotion_code import CodeProblem, PromotionCode, document_of
-from tests.sample_catalog import CATALOG_FILE, sample_documents
+from tests.sample_catalog import sample_documents
 
 
 def product(product_id: str = "mug") -> dict[str, Any]:
@@ -188,8 +188,3 @@ def test_a_broken_code_document_is_exported_as_it_is(capsys: pytest.CaptureFixtu
     assert "currency" not in entry
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [(e["promotionCode"], e["field"]) for e in logged] == [("WELCOME10", "percentOff")]
-
-
-def test_the_sample_catalogs_codes_are_valid() -> None:
-    parsed = read_catalog_text(CATALOG_FILE.read_text(encoding="utf-8"), "usd")
-    assert parsed.promotion_codes is None or all(c.active for c in parsed.promotion_codes)
