@@ -11,7 +11,10 @@ from google.cloud import firestore
 
 from checkout.catalog.catalog_file import read_catalog_text
 from checkout.catalog.changes import plan_import
+from checkout.catalog.code_changes import plan_code_import
 from checkout.catalog.import_writes import write_plan
+from checkout.discounts import store as code_store
+from checkout.discounts.promotion_code import PromotionCode
 from checkout.products import store
 from checkout.products.live_catalog import ShopCatalog, catalog_from_documents
 from checkout.products.product import Product, document_of
@@ -24,6 +27,12 @@ def sample_products() -> dict[str, Product]:
     """catalog.json's products, by id, in the file's order."""
     text = CATALOG_FILE.read_text(encoding="utf-8")
     return {p.id: p for p in read_catalog_text(text, CURRENCY).products}
+
+
+def sample_promotion_codes() -> dict[str, PromotionCode]:
+    """catalog.json's promotion codes, by code."""
+    text = CATALOG_FILE.read_text(encoding="utf-8")
+    return {c.code: c for c in read_catalog_text(text, CURRENCY).promotion_codes or ()}
 
 
 def sample_documents() -> dict[str, dict[str, Any]]:
@@ -44,4 +53,9 @@ def import_sample_catalog(client: firestore.Client) -> None:
     """catalog.json becomes the catalog in `client`'s database, as `python -m checkout.catalog
     import` makes it (for a database a test or the bench has just emptied)."""
     products = tuple(sample_products().values())
-    write_plan(client, plan_import(products, store.read_documents(client)))
+    codes = tuple(sample_promotion_codes().values())
+    write_plan(
+        client,
+        plan_import(products, store.read_documents(client)),
+        code_plan=plan_code_import(codes, code_store.read_documents(client)),
+    )

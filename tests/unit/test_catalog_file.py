@@ -12,7 +12,8 @@ from checkout.catalog.catalog_file import (
     read_catalog_text,
     render,
 )
-from checkout.products.product import Product, file_entry_of
+from checkout.discounts.promotion_code import CodeProblem
+from checkout.products.product import Problem, Product, file_entry_of
 from tests.conftest import ROOT
 
 
@@ -37,7 +38,12 @@ def catalog(*entries: Any, **top: Any) -> dict[str, Any]:
 def problems(data: Any, shop_currency: str = "usd") -> list[tuple[str | None, str | None]]:
     with pytest.raises(InvalidCatalogFile) as caught:
         parse_catalog(data, shop_currency)
-    return [(p.product, p.field) for p in caught.value.problems]
+    return [(named(p), p.field) for p in caught.value.problems]
+
+
+def named(problem: Problem | CodeProblem) -> str | None:
+    """The product or promotion code a problem names."""
+    return problem.product if isinstance(problem, Problem) else problem.code
 
 
 def test_a_valid_file_gives_its_products_in_the_shops_currency() -> None:
@@ -54,9 +60,9 @@ def test_shippable_and_images_may_be_left_out() -> None:
 
 
 def test_an_unknown_top_level_key_is_named() -> None:
-    assert problems(catalog(entry(), shipping={}, promotionCodes=[])) == [
+    assert problems(catalog(entry(), shipping={}, promotionCode=[])) == [
         (None, "shipping"),
-        (None, "promotionCodes"),
+        (None, "promotionCode"),
     ]
 
 
@@ -71,7 +77,7 @@ def test_a_product_carries_no_currency() -> None:
     with pytest.raises(InvalidCatalogFile) as caught:
         parse_catalog(catalog(entry(currency="usd")), "usd")
     (problem,) = caught.value.problems
-    assert (problem.product, problem.field) == ("'mug-enamel'", "currency")
+    assert (named(problem), problem.field) == ("'mug-enamel'", "currency")
     assert "states it once" in problem.message
 
 
@@ -96,7 +102,7 @@ def test_duplicate_ids_are_refused_naming_both_places() -> None:
     with pytest.raises(InvalidCatalogFile) as caught:
         parse_catalog(catalog(entry("tee"), entry("mug"), entry("tee")), "usd")
     (problem,) = caught.value.problems
-    assert (problem.product, problem.field) == ("'tee'", "id")
+    assert (named(problem), problem.field) == ("'tee'", "id")
     assert "products[0] and products[2]" in problem.message
 
 

@@ -12,8 +12,9 @@ Stripe), an import refused (CATALOG_SOURCE=stripe) or a sync refused (CATALOG_SO
 or either interrupted part-way (running it again finishes it).
 
 The tool sits in the top layer, beside the three functions' packages: it writes the products
-(checkout.products) and, for sync-from-stripe, uses Stripe's API and the webhook's conditional
-commit (checkout.catalog.sync_from_stripe), which only that command loads.
+(checkout.products) and the promotion codes (checkout.discounts) and, for sync-from-stripe, uses
+Stripe's API and the webhook's conditional commit (checkout.catalog.sync_from_stripe), which only
+that command loads.
 """
 
 import argparse
@@ -28,7 +29,14 @@ from google.auth.exceptions import GoogleAuthError
 from checkout.catalog import import_writes
 from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
 from checkout.catalog.changes import describe, plan_import, stock_refusals, summary
+from checkout.catalog.code_changes import (
+    CodeImportPlan,
+    describe_codes,
+    plan_code_import,
+    summary_codes,
+)
 from checkout.catalog.export import export_text
+from checkout.discounts import store as code_store
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
@@ -68,6 +76,14 @@ def _read_documents() -> store.Documents | None:
         return None
 
 
+def _read_code_documents() -> code_store.Documents | None:
+    try:
+        return code_store.read_documents(db())
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return None
+
+
 def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if source == "stripe":
         _fail(
@@ -95,6 +111,12 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if documents is None:
         return EXIT_NOT_DONE
     plan = plan_import(catalog.products, documents)
+    code_plan: CodeImportPlan | None = None
+    if catalog.promotion_codes is not None:  # no section: the codes are left as they are
+        code_documents = _read_code_documents()
+        if code_documents is None:
+            return EXIT_NOT_DONE
+        code_plan = plan_code_import(catalog.promotion_codes, code_documents)
     try:
         pools = import_writes.read_stock_pools(db(), plan)
     except CONNECTION_ERRORS as error:
@@ -104,12 +126,13 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     # whole catalog as it was; set_total checks again as it writes (a hold taken meanwhile).
     refusals = stock_refusals(plan, pools, datetime.now(UTC))
     if dry_run or not refusals:
-        for line in describe(plan):
+        for line in describe(plan) + (describe_codes(code_plan) if code_plan else []):
             print(line)
     for problem in refusals:
         print(f"{path}: {problem}", file=sys.stderr)
+    summed = summary(plan) + (f"; {summary_codes(code_plan)}" if code_plan is not None else "")
     if dry_run:
-        print(f"dry run: {summary(plan)}; nothing written", flush=True)
+        print(f"dry run: {summed}; nothing written", flush=True)
         if refusals:
             _fail(f"the import would be refused: {_stock_below(len(refusals))}")
             return EXIT_INVALID_FILE
@@ -118,20 +141,20 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
         _fail(f"import refused: {_stock_below(len(refusals))}; nothing was written")
         return EXIT_INVALID_FILE
     try:
-        late = import_writes.write_plan(db(), plan, pools)
+        late = import_writes.write_plan(db(), plan, pools, code_plan)
     except import_writes.ImportInterrupted as interrupted:
         _fail(f"import interrupted: {interrupted}; run it again to finish")
         return EXIT_NOT_DONE
     if late:
         for problem in late:
             print(f"{path}: {problem}", file=sys.stderr)
-        print(f"written: {summary(plan)}, except {len(late)} refused", flush=True)
+        print(f"written: {summed}, except {len(late)} refused", flush=True)
         _fail(
             f"import refused for {len(late)} product(s), sold or held meanwhile: nothing of "
             "them was written, the rest was"
         )
         return EXIT_INVALID_FILE
-    print(f"written: {summary(plan)}", flush=True)
+    print(f"written: {summed}", flush=True)
     return EXIT_OK
 
 
@@ -143,7 +166,10 @@ def run_export(currency: str) -> int:
     documents = _read_documents()
     if documents is None:
         return EXIT_NOT_DONE
-    sys.stdout.write(export_text(documents, currency))
+    code_documents = _read_code_documents()
+    if code_documents is None:
+        return EXIT_NOT_DONE
+    sys.stdout.write(export_text(documents, currency, code_documents))
     sys.stdout.flush()
     return EXIT_OK
 

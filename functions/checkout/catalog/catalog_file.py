@@ -1,10 +1,13 @@
 """The catalog file the owner edits: read and checked as a whole, and written by the export.
 
-    {"currency": "usd", "products": [{"id": "mug-enamel", "name": "Enamel mug", ...}, ...]}
+    {"currency": "usd", "products": [{"id": "mug-enamel", "name": "Enamel mug", ...}, ...],
+     "promotionCodes": [{"code": "WELCOME10", "active": true, "percentOff": 10}, ...]}
 
 The file states the currency once; its products carry the fields of a Firestore product
-document except `currency`. Anything the format does not know is an error naming it: later
-capabilities add their own top-level sections, and a typo must not pass for one of them.
+document except `currency`, and so do its promotion codes (checkout.discounts.promotion_code),
+times written as RFC 3339 strings. `promotionCodes` may be left out: the import then leaves the
+codes as they are. Anything the format does not know is an error naming it: later capabilities
+add their own top-level sections, and a typo must not pass for one of them.
 """
 
 import json
@@ -13,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checkout.discounts import promotion_code as codes
+from checkout.discounts.promotion_code import CodeProblem, PromotionCode
 from checkout.products.product import (
     FILE_FIELDS,
     Problem,
@@ -22,7 +27,7 @@ from checkout.products.product import (
     is_valid_id,
 )
 
-TOP_LEVEL_KEYS = ("currency", "products")
+TOP_LEVEL_KEYS = ("currency", "products", "promotionCodes")
 CURRENCY_CODE = re.compile(r"[a-z]{3}")  # as Stripe writes them
 
 
@@ -30,12 +35,19 @@ CURRENCY_CODE = re.compile(r"[a-z]{3}")  # as Stripe writes them
 class CatalogFile:
     currency: str
     products: tuple[Product, ...]
+    # None: the file has no `promotionCodes` section, and the import leaves the codes alone.
+    promotion_codes: tuple[PromotionCode, ...] | None = None
+
+
+# Each problem names its product or promotion code (or the top level) and its field.
+EntryProblem = Problem | CodeProblem
 
 
 class InvalidCatalogFile(Exception):
-    """Every problem found in the file, each naming the product (or the top level) and field."""
+    """Every problem found in the file, each naming the product or code (or the top level) and
+    the field."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[EntryProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
 
@@ -108,13 +120,74 @@ def _entry_problems(entry: dict[str, Any], label: str) -> list[Problem]:
     return problems + check_fields(label, entry, FILE_FIELDS[1:])
 
 
+def _code_problems(entry: dict[str, Any], label: str, product_ids: set[str]) -> list[CodeProblem]:
+    problems = []
+    if "code" not in entry:
+        problems.append(CodeProblem(label, "code", "is missing"))
+    elif codes.normalize(entry["code"]) is None:
+        message = (
+            f"{entry['code']!r} is not a promotion code: 3 to 32 letters, digits, _ or -, "
+            "starting with a letter or digit"
+        )
+        problems.append(CodeProblem(label, "code", message))
+    for field in entry:
+        if field == "currency":
+            message = "promotion codes carry no currency: the file states it once, at the top"
+            problems.append(CodeProblem(label, field, message))
+        elif field not in codes.FILE_FIELDS:
+            known = ", ".join(codes.FILE_FIELDS)
+            message = f"is not a promotion code field (they are: {known})"
+            problems.append(CodeProblem(label, field, message))
+    problems += codes.check_fields(label, entry, in_file=True)
+    listed = entry.get("productIds")
+    if isinstance(listed, list) and not any(p.field == "productIds" for p in problems):
+        unknown = [product_id for product_id in listed if product_id not in product_ids]
+        if unknown:
+            message = f"{unknown[0]!r} is not a product of this file"
+            problems.append(CodeProblem(label, "productIds", message))
+    return problems
+
+
+def parse_codes(
+    entries: Any, shop_currency: str, product_ids: set[str]
+) -> tuple[tuple[PromotionCode, ...], list[EntryProblem]]:
+    """The promotion codes of the `promotionCodes` section, and every problem found in it."""
+    if not isinstance(entries, list):
+        return (), [Problem(None, "promotionCodes", "must be a list of promotion codes")]
+    parsed: list[PromotionCode] = []
+    problems: list[EntryProblem] = []
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        place = f"promotionCodes[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(CodeProblem(place, None, "must be a JSON object"))
+            continue
+        code = codes.normalize(entry.get("code"))
+        label = place if code is None else repr(code)
+        entry_problems = _code_problems(entry, label, product_ids)
+        if code is not None:
+            if code in first_index:
+                message = (
+                    f"appears twice (codes are case-insensitive): "
+                    f"promotionCodes[{first_index[code]}] and {place}"
+                )
+                entry_problems.append(CodeProblem(label, "code", message))
+            else:
+                first_index[code] = index
+        problems += entry_problems
+        if not entry_problems:
+            assert code is not None  # a missing or invalid code is a problem
+            parsed.append(codes.build(code, entry, shop_currency, in_file=True))
+    return tuple(parsed), problems
+
+
 def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
     """The catalog `data` (the file's JSON value) describes; raises InvalidCatalogFile listing
     every problem when there is any, so that nothing is written from a file partly wrong."""
     if not isinstance(data, dict):
         message = 'must be one JSON object: {"currency": "...", "products": [...]}'
         raise InvalidCatalogFile([Problem(None, None, message)])
-    problems = [
+    problems: list[EntryProblem] = [
         Problem(None, key, f"is not a catalog section (they are: {', '.join(TOP_LEVEL_KEYS)})")
         for key in data
         if key not in TOP_LEVEL_KEYS
@@ -145,9 +218,14 @@ def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
         problems += entry_problems
         if not entry_problems:
             products.append(build(entry["id"], entry, shop_currency))
+    promotion_codes = None
+    if "promotionCodes" in data:
+        product_ids = {e["id"] for e in entries if isinstance(e, dict) and is_valid_id(e.get("id"))}
+        promotion_codes, more = parse_codes(data["promotionCodes"], shop_currency, product_ids)
+        problems += more
     if problems:
         raise InvalidCatalogFile(problems)
-    return CatalogFile(currency=shop_currency, products=tuple(products))
+    return CatalogFile(shop_currency, tuple(products), promotion_codes)
 
 
 def read_catalog_text(text: str, shop_currency: str) -> CatalogFile:
@@ -155,8 +233,15 @@ def read_catalog_text(text: str, shop_currency: str) -> CatalogFile:
     return parse_catalog(parse_json(text), shop_currency)
 
 
-def render(currency: str, entries: Sequence[dict[str, Any]]) -> str:
-    """The file's text for `entries` (file entries, in the order given)."""
-    document = {"currency": currency, "products": list(entries)}
+def render(
+    currency: str,
+    entries: Sequence[dict[str, Any]],
+    code_entries: Sequence[dict[str, Any]] = (),
+) -> str:
+    """The file's text for `entries` and `code_entries` (file entries, in the order given);
+    a shop without promotion codes has no `promotionCodes` section."""
+    document: dict[str, Any] = {"currency": currency, "products": list(entries)}
+    if code_entries:
+        document["promotionCodes"] = list(code_entries)
     # default=str: a value broken by hand may be no JSON type (a timestamp); it is shown as text.
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"

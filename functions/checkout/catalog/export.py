@@ -1,14 +1,18 @@
 """The live catalog as a catalog file: what `python -m checkout.catalog export` prints.
 
-Every product document, active or not, in the shop's order, in the file format, so that
-importing an export changes nothing. A document broken by hand is written as it is (its known
-fields) and logged: importing it then names what to fix, instead of deactivating it.
+Every product document, active or not, in the shop's order, and every promotion code document,
+by code, in the file format, so that importing an export changes nothing. A document broken by
+hand is written as it is (its known fields) and logged: importing it then names what to fix,
+instead of deactivating it.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from checkout.catalog.catalog_file import render
+from checkout.discounts import promotion_code
+from checkout.discounts.promotion_code import InvalidPromotionCode, code_from_document
 from checkout.platform import structured_log as logger
 from checkout.products.product import (
     FILE_FIELDS,
@@ -33,12 +37,39 @@ def export_entry(product_id: str, document: Mapping[str, Any], currency: str) ->
         return {"id": product_id, **{f: document[f] for f in FILE_FIELDS[1:] if f in document}}
 
 
-def export_text(documents: Mapping[str, Mapping[str, Any]], currency: str) -> str:
-    """The catalog file of `documents` (by id): by position, then id; broken positions last."""
+def export_code_entry(code: str, document: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    try:
+        return promotion_code.file_entry_of(code_from_document(code, document, currency))
+    except InvalidPromotionCode as invalid:
+        for problem in invalid.problems:
+            logger.error(
+                "catalog promotion code exported as it is, with a problem",
+                promotionCode=code,
+                field=problem.field,
+                problem=problem.message,
+            )
+    entry: dict[str, Any] = {"code": code}
+    for field in promotion_code.FILE_FIELDS[1:]:
+        value = document.get(field)
+        if value is not None:
+            is_time = isinstance(value, datetime)
+            entry[field] = promotion_code.format_time(value) if is_time else value
+    return entry
+
+
+def export_text(
+    documents: Mapping[str, Mapping[str, Any]],
+    currency: str,
+    code_documents: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """The catalog file of `documents` (by id): by position, then id; broken positions last;
+    then the promotion codes of `code_documents` (by code), in the order of their codes."""
 
     def order(product_id: str) -> tuple[int, int, str]:
         position = documents[product_id].get("position")
         return (0, position, product_id) if is_int(position) else (1, 0, product_id)
 
     entries = [export_entry(pid, documents[pid], currency) for pid in sorted(documents, key=order)]
-    return render(currency, entries)
+    codes = code_documents or {}
+    code_entries = [export_code_entry(code, codes[code], currency) for code in sorted(codes)]
+    return render(currency, entries, code_entries)

@@ -1,5 +1,5 @@
-"""Writing an import's plan: the stock pools' totals first, then the `products` collection in
-batches, every commit bounded.
+"""Writing an import's plan: the stock pools' totals first, then the `products` and
+`promotion_codes` collections in batches, every commit bounded.
 
 The order is what makes running the import again finish an interrupted one: the plan is made by
 comparing the file with the product documents, so a pool is set before the document that says
@@ -17,9 +17,11 @@ from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.catalog.changes import ImportPlan, refusal
+from checkout.catalog.code_changes import CodeImportPlan
+from checkout.discounts import promotion_code
 from checkout.holds import store as holds_store
 from checkout.holds.pool import Pool
-from checkout.platform.collections import PRODUCTS
+from checkout.platform.collections import PRODUCTS, PROMOTION_CODES
 from checkout.platform.firestore_client import RPC_RETRY, WriteConflict
 from checkout.products.product import Problem, document_of
 
@@ -73,26 +75,41 @@ def _set_totals(plan: ImportPlan, pools: Mapping[str, Pool], total: int) -> dict
     return refused
 
 
+def planned_code_writes(plan: CodeImportPlan) -> list[tuple[str, dict[str, Any]]]:
+    """(code, fields to merge into its document) for each write of the codes' plan."""
+    writes = [(code.code, promotion_code.document_of(code)) for code in plan.added]
+    writes += [
+        (item.code.code, {change.field: change.new for change in item.changes})
+        for item in plan.changed
+    ]
+    writes += [(code, {"active": False}) for code in plan.deactivated]
+    return writes
+
+
 def write_plan(
-    client: firestore.Client, plan: ImportPlan, pools: Mapping[str, Pool] | None = None
+    client: firestore.Client,
+    plan: ImportPlan,
+    pools: Mapping[str, Pool] | None = None,
+    code_plan: CodeImportPlan | None = None,
 ) -> list[Problem]:
-    """Commit the plan: the pools' totals (read as `pools`, or now), then the documents,
-    BATCH_SIZE at a time. Returns the products refused at the write (their stock below what
-    was sold or held meanwhile), none of whose writes were made.
+    """Commit the plan: the pools' totals (read as `pools`, or now), then the documents
+    (products, then codes), BATCH_SIZE at a time. Returns the products refused at the write
+    (their stock below what was sold or held meanwhile), none of whose writes were made.
 
     Merged writes: fields of a document the catalog does not know (added by later capabilities)
     are kept.
     """
     if pools is None:
         pools = read_stock_pools(client, plan)
-    total = len(plan.stock_changes) + plan.write_count
+    code_writes = planned_code_writes(code_plan) if code_plan is not None else []
+    total = len(plan.stock_changes) + plan.write_count + len(code_writes)
     refused = _set_totals(plan, pools, total)
-    writes = planned_writes(plan, frozenset(refused))
-    collection = client.collection(PRODUCTS)
+    writes = [(PRODUCTS, name, fields) for name, fields in planned_writes(plan, frozenset(refused))]
+    writes += [(PROMOTION_CODES, name, fields) for name, fields in code_writes]
     for start in range(0, len(writes), BATCH_SIZE):
         batch = client.batch()
-        for product_id, fields in writes[start : start + BATCH_SIZE]:
-            batch.set(collection.document(product_id), fields, merge=True)
+        for collection, name, fields in writes[start : start + BATCH_SIZE]:
+            batch.set(client.collection(collection).document(name), fields, merge=True)
         try:
             batch.commit(retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS)
         except exceptions.GoogleAPIError as error:

@@ -12,6 +12,8 @@ pools/{pool}/shards/{n}     a pool of limited units (stock, redemptions) spread 
                             on sale, held by checkouts, sold (checkout.holds)
 mail/{mailId}               an email to send, in the Trigger Email shape (checkout.mail); once
                             delivered or given up, `expireAt` (TTL)
+promotion_codes/{CODE}      the promotion codes the owner imports (checkout.discounts,
+                            docs/catalog.md), the code upper-case
 """
 
 CHECKOUTS = "checkouts"
@@ -24,3 +26,4 @@ STRIPE_PRICES = "stripe_prices"
 POOLS = "pools"
 POOL_SHARDS = "shards"  # the subcollection of each pool
 MAIL = "mail"
+PROMOTION_CODES = "promotion_codes"
