@@ -69,6 +69,16 @@ CATALOG_SOURCE = params.StringParam(
 )
 CATALOG_SOURCES = ("firestore", "stripe")
 
+# --- Stock (docs/architecture.md, "Stock holds").
+STOCK_HOLD_SECONDS = params.IntParam(
+    "STOCK_HOLD_SECONDS",
+    default=900,
+    description=(
+        "A checkout holds its units of a stocked product for this long after its last request "
+        "(Pay renews it); then they go back on sale, unless the payment is under way."
+    ),
+)
+
 
 class MissingSetting(Exception):
     """A required setting has no value. The message names the variable, never a value."""
@@ -198,6 +208,11 @@ def shop_currency() -> str:
 def catalog_cache_seconds() -> int:
     """CATALOG_CACHE_SECONDS, at least 0 (0: no cache)."""
     return max(0, CATALOG_CACHE_SECONDS.value)
+
+
+def stock_hold_seconds() -> int:
+    """STOCK_HOLD_SECONDS, at least 1 (a hold that lapses at once would hold nothing)."""
+    return positive(STOCK_HOLD_SECONDS)
 
 
 def catalog_source() -> str:
