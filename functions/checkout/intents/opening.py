@@ -203,7 +203,10 @@ def _renew_hold(
     """
     if not _editable(order):
         return None
-    held = stock_holds.hold_cart(request.checkout_id, cart, order.get("holdPools") or [])
+    held_before = order.get("holdPools") or []
+    held = stock_holds.hold_cart(request.checkout_id, cart, held_before)
+    if not held and not held_before:
+        return held  # no stocked product, nothing held or written: nothing to check
     if order_store.checkout_snapshot(request.checkout_id).update_time != seen.update_time:
         raise _RecordChanged
     return held
