@@ -15,6 +15,7 @@ from google.cloud import firestore
 
 from checkout.holds import store as holds
 from checkout.holds.pool import product_pool
+from checkout.intents import stock_holds
 from checkout.platform.collections import ORDERS, POOL_SHARDS, POOLS
 from checkout.platform.errors import ApiError
 from checkout.products import live_catalog
@@ -267,3 +268,56 @@ def test_config_shows_what_is_on_sale(checkout_api: FlaskClient) -> None:
         "mug-enamel": 1,
         "sticker-pack": None,
     }
+
+
+def test_concurrent_requests_of_one_checkout_hold_what_its_order_records(
+    firestore_db: firestore.Client,
+) -> None:
+    stock(MUG, 10)
+    ada = str(uuid.uuid4())
+    concurrent = 8
+    clients = [function_client("checkout_api") for _ in range(concurrent)]
+    assert post(clients[0], cart(ada, mugs=1)).status_code == 200
+    start = threading.Barrier(concurrent)
+
+    def shopper(index: int) -> int:
+        start.wait()  # repeats of the cart and changes of it, all at once
+        return int(post(clients[index], cart(ada, mugs=1 + index % 3)).status_code)
+
+    with ThreadPoolExecutor(max_workers=concurrent) as pool:
+        statuses = list(pool.map(shopper, range(concurrent)))
+    assert set(statuses) <= {200, 409}, statuses
+    (order,) = [o.to_dict() or {} for o in firestore_db.collection(ORDERS).stream()]
+    (line,) = order["items"]
+    # Whichever cart was recorded last, the checkout holds exactly its units.
+    assert holds.read_pools(firestore_db, [MUG]).pools[MUG].held_by(ada, now()) == line["quantity"]
+    assert on_sale(MUG) == 10 - line["quantity"]
+
+
+def test_a_cart_change_while_a_repeat_holds_leaves_the_hold_matching_the_order(
+    checkout_api: FlaskClient, firestore_db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeat holds without the checkout's claim: a cart change recorded meanwhile must not
+    be left with the repeat's (older) units held."""
+    stock(MUG, 10)
+    ada = str(uuid.uuid4())
+    assert post(checkout_api, cart(ada, mugs=1)).status_code == 200
+    other_client = function_client("checkout_api")
+    real_hold = stock_holds.hold_cart
+    interfered: list[int] = []
+
+    def hold_after_a_change(checkout_id: str, priced: Any, held_before: Any = ()) -> list[str]:
+        if not interfered:
+            # The repeat (1 mug) has read the record; a change to 3 mugs is recorded now.
+            interfered.append(1)
+            change = threading.Thread(target=post, args=(other_client, cart(ada, mugs=3)))
+            change.start()
+            change.join()
+        return real_hold(checkout_id, priced, held_before)
+
+    monkeypatch.setattr(stock_holds, "hold_cart", hold_after_a_change)
+    assert post(checkout_api, cart(ada, mugs=1)).status_code == 200
+    (order,) = [o.to_dict() or {} for o in firestore_db.collection(ORDERS).stream()]
+    (line,) = order["items"]
+    held = holds.read_pools(firestore_db, [MUG]).pools[MUG].held_by(ada, now())
+    assert (line["quantity"], held) == (1, 1)  # the repeat came last: its cart, its units

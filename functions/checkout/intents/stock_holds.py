@@ -14,6 +14,8 @@ from checkout.holds import store as holds
 from checkout.holds.pool import product_of, product_pool
 from checkout.intents.errors import out_of_stock
 from checkout.platform import structured_log as logger
+from checkout.platform.errors import ApiError
+from checkout.platform.firestore_client import WriteConflict
 from checkout.platform.settings import stock_hold_seconds
 
 
@@ -49,6 +51,9 @@ def hold_cart(checkout_id: str, cart: PricedCart, held_before: Iterable[str] = (
             available=by_product,
         )
         raise out_of_stock(by_product) from None
+    except WriteConflict:
+        # Lost every retry to other checkouts of the same shards: a rush, not our fault.
+        raise ApiError(503, "storage_busy", "Too many changes at once; try again.") from None
     return sorted(
         pool for pool, units in available.items() if units is not None and wanted[pool] > 0
     )
