@@ -21,6 +21,9 @@ const SYNC_DELAY_MS = 400;
 /** After `409 checkout_busy` (another tab is creating this checkout's PaymentIntent), ask again. */
 const BUSY_RETRY_MS = 1000;
 
+/** A stocked product with this many units or fewer on sale says "Only N left". */
+const FEW_LEFT = 5;
+
 /** The order's status is asked for every second, for 30 s at most, then the shopper decides. */
 const POLL_INTERVAL_MS = 1000;
 const POLL_DURATION_MS = 30000;
@@ -68,8 +71,11 @@ const state = {
   locked: false,
   /** An expired checkout was just renewed: if the new one expires too, say so (no loop). */
   renewed: false,
-  /** Which products were taken off sale and out of the cart: said until the cart changes. */
-  removed: '',
+  /**
+   * What the server changed in the cart (products taken off sale, quantities lowered to the
+   * stock left): said until the shopper changes the cart.
+   */
+  cartNotice: '',
 };
 
 /** @type {(id: string) => any} */
@@ -115,7 +121,8 @@ function offerRetry(text, label, action, wait = 0) {
 /**
  * Calls our backend. Resolves with the JSON body; rejects with an Error whose message is for the
  * shopper (the server's own, when it sent one), with the HTTP `status`, the server's error `code`,
- * `wait`, the seconds of a Retry-After, and `products`, the ids a 409 product_unavailable names.
+ * `wait`, the seconds of a Retry-After, `products`, the ids a 409 product_unavailable names, and
+ * `available`, the units a 409 out_of_stock says are left ({productId: units}).
  */
 async function api(path, options) {
   const response = await fetch(path, options).catch(() => {
@@ -131,6 +138,7 @@ async function api(path, options) {
     code: error.code,
     wait: Number(response.headers.get('Retry-After')) || 0,
     products: error.products || [],
+    available: error.available || {},
   });
 }
 
@@ -161,29 +169,33 @@ function renderProducts() {
   );
   removeProducts(gone);
   const items = state.config.products.map((product, index) => {
-    // A first visit starts with one of the first product in the cart.
-    state.checkout.quantities[product.id] ??= index === 0 ? 1 : 0;
+    // A first visit starts with one of the first product in the cart, unless it is sold out.
+    state.checkout.quantities[product.id] ??= index === 0 && product.available !== 0 ? 1 : 0;
     return productItem(product);
   });
   byId('products').replaceChildren(...items);
+  state.config.products.forEach(showStock);
 }
 
-/** One product's line: name, description, unit price, and its quantity field. */
+/** One product's line: name, description, stock left, unit price, and its quantity field. */
 function productItem(product) {
   const quantities = state.checkout.quantities;
   const item = document.createElement('li');
   item.className = 'product';
   // Only fixed markup here: the catalog's text goes in through textContent, never as HTML.
   item.innerHTML = `
-    <div class="product-text"><h3></h3><p></p></div>
+    <div class="product-text"><h3></h3><p></p><p class="stock"></p></div>
     <p class="price"></p>
     <div class="qty">
       <label>Quantity<span class="visually-hidden"></span></label>
       <input type="number" inputmode="numeric" min="0" max="99">
     </div>`;
-  const [name, description, price, label, input] = /** @type {any} */ (
+  const [name, description, stock, price, label, input] = /** @type {any} */ (
     item.querySelectorAll('h3, p, label, input')
   );
+  stock.id = `stock-${product.id}`;
+  // The stock left is read out with the field it limits.
+  input.setAttribute('aria-describedby', stock.id);
   name.textContent = product.name;
   description.textContent = product.description;
   price.textContent = money(product.unitAmount, product.currency);
@@ -194,13 +206,57 @@ function productItem(product) {
   input.value = quantities[product.id];
   input.addEventListener('change', () => {
     const typed = Math.trunc(Number(input.value)) || 0;
-    quantities[product.id] = Math.min(99, Math.max(0, typed));
-    state.removed = '';
+    quantities[product.id] = Math.min(Number(input.max), Math.max(0, typed));
+    state.cartNotice = '';
     input.value = quantities[product.id];
     saveCheckout();
     cartChanged();
   });
   return item;
+}
+
+/**
+ * Shows how many units of a stocked product are left (`available`: null when not stocked).
+ * A sold-out product's field is disabled, unless the cart still has some (held for it: the
+ * catalog's count does not include this checkout's own hold; the server answers for those).
+ */
+function showStock(product) {
+  const left = product.available;
+  const few = left != null && left <= FEW_LEFT;
+  byId(`stock-${product.id}`).textContent = left === 0 ? 'Sold out' : few ? `Only ${left} left` : '';
+  const input = byId(`qty-${product.id}`);
+  const soldOut = left === 0 && !(state.checkout.quantities[product.id] > 0);
+  input.dataset.soldOut = String(soldOut);
+  input.disabled = soldOut || state.locked;
+}
+
+/**
+ * A 409 out_of_stock: each product short of units is lowered to what is left for this checkout
+ * (`available`, its own hold included), and the shopper is told which. Returns that message.
+ */
+function lowerToStock(available) {
+  const notes = [];
+  for (const product of state.config.products) {
+    const left = available[product.id];
+    if (left == null) {
+      continue;
+    }
+    const wanted = state.checkout.quantities[product.id];
+    product.available = left;
+    byId(`qty-${product.id}`).max = Math.min(99, left);
+    if (wanted > left) {
+      state.checkout.quantities[product.id] = left;
+      byId(`qty-${product.id}`).value = left;
+      notes.push(left ? `only ${left} left of ${product.name}` : `${product.name} is sold out`);
+    }
+    showStock(product);
+  }
+  saveCheckout();
+  state.cartNotice = notes.length
+    ? `Not enough in stock: ${notes.join('; ')}. Your cart now has what is left.`
+    : 'Some items are no longer in stock.';
+  showStatus(state.cartNotice);
+  return state.cartNotice;
 }
 
 /**
@@ -217,8 +273,8 @@ function removeProducts(ids) {
     delete state.checkout.quantities[id];
   }
   saveCheckout();
-  state.removed = `No longer available, removed from your cart: ${names.join(', ')}.`;
-  showStatus(state.removed);
+  state.cartNotice = `No longer available, removed from your cart: ${names.join(', ')}.`;
+  showStatus(state.cartNotice);
 }
 
 /** The cart as the server takes it; the server prices it from its own catalog. */
@@ -231,7 +287,8 @@ function cartItems() {
 
 function setCartDisabled(disabled) {
   for (const input of byId('cart').querySelectorAll('input')) {
-    input.disabled = disabled;
+    // A sold-out product's field stays disabled.
+    input.disabled = disabled || input.dataset.soldOut === 'true';
   }
 }
 
@@ -303,7 +360,7 @@ async function syncIntent() {
     }
     await adoptIntent(intent);
     state.renewed = false;
-    showStatus(state.removed);
+    showStatus(state.cartNotice);
   } catch (error) {
     if (seq === state.syncSeq) {
       syncFailed(error);
@@ -316,8 +373,16 @@ async function syncIntent() {
   }
 }
 
-/** Handles a failed sync, and tells the shopper itself: the caller has nothing more to say. */
-function syncFailed({ code, message, wait, products }) {
+/**
+ * Handles a failed sync, and tells the shopper itself; returns what Pay should say, if anything.
+ */
+function syncFailed({ code, message, wait, products, available }) {
+  if (code === 'out_of_stock') {
+    // Nothing was held for this cart: the shopper gets what is left, priced again, and checks.
+    lowerToStock(available);
+    cartChanged();
+    return 'Not enough in stock: your cart changed. Check it, then press Pay again.';
+  }
   if (code === 'product_unavailable' && products.length) {
     // Taken off sale since the page loaded: the rest is priced again, and Pay waits for it.
     removeProducts(products);
@@ -515,10 +580,12 @@ const STATUS_TEXT = {
 };
 
 /** The order as the server knows it; `data-status` carries the raw status. */
-function showOrder({ status, amount, currency, refundedAmount, lastPaymentError }) {
+function showOrder({ status, amount, currency, refundedAmount, lastPaymentError, soldOut }) {
   byId('result').hidden = false;
   const orderStatus = byId('order-status');
-  orderStatus.textContent = STATUS_TEXT[status] || status;
+  orderStatus.textContent = soldOut
+    ? 'Sold out while you paid: your payment is refunded in full.'
+    : STATUS_TEXT[status] || status;
   orderStatus.dataset.status = status;
   const details = [];
   if (amount != null) {

@@ -187,7 +187,8 @@ def test_warm_reads_make_no_firestore_read_and_a_change_shows_after_the_bound(
     start = time.monotonic()
     with count_rpcs(firestore_db) as rpcs:
         cold = current_catalog(now=start)
-    assert rpcs.calls == ["RunQuery"]
+    # The products, then their stock pools (how many units are on sale), in one batched read.
+    assert rpcs.calls == ["RunQuery", "BatchGetDocuments"]
     assert cold.on_sale("mug-enamel") is not None
     assert cold.on_sale("mug-enamel").unit_amount == 1400  # type: ignore[union-attr]
 
@@ -203,7 +204,7 @@ def test_warm_reads_make_no_firestore_read_and_a_change_shows_after_the_bound(
     assert rpcs.calls == []
     with count_rpcs(firestore_db) as rpcs:
         after = current_catalog(now=start + 30.0)
-    assert rpcs.calls == ["RunQuery"]
+    assert rpcs.calls == ["RunQuery", "BatchGetDocuments"]
     assert after.on_sale("mug-enamel").unit_amount == 1500  # type: ignore[union-attr]
     assert shop_catalog.loads == 2
 

@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from google.cloud import firestore
 
 from checkout.cart.pricing import price_cart
 from checkout.cart.validation import CartLine
+from checkout.holds import store as holds
+from checkout.holds.pool import product_pool
 from checkout.orders import store as order_store
 from checkout.platform.collections import CHECKOUTS, ORDERS, RATE_LIMITS
 from checkout.products.live_catalog import current_catalog
@@ -57,13 +60,14 @@ def test_the_round_trips_of_a_new_checkout_a_repeat_and_a_cart_change(
     with rpcs.counting() as change:
         post(checkout_api, checkout_id, quantity=2)
     # the record (none yet); the claim, on what was read, with the client's count of new
-    # checkouts in the same commit; one shard of the shop's budget; save: read checkout+order,
-    # commit order+checkout
-    assert new == [READ, COMMIT, COMMIT, READ, COMMIT]
-    # the record and its order: answered from them, no write (and no Stripe call)
-    assert repeat == [READ, READ]
-    # the record and its order (another cart); the claim; save: read, commit the new cart
-    assert change == [READ, READ, COMMIT, READ, COMMIT]
+    # checkouts in the same commit; one shard of the shop's budget; the product's stock pool
+    # (not stocked: nothing to hold, no write); save: read checkout+order, commit order+checkout
+    assert new == [READ, COMMIT, COMMIT, READ, READ, COMMIT]
+    # the record, its order and the stock pool: answered from them, no write (no Stripe call)
+    assert repeat == [READ, READ, READ]
+    # the record and its order (another cart); the claim; the order again, under the claim
+    # (the pools it held, still editable?); the stock pool; save: read, commit the new cart
+    assert change == [READ, READ, COMMIT, READ, READ, READ, COMMIT]
 
 
 def test_a_checkout_refused_by_its_clients_limit_costs_the_shop_nothing(
@@ -167,3 +171,19 @@ def test_a_cart_change_that_loses_to_the_payment_is_locked(
         save(checkout_id, pi_id, quantity=3)
     order = order_ref.get().to_dict() or {}
     assert (order["status"], order["items"][0]["quantity"]) == ("paid", 1)
+
+
+def test_the_round_trips_of_a_stocked_products_checkout(
+    checkout_api: FlaskClient, rpcs: RpcCounter
+) -> None:
+    holds.set_total(product_pool("tee-classic"), 10, datetime.now(UTC))
+    checkout_id = str(uuid.uuid4())
+    with rpcs.counting() as new:
+        post(checkout_api, checkout_id)
+    with rpcs.counting() as repeat:
+        post(checkout_api, checkout_id)
+    # As above, and the hold: the pool's shards read, the checkout's shard written
+    assert new == [READ, COMMIT, COMMIT, READ, COMMIT, READ, COMMIT]
+    # the record, its order, the pool (a renewal within a minute is not written), and the
+    # record again: no cart change of this checkout was recorded while the hold was read
+    assert repeat == [READ, READ, READ, READ]

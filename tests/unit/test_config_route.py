@@ -1,6 +1,8 @@
 """GET /api/config: the live catalog's active products in position order, from the instance's
 cache (no Firestore read when warm), with Cache-Control that lets Hosting's CDN serve it."""
 
+from dataclasses import replace
+
 import pytest
 from flask import Flask
 
@@ -33,7 +35,8 @@ def test_config_lists_active_products_in_position_order(
     documents["mug-enamel"]["images"] = ["/images/mug.jpg"]
     documents["mug-enamel"]["shippable"] = False
     documents["cap"] = {**documents["mug-enamel"], "name": "Cap", "position": 1, "images": []}
-    shop = catalog_from_documents(documents, "usd")
+    # Stock as read from the pools with the catalog: the mug is stocked, the others are not.
+    shop = replace(catalog_from_documents(documents, "usd"), available={"mug-enamel": 3})
     monkeypatch.setattr(live_catalog.shop_catalog, "_load", lambda: shop)
     status, _, body = get_config(config)
     assert status == 200
@@ -41,12 +44,13 @@ def test_config_lists_active_products_in_position_order(
     assert body["currency"] == "usd"
     assert body["products"] == [
         {"id": "cap", "name": "Cap", "description": "Camp-style, 350 ml.", "unitAmount": 1400,
-         "currency": "usd", "images": [], "shippable": False},
+         "currency": "usd", "images": [], "shippable": False, "available": None},
         {"id": "mug-enamel", "name": "Enamel mug", "description": "Camp-style, 350 ml.",
          "unitAmount": 1400, "currency": "usd", "images": ["/images/mug.jpg"],
-         "shippable": False},
+         "shippable": False, "available": 3},
         {"id": "tee-classic", "name": "Classic tee", "description": "Organic cotton, unisex fit.",
-         "unitAmount": 2500, "currency": "usd", "images": [], "shippable": True},
+         "unitAmount": 2500, "currency": "usd", "images": [], "shippable": True,
+         "available": None},
     ]  # fmt: skip
 
 

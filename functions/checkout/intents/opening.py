@@ -4,13 +4,20 @@ The flow, in order:
   1. price the cart from the live catalog (the client's amounts are never read; a product off
      sale is a 409 product_unavailable);
   2. read the checkout record: if it already holds this cart (and the order can still be
-     used), answer from it, with no Stripe call and no write: the common repeat;
+     used), answer from it, with no Stripe call: the common repeat, and Pay's re-check. It
+     renews the checkout's stock hold (checkout.intents.stock_holds; written at most once a
+     minute), taking the units again if the hold lapsed, or refuses with 409 out_of_stock;
   3. otherwise claim the checkout in Firestore, so concurrent requests take turns with Stripe
      (a new checkout's claim also counts it for its client, in the same commit);
   4. a new checkout is checked against its client's limit, and only then takes from the shop's
-     budget; then its PaymentIntent is created (idempotency key from the checkout); an existing
-     one is read from Stripe and updated;
-  5. write the pending order and the record (what the intent holds, its sealed client secret).
+     budget; then its cart's units are held (or 409 out_of_stock, before any Stripe call), and
+     its PaymentIntent is created (idempotency key from the checkout); an existing one holds its
+     new cart's units, then is read from Stripe and updated;
+  5. write the pending order and the record (what the intent holds, its sealed client secret,
+     the pools its units are held in).
+
+A checkout whose payment is under way (its order no longer editable) takes and renews no hold
+here: the ledger pins its units while Stripe works (checkout.stripe_events).
 """
 
 import time
@@ -18,15 +25,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from google.cloud import firestore
+
 from checkout.cart.metadata import cart_adjustments, cart_items, cart_signature, holds_cart
 from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
-from checkout.intents import rate_limits
-from checkout.intents.errors import checkout_attempts_exhausted, checkout_expired, checkout_locked
+from checkout.intents import rate_limits, stock_holds
+from checkout.intents.errors import (
+    checkout_attempts_exhausted,
+    checkout_busy,
+    checkout_expired,
+    checkout_locked,
+)
 from checkout.orders import sealed_secret
 from checkout.orders import store as order_store
 from checkout.orders.attempts import attempts_exhausted
-from checkout.orders.status import OrderStatus
+from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.products.live_catalog import current_catalog
@@ -66,13 +80,22 @@ def _await_other_request(checkout_id: str, deadline: float) -> None:
         record = order_store.read_checkout(checkout_id) or {}
         if not order_store.claim_is_fresh(record, datetime.now(UTC)):
             return
-    raise ApiError(409, "checkout_busy", "This checkout is being set up; try again in a moment.")
+    raise checkout_busy()
 
 
-def _create(checkout_id: str, cart: PricedCart, claim_token: str) -> IntentSummary:
+class _RecordChanged(Exception):
+    """The checkout record changed while a repeat renewed its hold: decide again from it."""
+
+
+def _create(
+    checkout_id: str, cart: PricedCart, claim_token: str, hold_pools: list[str]
+) -> IntentSummary:
     try:
         intent = payment_intents.create_intent(checkout_id, cart)
     except Exception:
+        # Without a PaymentIntent nobody can pay for the units: back on sale now, not when the
+        # hold lapses.
+        stock_holds.release_cart(checkout_id, hold_pools)
         order_store.release_claim(checkout_id, claim_token)
         raise
     logger.bind(orderId=intent.id)
@@ -131,7 +154,9 @@ def _cancel_spare(payment_intent_id: str, checkout_id: str) -> None:
                     checkout=logger.pseudonym(checkout_id))  # fmt: skip
 
 
-def _save(request: CartRequest, cart: PricedCart, intent: IntentSummary) -> None:
+def _save(
+    request: CartRequest, cart: PricedCart, intent: IntentSummary, hold_pools: list[str] | None
+) -> None:
     try:
         order_store.save_pending_order(
             checkout_id=request.checkout_id,
@@ -142,6 +167,7 @@ def _save(request: CartRequest, cart: PricedCart, intent: IntentSummary) -> None
             ),
             cart=cart,
             email=request.email,
+            hold_pools=hold_pools,
         )
     except order_store.OrderLocked:
         raise checkout_locked("This order can no longer be changed.") from None
@@ -157,15 +183,45 @@ def _refuse_unusable(order: dict[str, Any] | None) -> None:
         raise checkout_locked("This payment was canceled; start a new checkout.")
 
 
+def _editable(order: dict[str, Any] | None) -> bool:
+    """Whether the checkout's cart may still change, so that opening holds its units."""
+    return order is None or order.get("status") in EDITABLE_STATUSES
+
+
+def _renew_hold(
+    request: CartRequest,
+    cart: PricedCart,
+    order: dict[str, Any],
+    seen: firestore.DocumentSnapshot[Any],
+) -> list[str] | None:
+    """The repeat's hold: renewed, or taken again if it lapsed (409 out_of_stock if the units
+    are gone); None when the payment is under way (no hold is touched).
+
+    Without the claim, a cart change of the same checkout may have held its own cart
+    meanwhile: if the record moved on since `seen`, the caller decides again from it, and the
+    hold ends up matching whichever cart is recorded last.
+    """
+    if not _editable(order):
+        return None
+    held_before = order.get("holdPools") or []
+    held = stock_holds.hold_cart(request.checkout_id, cart, held_before)
+    if not held and not held_before:
+        return held  # no stocked product, nothing held or written: nothing to check
+    if order_store.checkout_snapshot(request.checkout_id).update_time != seen.update_time:
+        raise _RecordChanged
+    return held
+
+
 def _from_record(
-    request: CartRequest, cart: PricedCart, record: dict[str, Any]
+    request: CartRequest, cart: PricedCart, seen: firestore.DocumentSnapshot[Any]
 ) -> CheckoutIntent | None:
     """The answer from the checkout record alone, when it holds this very cart; else None.
 
-    Two reads (the record, read by the caller, then its order), no Stripe call, and no write
-    unless the email changed. The order says whether the checkout may still be used (canceled,
-    attempt cap).
+    Reads the record (read by the caller), its order, the cart's stock pools, and the record
+    again; no Stripe call, and no write unless the email changed or the hold needs renewing.
+    The order says whether the checkout may still be used (canceled, attempt cap).
     """
+    record: dict[str, Any] = seen.to_dict() or {}
     payment_intent_id = record.get("paymentIntentId")
     if not payment_intent_id:
         return None
@@ -182,6 +238,7 @@ def _from_record(
     )
     if client_secret is None:
         return None
+    hold_pools = _renew_hold(request, cart, order, seen)
     intent = IntentSummary(
         payment_intent_id,
         client_secret,
@@ -191,8 +248,12 @@ def _from_record(
         cart_items(cart),
         adjustments=cart_adjustments(cart),
     )
-    if order.get("email") != request.email:
-        _save(request, cart, intent)
+    if order.get("email") != request.email or (
+        hold_pools is not None
+        and (order.get("holdPools") != hold_pools or order.get("holdKey") != request.checkout_id)
+    ):
+        # (A product the owner started stocking since: the order now names its pool.)
+        _save(request, cart, intent, hold_pools)
     logger.bind(orderId=payment_intent_id)
     return CheckoutIntent(client_secret, payment_intent_id, cart.amount, cart.currency)
 
@@ -213,19 +274,33 @@ def _with_claim(
         except Exception:
             order_store.release_claim(request.checkout_id, token)
             raise
-        intent = _create(request.checkout_id, cart, token)
+        # Before Stripe: a shopper refused for stock costs no PaymentIntent.
         try:
-            _save(request, cart, intent)
+            hold_pools = stock_holds.hold_cart(request.checkout_id, cart)
+        except Exception:
+            order_store.release_claim(request.checkout_id, token)
+            raise
+        intent = _create(request.checkout_id, cart, token, hold_pools)
+        try:
+            _save(request, cart, intent, hold_pools)
         except order_store.CheckoutHasAnotherIntent as other:
             # Our claim outlived its lease and another request recorded its intent first.
             _cancel_spare(intent.id, request.checkout_id)
             intent = _intent_for_cart(other.payment_intent_id, request.checkout_id, cart)
-            _save(request, cart, intent)
+            _save(request, cart, intent, hold_pools)
         return intent
     try:
         logger.bind(orderId=payment_intent_id)
+        # Read afresh under the claim: the pools held before, and whether it is still editable.
+        order = order_store.read_order(payment_intent_id)
+        _refuse_unusable(order)
+        held = (
+            stock_holds.hold_cart(request.checkout_id, cart, (order or {}).get("holdPools") or [])
+            if _editable(order)
+            else None
+        )
         intent = _intent_for_cart(payment_intent_id, request.checkout_id, cart)
-        _save(request, cart, intent)
+        _save(request, cart, intent, held)
     except Exception:
         order_store.release_claim(request.checkout_id, token)
         raise
@@ -237,7 +312,12 @@ def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         seen = order_store.checkout_snapshot(request.checkout_id)
-        answered = _from_record(request, cart, seen.to_dict() or {})
+        try:
+            answered = _from_record(request, cart, seen)
+        except _RecordChanged:
+            if time.monotonic() > deadline:
+                raise checkout_busy() from None
+            continue
         if answered is not None:
             return answered
         now = rate_limits.clock()

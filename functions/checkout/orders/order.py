@@ -32,6 +32,10 @@ class Order(TypedDict, total=False):
     currency: str
     email: str | None
     clientSecretHash: str | None  # None: rebuilt, nobody may poll it
+    # The page's orders: the key its stock is held under (its checkoutId), and the pools its
+    # cart holds (the stocked products of its cart). A rebuilt order has neither.
+    holdKey: str
+    holdPools: list[str]
     history: list[dict[str, Any]]  # one entry per applied event, with the path that applied it
     refundedAmount: int
     dispute: dict[str, Any] | None

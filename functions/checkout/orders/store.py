@@ -173,14 +173,20 @@ def client_secret_hash(client_secret: str) -> str:
     return hashlib.sha256(client_secret.encode()).hexdigest()
 
 
-def _cart_fields(cart: PricedCart, email: str | None) -> dict[str, Any]:
-    return {
+def _cart_fields(
+    cart: PricedCart, email: str | None, checkout_id: str, hold_pools: list[str] | None
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
         "items": order_items(cart),
         **cart_adjustment_fields(cart),
         "amount": cart.amount,
         "currency": cart.currency,
         "email": email,
     }
+    if hold_pools is not None:
+        fields["holdKey"] = checkout_id
+        fields["holdPools"] = hold_pools
+    return fields
 
 
 def _cart_changes(order: dict[str, Any], cart_fields: dict[str, Any]) -> bool:
@@ -196,8 +202,13 @@ def save_pending_order(
     sealed_client_secret: str = "",  # empty: no repeat is answered from the record
     cart: PricedCart,
     email: str | None,
+    hold_pools: list[str] | None = None,
 ) -> None:
     """Create the pending order, or update its cart while it is still editable.
+
+    `hold_pools`: the pools the checkout holds for this cart (checkout.intents.stock_holds),
+    written with the cart as `holdPools`, under `holdKey` (the checkoutId); None leaves them
+    as they are (a checkout that took no hold: its payment is under way).
 
     Also records the PaymentIntent on the checkout, in the same commit; raises
     CheckoutHasAnotherIntent if the checkout already records a different one, and OrderLocked
@@ -205,7 +216,7 @@ def save_pending_order(
     """
     order_ref = db().collection(ORDERS).document(payment_intent_id)
     checkout_ref = db().collection(CHECKOUTS).document(checkout_id)
-    cart_fields = _cart_fields(cart, email)
+    cart_fields = _cart_fields(cart, email, checkout_id, hold_pools)
     record_fields = {
         "paymentIntentId": payment_intent_id,
         # `cart` and the sealed client secret let a repeat of this cart be answered without
@@ -246,6 +257,8 @@ def save_pending_order(
                 order_ref,
                 {
                     **order_fields,
+                    "holdKey": checkout_id,
+                    "holdPools": hold_pools or [],
                     LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
                     "createdAt": firestore.SERVER_TIMESTAMP,
                     "updatedAt": firestore.SERVER_TIMESTAMP,

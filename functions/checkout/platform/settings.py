@@ -47,7 +47,8 @@ STOCK_HOLD_SECONDS = params.IntParam(
     "STOCK_HOLD_SECONDS",
     default=900,
     description=(
-        "A checkout holds its units for this long after its last write (Pay renews it); the "
+        "A checkout holds its units of a stocked product for this long after its last request "
+        "(Pay renews it); then they go back on sale, unless the payment is under way. The "
         "reconciler cancels at Stripe a checkout idle for this long whose hold has lapsed."
     ),
 )

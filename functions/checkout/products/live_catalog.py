@@ -9,14 +9,21 @@ The cache is what keeps a page load from reading every product: an instance read
 collection at most once per CATALOG_CACHE_SECONDS, so a change reaches it at most that late
 (counted from the start of the read that is served). `loads` counts the reads, and `clear()`
 forgets the catalog (tests).
+
+With the products, the same read takes how many units of each are on sale (its stock pool,
+checkout.holds): GET /api/config shows it, as late as the rest of the catalog. A checkout is
+never refused or served on this figure: holding units reads the pools afresh.
 """
 
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
+from checkout.holds import store as holds
+from checkout.holds.pool import product_of, product_pool
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
 from checkout.platform.settings import catalog_cache_seconds, shop_currency
@@ -32,6 +39,8 @@ class ShopCatalog:
     # Valid but inactive: what they cost today, for PaymentIntents whose metadata has no unit
     # amounts (made before it had them: checkout.stripe_events.rebuild).
     inactive: tuple[Product, ...] = ()
+    # Product id -> units on sale when the catalog was read (None, or absent: not stocked).
+    available: Mapping[str, int | None] = field(default_factory=dict)
 
     def on_sale(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)
@@ -53,6 +62,7 @@ class ShopCatalog:
                 "currency": p.currency,
                 "images": list(p.images),
                 "shippable": p.shippable,
+                "available": self.available.get(p.id),
             }
             for p in self.products
         ]
@@ -90,7 +100,15 @@ def catalog_from_documents(
 def read_shop_catalog() -> ShopCatalog:
     """The catalog as Firestore holds it now (one query; raises GoogleAPIError when
     Firestore cannot answer within store's bounds)."""
-    return catalog_from_documents(store.read_documents(db()), shop_currency())
+    shop = catalog_from_documents(store.read_documents(db()), shop_currency())
+    return with_availability(shop, datetime.now(UTC))
+
+
+def with_availability(shop: ShopCatalog, now: datetime) -> ShopCatalog:
+    """The catalog with the units of its products on sale `now` (one read of their pools)."""
+    by_pool = holds.availability([product_pool(p.id) for p in shop.products], now)
+    available = {product_of(pool) or pool: units for pool, units in by_pool.items()}
+    return replace(shop, available=available)
 
 
 class CatalogCache:
