@@ -5,8 +5,9 @@ the hold past STOCK_HOLD_SECONDS, and a late payment for units another shopper b
 refunded in full, marked `soldOut`, needs_review then refunded, never fulfilled.
 
 Each checkout is opened through the real checkout function (a real PaymentIntent in
-localstripe); its hold and the order's `holdKey`/`holdPools` are written here as the opening
-writes them (checkout.holds.store.hold), so these tests do not depend on the page's side.
+localstripe, and the opening's own hold); the hold is then set to what each test needs (given
+back, and taken again as of `held_at`), with the order's `holdKey`/`holdPools` as the opening
+writes them.
 """
 
 import threading
@@ -74,6 +75,7 @@ def held_checkout(
     opened = {**open_checkout(checkout_api, checkout_id), "checkoutId": checkout_id}
     pi_id = opened["paymentIntentId"]
     at = held_at or datetime.now(UTC)
+    holds_store.release(checkout_id, [POOL], datetime.now(UTC))  # the opening's own hold
     holds_store.hold(checkout_id, {POOL: quantity}, at, at + HOLD)
     db().collection(ORDERS).document(pi_id).update({"holdKey": checkout_id, "holdPools": [POOL]})
     return opened
