@@ -13,6 +13,7 @@ from checkout.catalog.catalog_file import (
     render,
 )
 from checkout.products.product import Product, file_entry_of
+from checkout.shipping.rates import Rate, ShippingRates
 from tests.conftest import ROOT
 
 
@@ -54,8 +55,8 @@ def test_shippable_and_images_may_be_left_out() -> None:
 
 
 def test_an_unknown_top_level_key_is_named() -> None:
-    assert problems(catalog(entry(), shipping={}, promotionCodes=[])) == [
-        (None, "shipping"),
+    assert problems(catalog(entry(), shiping={}, promotionCodes=[])) == [
+        (None, "shiping"),
         (None, "promotionCodes"),
     ]
 
@@ -178,4 +179,7 @@ def test_the_sample_catalog_is_the_shops_products_and_exactly_as_the_export_writ
         ("sticker-pack", 500, 3),
     ]
     assert all(p.active and p.shippable for p in sample.products)
-    assert render("usd", [file_entry_of(p) for p in sample.products]) == text
+    assert sample.shipping == ShippingRates(
+        (Rate(("US",), 500), Rate(("CA", "MX"), 1500)), free_above=10000
+    )
+    assert render("usd", [file_entry_of(p) for p in sample.products], sample.shipping) == text

@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from google.api_core.exceptions import GoogleAPIError
 from google.auth.exceptions import GoogleAuthError
@@ -27,6 +28,11 @@ from checkout.catalog import import_writes
 from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
 from checkout.catalog.changes import describe, plan_import, summary
 from checkout.catalog.export import export_text
+from checkout.catalog.shipping_section import (
+    describe_shipping,
+    plan_shipping,
+    shipping_summary,
+)
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
@@ -37,6 +43,7 @@ from checkout.platform.settings import (
     shop_currency,
 )
 from checkout.products import store
+from checkout.shipping.live_rates import read_document as read_shipping_document
 
 EXIT_OK = 0
 EXIT_INVALID_FILE = 1
@@ -66,6 +73,15 @@ def _read_documents() -> store.Documents | None:
         return None
 
 
+def _read_shipping_document() -> tuple[bool, dict[str, Any] | None]:
+    """(read, the document): read is False when Firestore could not be reached (said why)."""
+    try:
+        return True, read_shipping_document(db())
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return False, None
+
+
 def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if source == "stripe":
         _fail(
@@ -92,18 +108,24 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     documents = _read_documents()
     if documents is None:
         return EXIT_NOT_DONE
+    rates_document = None
+    if catalog.shipping is not None:  # a file without the section leaves the rates alone
+        read, rates_document = _read_shipping_document()
+        if not read:
+            return EXIT_NOT_DONE
     plan = plan_import(catalog.products, documents)
-    for line in describe(plan):
+    shipping = plan_shipping(catalog.shipping, rates_document, currency)
+    for line in describe(plan) + describe_shipping(shipping):
         print(line)
     if dry_run:
-        print(f"dry run: {summary(plan)}; nothing written", flush=True)
+        print(f"dry run: {summary(plan)}{shipping_summary(shipping)}; nothing written", flush=True)
         return EXIT_OK
     try:
-        import_writes.write_plan(db(), plan)
+        import_writes.write_plan(db(), plan, shipping.write)
     except import_writes.ImportInterrupted as interrupted:
         _fail(f"import interrupted: {interrupted}; run it again to finish")
         return EXIT_NOT_DONE
-    print(f"written: {summary(plan)}", flush=True)
+    print(f"written: {summary(plan)}{shipping_summary(shipping)}", flush=True)
     return EXIT_OK
 
 
@@ -111,7 +133,10 @@ def run_export(currency: str) -> int:
     documents = _read_documents()
     if documents is None:
         return EXIT_NOT_DONE
-    sys.stdout.write(export_text(documents, currency))
+    read, rates_document = _read_shipping_document()
+    if not read:
+        return EXIT_NOT_DONE
+    sys.stdout.write(export_text(documents, currency, rates_document))
     sys.stdout.flush()
     return EXIT_OK
 

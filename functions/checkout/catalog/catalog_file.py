@@ -1,10 +1,13 @@
 """The catalog file the owner edits: read and checked as a whole, and written by the export.
 
-    {"currency": "usd", "products": [{"id": "mug-enamel", "name": "Enamel mug", ...}, ...]}
+    {"currency": "usd", "products": [{"id": "mug-enamel", "name": "Enamel mug", ...}, ...],
+     "shipping": {"rates": [{"countries": ["US"], "amount": 500}], "freeAbove": 10000}}
 
 The file states the currency once; its products carry the fields of a Firestore product
-document except `currency`. Anything the format does not know is an error naming it: later
-capabilities add their own top-level sections, and a typo must not pass for one of them.
+document except `currency`. The optional `shipping` section holds the shipping rates
+(checkout.shipping.rates has their rules). Anything the format does not know is an error
+naming it: later capabilities add their own top-level sections, and a typo must not pass for
+one of them.
 """
 
 import json
@@ -21,8 +24,9 @@ from checkout.products.product import (
     check_fields,
     is_valid_id,
 )
+from checkout.shipping.rates import ShippingRates, parse_rates, rates_problems, section_of
 
-TOP_LEVEL_KEYS = ("currency", "products")
+TOP_LEVEL_KEYS = ("currency", "products", "shipping")
 CURRENCY_CODE = re.compile(r"[a-z]{3}")  # as Stripe writes them
 
 
@@ -30,6 +34,7 @@ CURRENCY_CODE = re.compile(r"[a-z]{3}")  # as Stripe writes them
 class CatalogFile:
     currency: str
     products: tuple[Product, ...]
+    shipping: ShippingRates | None = None  # None: no section (the rates are left as they are)
 
 
 class InvalidCatalogFile(Exception):
@@ -120,6 +125,7 @@ def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
         if key not in TOP_LEVEL_KEYS
     ]
     problems += _currency_problems(data.get("currency"), shop_currency)
+    problems += rates_problems(data["shipping"]) if "shipping" in data else []
     entries = data.get("products")
     if not isinstance(entries, list):
         problems.append(Problem(None, "products", "must be a list of products"))
@@ -147,7 +153,8 @@ def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
             products.append(build(entry["id"], entry, shop_currency))
     if problems:
         raise InvalidCatalogFile(problems)
-    return CatalogFile(currency=shop_currency, products=tuple(products))
+    shipping = parse_rates(data["shipping"]) if "shipping" in data else None
+    return CatalogFile(currency=shop_currency, products=tuple(products), shipping=shipping)
 
 
 def read_catalog_text(text: str, shop_currency: str) -> CatalogFile:
@@ -155,8 +162,17 @@ def read_catalog_text(text: str, shop_currency: str) -> CatalogFile:
     return parse_catalog(parse_json(text), shop_currency)
 
 
-def render(currency: str, entries: Sequence[dict[str, Any]]) -> str:
-    """The file's text for `entries` (file entries, in the order given)."""
-    document = {"currency": currency, "products": list(entries)}
+def render(
+    currency: str,
+    entries: Sequence[dict[str, Any]],
+    shipping: ShippingRates | dict[str, Any] | None = None,
+) -> str:
+    """The file's text for `entries` (file entries, in the order given) and the `shipping`
+    section (rates, or a section as it is; None: no section)."""
+    document: dict[str, Any] = {"currency": currency, "products": list(entries)}
+    if shipping is not None:
+        document["shipping"] = (
+            section_of(shipping) if isinstance(shipping, ShippingRates) else shipping
+        )
     # default=str: a value broken by hand may be no JSON type (a timestamp); it is shown as text.
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -1,9 +1,9 @@
 """The live catalog as a catalog file: what `python -m checkout.catalog export` prints.
 
-Every product document, active or not, in the shop's order, in the file format, so that
-importing an export changes nothing. A document broken by hand is written as it is (its known
-fields) and logged: importing it then names what to fix, instead of deactivating it.
-"""
+Every product document, active or not, in the shop's order, in the file format, and the
+shipping rates when there is a document of them, so that importing an export changes nothing.
+A document broken by hand is written as it is (its known fields) and logged: importing it then
+names what to fix, instead of deactivating it."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +16,12 @@ from checkout.products.product import (
     file_entry_of,
     is_int,
     product_from_document,
+)
+from checkout.shipping.rates import (
+    SECTION_FIELDS,
+    InvalidRates,
+    ShippingRates,
+    rates_from_document,
 )
 
 
@@ -33,12 +39,35 @@ def export_entry(product_id: str, document: Mapping[str, Any], currency: str) ->
         return {"id": product_id, **{f: document[f] for f in FILE_FIELDS[1:] if f in document}}
 
 
-def export_text(documents: Mapping[str, Mapping[str, Any]], currency: str) -> str:
-    """The catalog file of `documents` (by id): by position, then id; broken positions last."""
+def export_shipping(
+    document: Mapping[str, Any] | None, currency: str
+) -> ShippingRates | dict[str, Any] | None:
+    """The file's `shipping` section of the rates `document` (None: no document, no section)."""
+    if document is None:
+        return None
+    try:
+        return rates_from_document(document, currency)
+    except InvalidRates as invalid:
+        for problem in invalid.problems:
+            logger.error(
+                "shipping rates exported as they are, with a problem",
+                field=problem.field,
+                problem=problem.message,
+            )
+        return {field: document[field] for field in SECTION_FIELDS if field in document}
+
+
+def export_text(
+    documents: Mapping[str, Mapping[str, Any]],
+    currency: str,
+    shipping: Mapping[str, Any] | None = None,
+) -> str:
+    """The catalog file of `documents` (by id): by position, then id; broken positions last;
+    and of the `shipping` rates document, if there is one."""
 
     def order(product_id: str) -> tuple[int, int, str]:
         position = documents[product_id].get("position")
         return (0, position, product_id) if is_int(position) else (1, 0, product_id)
 
     entries = [export_entry(pid, documents[pid], currency) for pid in sorted(documents, key=order)]
-    return render(currency, entries)
+    return render(currency, entries, export_shipping(shipping, currency))

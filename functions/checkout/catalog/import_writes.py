@@ -1,9 +1,11 @@
-"""Writing an import's plan to the `products` collection, in batches, every commit bounded.
+"""Writing an import's plan to the `products` collection, in batches, every commit bounded;
+then the shipping rates' document, when the file's section changes it.
 
 Each batch is atomic; the import as a whole is not, and running it again finishes it (the plan
 of a second run holds only what the first did not write).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from google.api_core import exceptions
@@ -13,6 +15,7 @@ from checkout.catalog.changes import ImportPlan
 from checkout.platform.collections import PRODUCTS
 from checkout.platform.firestore_client import RPC_RETRY
 from checkout.products.product import document_of
+from checkout.shipping.live_rates import rates_reference
 
 COMMIT_TIMEOUT_SECONDS = 20.0
 BATCH_SIZE = 500  # Firestore's most writes in one batch
@@ -39,13 +42,17 @@ def planned_writes(plan: ImportPlan) -> list[tuple[str, dict[str, Any]]]:
     return writes
 
 
-def write_plan(client: firestore.Client, plan: ImportPlan) -> int:
-    """Commit the plan's writes, BATCH_SIZE at a time; returns how many batches were committed.
+def write_plan(
+    client: firestore.Client, plan: ImportPlan, shipping: Mapping[str, Any] | None = None
+) -> int:
+    """Commit the plan's writes, BATCH_SIZE at a time, then the `shipping` rates document when
+    given (shipping_section.ShippingPlan.write); returns how many commits were made.
 
-    Merged writes: fields of a document the catalog does not know (added by later capabilities)
-    are kept.
+    Merged product writes: fields of a document the catalog does not know (added by later
+    capabilities) are kept. The shipping document is the section's alone: written whole.
     """
     writes = planned_writes(plan)
+    total = len(writes) + (shipping is not None)
     collection = client.collection(PRODUCTS)
     batches = 0
     for start in range(0, len(writes), BATCH_SIZE):
@@ -55,6 +62,14 @@ def write_plan(client: firestore.Client, plan: ImportPlan) -> int:
         try:
             batch.commit(retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS)
         except exceptions.GoogleAPIError as error:
-            raise ImportInterrupted(start, len(writes), error) from error
+            raise ImportInterrupted(start, total, error) from error
+        batches += 1
+    if shipping is not None:
+        try:
+            rates_reference(client).set(
+                dict(shipping), retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS
+            )
+        except exceptions.GoogleAPIError as error:
+            raise ImportInterrupted(len(writes), total, error) from error
         batches += 1
     return batches

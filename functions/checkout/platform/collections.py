@@ -10,6 +10,7 @@ products/{productId}        the catalog the owner imports (checkout.catalog, doc
 stripe_prices/{priceId}     in Stripe mode, what each Stripe Price says (checkout.stripe_events)
 pools/{pool}/shards/{n}     a pool of limited units (stock, redemptions) spread over shards:
                             on sale, held by checkouts, sold (checkout.holds)
+shop/shipping               the owner's shipping rates (checkout.shipping, docs/catalog.md)
 """
 
 CHECKOUTS = "checkouts"
@@ -21,3 +22,5 @@ PRODUCTS = "products"
 STRIPE_PRICES = "stripe_prices"
 POOLS = "pools"
 POOL_SHARDS = "shards"  # the subcollection of each pool
+SHOP = "shop"  # the shop's one-of-a-kind settings documents
+SHIPPING_RATES_DOCUMENT = "shipping"  # in SHOP

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from checkout.platform import structured_log as logger
 from checkout.platform.firestore_client import db
@@ -93,12 +93,16 @@ def read_shop_catalog() -> ShopCatalog:
     return catalog_from_documents(store.read_documents(db()), shop_currency())
 
 
-class CatalogCache:
-    """One catalog per instance, read again once it is `max_age_seconds()` old."""
+T = TypeVar("T")
+
+
+class CatalogCache(Generic[T]):
+    """One catalog (or the shipping rates) per instance, read again once it is
+    `max_age_seconds()` old."""
 
     def __init__(
         self,
-        load: Callable[[], ShopCatalog],
+        load: Callable[[], T],
         max_age_seconds: Callable[[], float],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -106,16 +110,16 @@ class CatalogCache:
         self._max_age_seconds = max_age_seconds
         self.clock = clock  # monotonic seconds; tests move it instead of waiting
         self._lock = threading.Lock()
-        self._cached: tuple[float, ShopCatalog] | None = None
+        self._cached: tuple[float, T] | None = None
         self.loads = 0  # reads of the collection since start (or since clear())
 
-    def _fresh(self, now: float) -> ShopCatalog | None:
+    def _fresh(self, now: float) -> T | None:
         cached = self._cached
         if cached is not None and now - cached[0] < self._max_age_seconds():
             return cached[1]
         return None
 
-    def get(self, now: float | None = None) -> ShopCatalog:
+    def get(self, now: float | None = None) -> T:
         """The catalog, read again when the cached one is too old. `now` (monotonic seconds)
         lets tests move time instead of waiting."""
         moment = self.clock() if now is None else now
