@@ -82,7 +82,7 @@ def test_a_dry_run_shows_the_change_and_writes_nothing(
     lines = capsys.readouterr().out.splitlines()
     assert lines[-3:] == [
         'changed shipping: rates [{"amount": 500, "countries": ["US"]}, {"amount": 1500, '
-        '"countries": ["CA", "MX"]}] -> [{"countries": ["US", "PR"], "amount": 500}]',
+        '"countries": ["CA", "MX"]}] -> [{"amount": 500, "countries": ["US", "PR"]}]',
         "changed shipping: freeAbove 10000 -> 5000",
         "dry run: 0 added, 0 changed, 0 deactivated, 3 unchanged; shipping changed; "
         "nothing written",

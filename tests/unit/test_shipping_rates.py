@@ -253,8 +253,8 @@ def test_an_import_adds_changes_or_leaves_the_rates() -> None:
     assert changed.write == document_of(cheaper, "usd")
     assert describe_shipping(changed) == [
         'changed shipping: rates [{"amount": 500, "countries": ["US"]}, {"amount": 1500, '
-        '"countries": ["CA", "MX"]}] -> [{"countries": ["US"], "amount": 400}, {"countries": '
-        '["CA", "MX"], "amount": 1500}]',
+        '"countries": ["CA", "MX"]}] -> [{"amount": 400, "countries": ["US"]}, {"amount": 1500, '
+        '"countries": ["CA", "MX"]}]',
         "changed shipping: freeAbove 10000 -> (missing)",
         'changed shipping: note "by hand" -> (missing)',
     ]

@@ -48,7 +48,8 @@ def plan_shipping(
 def _shown(document: Mapping[str, Any], field: str) -> str:
     if field not in document:
         return "(missing)"
-    return json.dumps(document[field], ensure_ascii=False, default=repr)
+    # Keys sorted: Firestore gives a map's keys in no set order.
+    return json.dumps(document[field], ensure_ascii=False, sort_keys=True, default=repr)
 
 
 def describe_shipping(plan: ShippingPlan) -> list[str]:
