@@ -16,6 +16,11 @@ price.created and price.updated events) and Products with `default_price` (expan
 `images` and `updated` (bumped, with a product.updated event, on each update). Only as much of
 Stripe's behaviour as the backfill and its tests use: no tiers, no deletion of prices.
 
+And PaymentIntents take `shipping` as Stripe's do (localstripe refuses it on create, update and
+confirm): {name, phone, address {line1, line2, city, state, postal_code, country}, carrier,
+tracking_number}, `null` until set, unset by an update with `shipping=""`; the Address Element
+sends it at confirm (the Stripe.js stand-in passes it on).
+
     python dev/localstripe_server.py --data .run/dev-5000/localstripe.pickle --port 8420 \\
         --from-scratch
 """
@@ -198,6 +203,70 @@ def prices_and_products_like_stripe() -> None:
     product_class._update = update
 
 
+SHIPPING_ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postal_code", "country")
+
+
+def stripe_shipping(value: Any) -> dict[str, Any] | None:
+    """A PaymentIntent's `shipping` as Stripe stores it; "" unsets it. Stripe requires `name`
+    and `address` (with line1); anything else here is a 400, as there."""
+    if value == "":
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("address"), dict):
+        raise resources.UserError(400, "Invalid shipping: an address is required")
+    if not value.get("name") or not value["address"].get("line1"):
+        raise resources.UserError(400, "Invalid shipping: name and address[line1] are required")
+    address = value["address"]
+    return {
+        "name": value["name"],
+        "phone": value.get("phone") or None,
+        "address": {field: address.get(field) or None for field in SHIPPING_ADDRESS_FIELDS},
+        "carrier": value.get("carrier") or None,
+        "tracking_number": value.get("tracking_number") or None,
+    }
+
+
+def shipping_like_stripe() -> None:
+    """`shipping` on PaymentIntent create, update and confirm (see the docstring).
+
+    Like cancel_like_stripe, before localstripe's server binds its routes.
+    """
+    intent_class = resources.PaymentIntent
+    original_init = intent_class.__init__
+    original_update = intent_class._update
+    original_confirm = intent_class._api_confirm
+
+    def init(self: Any, *args: Any, shipping: Any = None, **kwargs: Any) -> None:
+        # Set before localstripe's own __init__, which may export the object into an event.
+        self.shipping = None if shipping is None else stripe_shipping(shipping)
+        original_init(self, *args, **kwargs)
+
+    def update(self: Any, **data: Any) -> None:
+        if "shipping" in data:
+            checked = stripe_shipping(data.pop("shipping"))
+            original_update(self, **data)
+            self.shipping = checked
+        else:
+            original_update(self, **data)
+
+    def confirm(id: str, shipping: Any = None, **kwargs: Any) -> Any:
+        if shipping is not None:
+            checked = stripe_shipping(shipping)
+            intent_class._api_retrieve(id).shipping = checked
+        return original_confirm(id, **kwargs)
+
+    intent_class.__init__ = init
+    intent_class._update = update
+    confirm_route = "/v1/payment_intents/{id}/confirm"
+    routes = resources.extra_apis
+    for index, (method, url, _) in enumerate(routes):
+        if (method, url) == ("POST", confirm_route):
+            routes[index] = (method, url, confirm)
+            return
+    raise SystemExit(
+        "this localstripe version confirms differently: update dev/localstripe_server.py"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data", type=Path, required=True)
@@ -206,6 +275,7 @@ def main() -> None:
     use_data_file(args.data.resolve())
     cancel_like_stripe()
     prices_and_products_like_stripe()
+    shipping_like_stripe()
     from localstripe import server  # binds the routes, patched above
 
     sys.argv = [sys.argv[0], *localstripe_args]

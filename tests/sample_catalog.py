@@ -13,11 +13,14 @@ from checkout.catalog.catalog_file import read_catalog_text
 from checkout.catalog.changes import plan_import
 from checkout.catalog.code_changes import plan_code_import
 from checkout.catalog.import_writes import write_plan
+from checkout.catalog.shipping_section import plan_shipping
 from checkout.discounts import store as code_store
 from checkout.discounts.promotion_code import PromotionCode
 from checkout.products import store
 from checkout.products.live_catalog import ShopCatalog, catalog_from_documents
 from checkout.products.product import Product, document_of
+from checkout.shipping import live_rates
+from checkout.shipping.rates import ShippingRates
 
 CATALOG_FILE = Path(__file__).resolve().parent.parent / "catalog.json"
 CURRENCY = "usd"
@@ -45,6 +48,13 @@ def sample_shop() -> ShopCatalog:
     return catalog_from_documents(sample_documents(), CURRENCY)
 
 
+def sample_rates() -> ShippingRates:
+    """catalog.json's shipping rates, as the shop prices from them once it is imported."""
+    rates = read_catalog_text(CATALOG_FILE.read_text(encoding="utf-8"), CURRENCY).shipping
+    assert rates is not None, "catalog.json has a shipping section"
+    return rates
+
+
 def unit_amount(product_id: str) -> int:
     return sample_products()[product_id].unit_amount
 
@@ -54,8 +64,10 @@ def import_sample_catalog(client: firestore.Client) -> None:
     import` makes it (for a database a test or the bench has just emptied)."""
     products = tuple(sample_products().values())
     codes = tuple(sample_promotion_codes().values())
+    shipping = plan_shipping(sample_rates(), live_rates.read_document(client), CURRENCY)
     write_plan(
         client,
         plan_import(products, store.read_documents(client)),
         code_plan=plan_code_import(codes, code_store.read_documents(client)),
+        shipping=shipping.write,
     )

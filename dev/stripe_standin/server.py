@@ -10,6 +10,9 @@ Every endpoint takes the PaymentIntent's client secret, like Stripe.js, and acts
 matches the PaymentIntent it names. Answers use Stripe.js's shapes: `{"paymentIntent": {...}}` or
 `{"error": {"type", "code", "decline_code", "message", "payment_intent"}}`.
 
+With the Address Element in shipping mode, the script sends its value as `shipping`, which goes
+on the PaymentIntent before the confirm, as Stripe.js confirms with it.
+
 Two stand-in-only test cards reach states localstripe cannot: 4000 0000 0000 1117 answers
 `processing`, 4000 0000 0000 2222 `requires_action` (verify micro-deposits); see simulated_state().
 
@@ -59,6 +62,7 @@ CLIENT_FIELDS = (
     "last_payment_error",
     "next_action",
     "canceled_at",
+    "shipping",
 )
 AUTHENTICATION_FAILED_MESSAGE = (
     "We are unable to authenticate your payment method. "
@@ -309,6 +313,11 @@ class StandIn:
                 },
             )
         card = parse_card(body.get("card"))
+        shipping = body.get("shipping")  # the Address Element's value, in shipping mode
+        if shipping is not None and not isinstance(shipping, dict):
+            raise StripeError(
+                400, {"type": "invalid_request_error", "message": "shipping must be an object."}
+            )
         simulated = simulated_state(card["number"], intent["id"])
         self.simulate(intent["id"], simulated)
         if simulated:
@@ -318,6 +327,10 @@ class StandIn:
         # challenge. localstripe only confirms from `requires_confirmation`, which it derives from a
         # failed charge or a pending next_action still being there: clear those (null needs JSON).
         fields: dict[str, Any] = {"payment_method": method["id"]}
+        if shipping is not None:
+            # Stripe.js confirms with `shipping`; localstripe takes it only on update (through
+            # dev/localstripe_server.py), so it goes on just before the confirm.
+            fields["shipping"] = shipping
         charge = intent.get("latest_charge")
         if isinstance(charge, dict) and charge.get("status") == "failed":
             fields["latest_charge"] = None

@@ -3,8 +3,12 @@
  * DEV/TEST ONLY: served by dev/stripe_standin/server.py, never deployed, blocked by the production CSP.
  *
  * Implemented: Stripe(pk) -> {elements, confirmPayment, retrievePaymentIntent};
- * elements({clientSecret, appearance}) -> {create('payment'), fetchUpdates(), submit()};
- * element.mount/unmount/on('ready'|'change'|'loaderror').
+ * elements({clientSecret, appearance}) -> {create('payment'), create('address', {mode}),
+ * getElement(), fetchUpdates(), submit()}; element.mount/unmount/on('ready'|'change'|'loaderror');
+ * addressElement.getValue(). The Address Element is plain labelled inputs too (#standin-address-*),
+ * its values in Stripe's shape ({name, phone?, address: {line1, line2 | null, city, state,
+ * postal_code, country}}); in shipping mode, confirmPayment sends them as the PaymentIntent's
+ * `shipping`, as Stripe.js does. No autocomplete, no saved addresses.
  *
  * Like Stripe.js, it throws an IntegrationError on misuse (or rejects, from the async methods),
  * and reports a failed load or refresh as Stripe.js does: the `loaderror` event, and
@@ -177,27 +181,148 @@
     }
   }
 
+  // ---- the Address Element ----
+
+  // [key, label, autocomplete, required]; phone only with fields: {phone: 'always'}.
+  const ADDRESS_FIELDS = [
+    ['name', 'Full name', 'name', true],
+    ['country', 'Country or region', 'country', true],
+    ['line1', 'Address line 1', 'address-line1', true],
+    ['line2', 'Address line 2 (optional)', 'address-line2', false],
+    ['city', 'City', 'address-level2', true],
+    ['state', 'State, province or region (optional)', 'address-level1', false],
+    ['postal_code', 'Postal code', 'postal-code', true],
+    ['phone', 'Phone number (optional)', 'tel', false],
+  ];
+
+  class AddressElement {
+    constructor(elements, options) {
+      if (!options || !['shipping', 'billing'].includes(options.mode)) {
+        throw new IntegrationError("Invalid value for create('address'): mode should be 'shipping' or 'billing'.");
+      }
+      this._elements = elements;
+      this._mode = options.mode;
+      this._options = options;
+      this._handlers = {};
+      this._root = null;
+    }
+
+    on(event, handler) { (this._handlers[event] ||= []).push(handler); return this; }
+    off(event, handler) { this._handlers[event] = (this._handlers[event] || []).filter((h) => h !== handler); return this; }
+    _emit(event, payload) { for (const h of this._handlers[event] || []) h(payload); }
+
+    mount(target) {
+      const parent = typeof target === 'string' ? document.querySelector(target) : target;
+      if (!parent) throw new IntegrationError(`Invalid DOM element. Make sure to call mount() with a valid DOM element or selector (${target}).`);
+      const vars = (this._elements._appearance && this._elements._appearance.variables) || {};
+      const radius = vars.borderRadius || '4px';
+      const defaults = this._options.defaultValues || {};
+      const defaultAddress = defaults.address || {};
+      const countries = this._options.allowedCountries || ['US'];
+      const withPhone = Boolean(this._options.fields && this._options.fields.phone === 'always');
+      const root = make('fieldset', { class: 'standin-address-element' },
+        { border: '1px solid #8a94a3', borderRadius: radius, padding: '12px', margin: '0' });
+      root.append(make('legend', { text: `${this._mode === 'shipping' ? 'Shipping' : 'Billing'} address (offline Stripe stand-in)` },
+        { padding: '0 4px', fontSize: '0.9rem' }));
+      this._inputs = {};
+      for (const [key, label, autocomplete, required] of ADDRESS_FIELDS) {
+        if (key === 'phone' && !withPhone) continue;
+        const id = `standin-address-${key.replace('_', '-')}`;
+        const wrap = make('div', {}, { marginBottom: '8px' });
+        wrap.append(make('label', { for: id, text: label }, { display: 'block', fontSize: '0.9rem' }));
+        const input = key === 'country' ? make('select', { id, autocomplete }) : make('input', { id, type: key === 'phone' ? 'tel' : 'text', autocomplete });
+        if (key === 'country') {
+          for (const code of countries) input.append(make('option', { value: code, text: code }));
+          if (countries.includes(defaultAddress.country)) input.value = defaultAddress.country;
+        } else {
+          input.value = (key === 'name' ? defaults.name : key === 'phone' ? defaults.phone : defaultAddress[key]) || '';
+        }
+        if (required) input.setAttribute('aria-required', 'true');
+        css(input, { width: '100%', minHeight: '44px', boxSizing: 'border-box', font: 'inherit', padding: '8px',
+          border: '1px solid #8a94a3', borderRadius: radius });
+        input.addEventListener(key === 'country' ? 'change' : 'input', () => {
+          this._error.textContent = '';
+          this._emit('change', { elementType: 'address', elementMode: this._mode, ...this._state() });
+        });
+        wrap.append(input);
+        root.append(wrap);
+        this._inputs[key] = input;
+      }
+      this._error = make('p', { id: 'standin-address-error', role: 'alert' },
+        { color: '#b3261e', margin: '4px 0 0', minHeight: '1.2em' });
+      root.append(this._error);
+      parent.replaceChildren(root);
+      this._root = root;
+      setTimeout(() => this._emit('ready', { elementType: 'address' }), 0); // async, as with Stripe
+    }
+
+    unmount() { if (this._root) { this._root.remove(); this._root = null; } }
+
+    // {complete, empty, isNewAddress, value} in Stripe's shape: line2 null and state '' when empty.
+    _state() {
+      const text = (key) => (this._inputs[key] ? this._inputs[key].value.trim() : '');
+      const value = {
+        name: text('name'),
+        address: {
+          line1: text('line1'), line2: text('line2') || null, city: text('city'), state: text('state'),
+          postal_code: text('postal_code'), country: text('country'),
+        },
+      };
+      if (this._inputs.phone) value.phone = text('phone');
+      const required = ADDRESS_FIELDS.filter(([, , , req]) => req).map(([key]) => key);
+      const complete = required.every((key) => text(key));
+      const empty = ['name', 'line1', 'line2', 'city', 'state', 'postal_code', 'phone'].every((key) => !text(key));
+      return { complete, empty, isNewAddress: true, value };
+    }
+
+    async getValue() {
+      if (!this._root) throw new IntegrationError('The Address Element is not mounted.');
+      const { complete, isNewAddress, value } = this._state();
+      return { complete, isNewAddress, value };
+    }
+
+    // Stripe shows the first missing field inside the element as well as returning an error.
+    _validate() {
+      if (!this._root) return [null, null];
+      const state = this._state();
+      if (state.complete) { this._error.textContent = ''; return [state.value, null]; }
+      const error = validationError('incomplete_address', 'Your address is incomplete.');
+      this._error.textContent = error.message;
+      return [null, error];
+    }
+  }
+
   class Elements {
     constructor(stripe, options) {
       if (!options || !options.clientSecret) throw new IntegrationError('In order to create a payment element, you must pass a valid PaymentIntent or SetupIntent client secret when creating the Elements group.');
       this._stripe = stripe;
       this._clientSecret = options.clientSecret;
       this._appearance = options.appearance; // only borderRadius is honoured
-      this._element = null;
+      this._element = null; // the Payment Element
+      this._address = null;
     }
 
-    create(type) {
-      if (type !== 'payment') throw new IntegrationError(`stand-in: only the 'payment' element exists, not '${type}'`);
+    create(type, options) {
+      if (type === 'address') {
+        if (this._address) throw new IntegrationError('Can only create one Element of type address.');
+        this._address = new AddressElement(this, options);
+        return this._address;
+      }
+      if (type !== 'payment') throw new IntegrationError(`stand-in: only the 'payment' and 'address' elements exist, not '${type}'`);
       this._element = new PaymentElement(this);
       return this._element;
     }
 
-    getElement(type) { return type === 'payment' ? this._element : null; }
+    getElement(type) {
+      if (type === 'address') return this._address;
+      return type === 'payment' ? this._element : null;
+    }
 
     async submit() {
       if (!this._element) throw new IntegrationError('elements.submit(): there is no Payment Element.');
       const [, error] = this._element._validate();
-      return error ? { error } : {};
+      const [, addressError] = this._address ? this._address._validate() : [null, null];
+      return error || addressError ? { error: error || addressError } : {};
     }
 
     // Stripe re-reads the PaymentIntent (amount, currency) after the server changed it.
@@ -279,9 +404,15 @@
 
       const [card, validation] = elements._element._validate();
       if (validation) return { error: validation };
+      // A mounted Address Element in shipping mode gives the PaymentIntent its `shipping`.
+      const address = elements._address;
+      const [shipping, addressError] = address && address._mode === 'shipping' ? address._validate() : [null, null];
+      if (addressError) return { error: addressError };
 
       const secret = elements._clientSecret;
-      let result = await helper('/v1/confirm', { key: this._key, client_secret: secret, card });
+      const confirm = { key: this._key, client_secret: secret, card };
+      if (shipping) confirm.shipping = shipping;
+      let result = await helper('/v1/confirm', confirm);
       // Stripe.js handles 3D Secure itself; other actions (micro-deposits) are the page's to show.
       const next = !result.error && result.paymentIntent.next_action;
       if (next && next.type === 'use_stripe_sdk') {

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import BASE_URL, STRIPE_API_BASE, STRIPE_SECRET_KEY
+from tests.e2e.conftest import BASE_URL, STRIPE_API_BASE, STRIPE_SECRET_KEY, Checkout
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 
@@ -90,3 +90,73 @@ def test_cors_only_for_the_page_origin(standin: str) -> None:
     )
     assert allowed.headers.get("Access-Control-Allow-Origin") == BASE_URL
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_the_address_element_mounts_in_stripes_shape_and_ships_with_the_confirm(
+    checkout: Checkout, stack: dict[str, Any], intent: dict[str, Any]
+) -> None:
+    checkout.open()
+    page = checkout.page
+    # The page's own elements go; this test's Elements group takes their place.
+    page.evaluate(
+        """([key, secret]) => {
+            document.body.replaceChildren();
+            for (const id of ['test-address', 'test-payment']) {
+                const box = document.createElement('div'); box.id = id; document.body.append(box);
+            }
+            const stripe = Stripe(key);
+            const elements = stripe.elements({ clientSecret: secret });
+            const address = elements.create('address', { mode: 'shipping',
+                                                         allowedCountries: ['US', 'CA'] });
+            window.addressChanges = [];
+            address.on('change', (event) => window.addressChanges.push(event));
+            address.mount('#test-address');
+            elements.create('payment').mount('#test-payment');
+            window.standinTest = { stripe, elements, address };
+        }""",
+        [stack["publishableKey"], intent["client_secret"]],
+    )
+    page.fill("#standin-address-name", "Ada Lovelace")
+    page.select_option("#standin-address-country", "CA")
+    page.fill("#standin-address-line1", "1 King St W")
+    page.fill("#standin-address-city", "Toronto")
+    page.fill("#standin-address-state", "ON")
+    incomplete = page.evaluate("window.standinTest.address.getValue()")
+    assert incomplete["complete"] is False
+    page.fill("#standin-address-postal-code", "M5H 1A1")
+    expected = {
+        "name": "Ada Lovelace",
+        "address": {"line1": "1 King St W", "line2": None, "city": "Toronto", "state": "ON",
+                    "postal_code": "M5H 1A1", "country": "CA"},
+    }  # fmt: skip
+    last = page.evaluate("window.addressChanges[window.addressChanges.length - 1]")
+    assert (last["elementType"], last["elementMode"], last["complete"]) == (
+        "address",
+        "shipping",
+        True,
+    )
+    assert last["value"] == expected
+    assert page.evaluate("window.standinTest.address.getValue()") == {
+        "complete": True,
+        "isNewAddress": True,
+        "value": expected,
+    }
+    page.fill("#standin-card-number", "4242424242424242")
+    page.fill("#standin-card-expiry", "12 / 34")
+    page.fill("#standin-card-cvc", "123")
+    result = page.evaluate(
+        """() => window.standinTest.stripe.confirmPayment(
+            { elements: window.standinTest.elements, redirect: 'if_required' })"""
+    )
+    assert result["paymentIntent"]["status"] == "succeeded"
+    at_stripe = requests.get(
+        f"{STRIPE_API_BASE}/v1/payment_intents/{intent['id']}",
+        auth=(STRIPE_SECRET_KEY, ""),
+        timeout=10,
+    ).json()
+    assert at_stripe["shipping"] == {
+        **expected,
+        "phone": None,
+        "carrier": None,
+        "tracking_number": None,
+    }

@@ -21,6 +21,7 @@ from checkout.intents import rate_limits
 from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
 from checkout.products import live_catalog
+from checkout.shipping import live_rates
 from checkout.stripe_api import payment_intents
 from tests.conftest import FUNCTIONS_DIR
 from tests.sample_catalog import import_sample_catalog as import_into
@@ -59,6 +60,7 @@ def import_sample_catalog() -> None:
     this process's instance cache forgets what it read: the next request reads it."""
     import_into(db())
     live_catalog.shop_catalog.clear()
+    live_rates.shipping_rates.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +69,7 @@ def sample_catalog(request: pytest.FixtureRequest, empty_firestore: None) -> Non
     marked `without_sample_catalog`; either way the instance cache starts empty."""
     if request.node.get_closest_marker("without_sample_catalog"):
         live_catalog.shop_catalog.clear()
+        live_rates.shipping_rates.clear()
         return
     import_sample_catalog()
 

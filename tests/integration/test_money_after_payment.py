@@ -21,7 +21,7 @@ from google.cloud import firestore
 
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import client_secret_hash
-from checkout.platform.collections import ORDERS, PRODUCTS, STRIPE_EVENTS
+from checkout.platform.collections import ORDERS, PRODUCTS, SHOP, STRIPE_EVENTS
 from checkout.reconcile import catch_up
 from checkout.reconcile.pass_state import Summary
 from checkout.stripe_events import observations
@@ -61,11 +61,12 @@ def order_of(db: firestore.Client, pi_id: str) -> Json:
 
 
 def all_documents(db: firestore.Client) -> dict[str, Json]:
-    """Every document but the catalog's (the sample_catalog fixture imports it)."""
+    """Every document but the catalog's: its products and shipping rates (the sample_catalog
+    fixture imports them)."""
     return {
         f"{c.id}/{d.id}": d.to_dict() or {}
         for c in db.collections()
-        if c.id != PRODUCTS
+        if c.id not in (PRODUCTS, SHOP)
         for d in c.stream()
     }
 

@@ -14,6 +14,7 @@ from checkout.catalog.catalog_file import (
 )
 from checkout.discounts.promotion_code import CodeProblem
 from checkout.products.product import Problem, Product, file_entry_of
+from checkout.shipping.rates import Rate, ShippingRates
 from tests.conftest import ROOT
 
 
@@ -60,8 +61,8 @@ def test_shippable_and_images_may_be_left_out() -> None:
 
 
 def test_an_unknown_top_level_key_is_named() -> None:
-    assert problems(catalog(entry(), shipping={}, promotionCode=[])) == [
-        (None, "shipping"),
+    assert problems(catalog(entry(), shiping={}, promotionCode=[])) == [
+        (None, "shiping"),
         (None, "promotionCode"),
     ]
 
@@ -209,4 +210,9 @@ def test_the_sample_catalog_is_the_shops_products_and_exactly_as_the_export_writ
         ("sticker-pack", 500, 3),
     ]
     assert all(p.active and p.shippable for p in sample.products)
-    assert render("usd", [file_entry_of(p) for p in sample.products]) == text
+    assert sample.shipping == ShippingRates(
+        (Rate(("US",), 500), Rate(("CA", "MX"), 1500)), free_above=10000
+    )
+    assert (
+        render("usd", [file_entry_of(p) for p in sample.products], shipping=sample.shipping) == text
+    )

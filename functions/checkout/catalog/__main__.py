@@ -22,6 +22,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from google.api_core.exceptions import GoogleAPIError
 from google.auth.exceptions import GoogleAuthError
@@ -36,6 +37,11 @@ from checkout.catalog.code_changes import (
     summary_codes,
 )
 from checkout.catalog.export import export_text
+from checkout.catalog.shipping_section import (
+    describe_shipping,
+    plan_shipping,
+    shipping_summary,
+)
 from checkout.discounts import store as code_store
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
@@ -47,6 +53,7 @@ from checkout.platform.settings import (
     shop_currency,
 )
 from checkout.products import store
+from checkout.shipping.live_rates import read_document as read_shipping_document
 
 EXIT_OK = 0
 EXIT_INVALID_FILE = 1
@@ -84,6 +91,15 @@ def _read_code_documents() -> code_store.Documents | None:
         return None
 
 
+def _read_shipping_document() -> tuple[bool, dict[str, Any] | None]:
+    """(read, the document): read is False when Firestore could not be reached (said why)."""
+    try:
+        return True, read_shipping_document(db())
+    except CONNECTION_ERRORS as error:
+        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        return False, None
+
+
 def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if source == "stripe":
         _fail(
@@ -110,6 +126,11 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     documents = _read_documents()
     if documents is None:
         return EXIT_NOT_DONE
+    rates_document = None
+    if catalog.shipping is not None:  # a file without the section leaves the rates alone
+        read, rates_document = _read_shipping_document()
+        if not read:
+            return EXIT_NOT_DONE
     plan = plan_import(catalog.products, documents)
     code_plan: CodeImportPlan | None = None
     if catalog.promotion_codes is not None:  # no section: the codes are left as they are
@@ -125,12 +146,15 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     # Every stock change is checked before anything is written, so that a refusal leaves the
     # whole catalog as it was; set_total checks again as it writes (a hold taken meanwhile).
     refusals = stock_refusals(plan, pools, datetime.now(UTC))
+    shipping = plan_shipping(catalog.shipping, rates_document, currency)
     if dry_run or not refusals:
-        for line in describe(plan) + (describe_codes(code_plan) if code_plan else []):
+        lines = describe(plan) + (describe_codes(code_plan) if code_plan else [])
+        for line in lines + describe_shipping(shipping):
             print(line)
     for problem in refusals:
         print(f"{path}: {problem}", file=sys.stderr)
     summed = summary(plan) + (f"; {summary_codes(code_plan)}" if code_plan is not None else "")
+    summed += shipping_summary(shipping)
     if dry_run:
         print(f"dry run: {summed}; nothing written", flush=True)
         if refusals:
@@ -141,7 +165,7 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
         _fail(f"import refused: {_stock_below(len(refusals))}; nothing was written")
         return EXIT_INVALID_FILE
     try:
-        late = import_writes.write_plan(db(), plan, pools, code_plan)
+        late = import_writes.write_plan(db(), plan, pools, code_plan, shipping.write)
     except import_writes.ImportInterrupted as interrupted:
         _fail(f"import interrupted: {interrupted}; run it again to finish")
         return EXIT_NOT_DONE
@@ -169,7 +193,10 @@ def run_export(currency: str) -> int:
     code_documents = _read_code_documents()
     if code_documents is None:
         return EXIT_NOT_DONE
-    sys.stdout.write(export_text(documents, currency, code_documents))
+    read, rates_document = _read_shipping_document()
+    if not read:
+        return EXIT_NOT_DONE
+    sys.stdout.write(export_text(documents, currency, code_documents, rates_document))
     sys.stdout.flush()
     return EXIT_OK
 

@@ -1,13 +1,16 @@
 """The catalog file the owner edits: read and checked as a whole, and written by the export.
 
     {"currency": "usd", "products": [{"id": "mug-enamel", "name": "Enamel mug", ...}, ...],
-     "promotionCodes": [{"code": "WELCOME10", "active": true, "percentOff": 10}, ...]}
+     "promotionCodes": [{"code": "WELCOME10", "active": true, "percentOff": 10}, ...],
+     "shipping": {"rates": [{"countries": ["US"], "amount": 500}], "freeAbove": 10000}}
 
 The file states the currency once; its products carry the fields of a Firestore product
 document except `currency`, and so do its promotion codes (checkout.discounts.promotion_code),
 times written as RFC 3339 strings. `promotionCodes` may be left out: the import then leaves the
-codes as they are. Anything the format does not know is an error naming it: later capabilities
-add their own top-level sections, and a typo must not pass for one of them.
+codes as they are; so may the `shipping` section, which holds the shipping rates
+(checkout.shipping.rates has their rules). Anything the format does not know is an error naming
+it: later capabilities add their own top-level sections, and a typo must not pass for one of
+them.
 """
 
 import json
@@ -26,8 +29,9 @@ from checkout.products.product import (
     check_fields,
     is_valid_id,
 )
+from checkout.shipping.rates import ShippingRates, parse_rates, rates_problems, section_of
 
-TOP_LEVEL_KEYS = ("currency", "products", "promotionCodes")
+TOP_LEVEL_KEYS = ("currency", "products", "promotionCodes", "shipping")
 CURRENCY_CODE = re.compile(r"[a-z]{3}")  # as Stripe writes them
 
 
@@ -37,6 +41,7 @@ class CatalogFile:
     products: tuple[Product, ...]
     # None: the file has no `promotionCodes` section, and the import leaves the codes alone.
     promotion_codes: tuple[PromotionCode, ...] | None = None
+    shipping: ShippingRates | None = None  # None: no section (the rates are left as they are)
 
 
 # Each problem names its product or promotion code (or the top level) and its field.
@@ -193,6 +198,7 @@ def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
         if key not in TOP_LEVEL_KEYS
     ]
     problems += _currency_problems(data.get("currency"), shop_currency)
+    problems += rates_problems(data["shipping"]) if "shipping" in data else []
     entries = data.get("products")
     if not isinstance(entries, list):
         problems.append(Problem(None, "products", "must be a list of products"))
@@ -225,7 +231,8 @@ def parse_catalog(data: Any, shop_currency: str) -> CatalogFile:
         problems += more
     if problems:
         raise InvalidCatalogFile(problems)
-    return CatalogFile(shop_currency, tuple(products), promotion_codes)
+    shipping = parse_rates(data["shipping"]) if "shipping" in data else None
+    return CatalogFile(shop_currency, tuple(products), promotion_codes, shipping)
 
 
 def read_catalog_text(text: str, shop_currency: str) -> CatalogFile:
@@ -237,11 +244,17 @@ def render(
     currency: str,
     entries: Sequence[dict[str, Any]],
     code_entries: Sequence[dict[str, Any]] = (),
+    shipping: ShippingRates | dict[str, Any] | None = None,
 ) -> str:
-    """The file's text for `entries` and `code_entries` (file entries, in the order given);
-    a shop without promotion codes has no `promotionCodes` section."""
+    """The file's text for `entries` and `code_entries` (file entries, in the order given) and
+    the `shipping` section (rates, or a section as it is; None: no section); a shop without
+    promotion codes has no `promotionCodes` section."""
     document: dict[str, Any] = {"currency": currency, "products": list(entries)}
     if code_entries:
         document["promotionCodes"] = list(code_entries)
+    if shipping is not None:
+        document["shipping"] = (
+            section_of(shipping) if isinstance(shipping, ShippingRates) else shipping
+        )
     # default=str: a value broken by hand may be no JSON type (a timestamp); it is shown as text.
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"

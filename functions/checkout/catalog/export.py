@@ -1,9 +1,9 @@
 """The live catalog as a catalog file: what `python -m checkout.catalog export` prints.
 
-Every product document, active or not, in the shop's order, and every promotion code document,
-by code, in the file format, so that importing an export changes nothing. A document broken by
-hand is written as it is (its known fields) and logged: importing it then names what to fix,
-instead of deactivating it.
+Every product document, active or not, in the shop's order, every promotion code document, by
+code, and the shipping rates when there is a document of them, in the file format, so that
+importing an export changes nothing. A document broken by hand is written as it is (its known
+fields) and logged: importing it then names what to fix, instead of deactivating it.
 """
 
 from collections.abc import Mapping
@@ -20,6 +20,12 @@ from checkout.products.product import (
     file_entry_of,
     is_int,
     product_from_document,
+)
+from checkout.shipping.rates import (
+    SECTION_FIELDS,
+    InvalidRates,
+    ShippingRates,
+    rates_from_document,
 )
 
 
@@ -57,13 +63,33 @@ def export_code_entry(code: str, document: Mapping[str, Any], currency: str) -> 
     return entry
 
 
+def export_shipping(
+    document: Mapping[str, Any] | None, currency: str
+) -> ShippingRates | dict[str, Any] | None:
+    """The file's `shipping` section of the rates `document` (None: no document, no section)."""
+    if document is None:
+        return None
+    try:
+        return rates_from_document(document, currency)
+    except InvalidRates as invalid:
+        for problem in invalid.problems:
+            logger.error(
+                "shipping rates exported as they are, with a problem",
+                field=problem.field,
+                problem=problem.message,
+            )
+        return {field: document[field] for field in SECTION_FIELDS if field in document}
+
+
 def export_text(
     documents: Mapping[str, Mapping[str, Any]],
     currency: str,
     code_documents: Mapping[str, Mapping[str, Any]] | None = None,
+    shipping: Mapping[str, Any] | None = None,
 ) -> str:
     """The catalog file of `documents` (by id): by position, then id; broken positions last;
-    then the promotion codes of `code_documents` (by code), in the order of their codes."""
+    then the promotion codes of `code_documents` (by code), in the order of their codes; and
+    the `shipping` rates document, if there is one."""
 
     def order(product_id: str) -> tuple[int, int, str]:
         position = documents[product_id].get("position")
@@ -72,4 +98,4 @@ def export_text(
     entries = [export_entry(pid, documents[pid], currency) for pid in sorted(documents, key=order)]
     codes = code_documents or {}
     code_entries = [export_code_entry(code, codes[code], currency) for code in sorted(codes)]
-    return render(currency, entries, code_entries)
+    return render(currency, entries, code_entries, export_shipping(shipping, currency))

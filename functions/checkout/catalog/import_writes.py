@@ -1,5 +1,6 @@
 """Writing an import's plan: the stock pools' totals first, then the `products` and
-`promotion_codes` collections in batches, every commit bounded.
+`promotion_codes` collections in batches, every commit bounded; then the shipping rates'
+document, when the file's section changes it.
 
 The order is what makes running the import again finish an interrupted one: the plan is made by
 comparing the file with the product documents, so a pool is set before the document that says
@@ -24,6 +25,7 @@ from checkout.holds.pool import Pool
 from checkout.platform.collections import PRODUCTS, PROMOTION_CODES
 from checkout.platform.firestore_client import RPC_RETRY, WriteConflict
 from checkout.products.product import Problem, document_of
+from checkout.shipping.live_rates import rates_reference
 
 COMMIT_TIMEOUT_SECONDS = 20.0
 BATCH_SIZE = 500  # Firestore's most writes in one batch
@@ -91,18 +93,20 @@ def write_plan(
     plan: ImportPlan,
     pools: Mapping[str, Pool] | None = None,
     code_plan: CodeImportPlan | None = None,
+    shipping: Mapping[str, Any] | None = None,
 ) -> list[Problem]:
     """Commit the plan: the pools' totals (read as `pools`, or now), then the documents
-    (products, then codes), BATCH_SIZE at a time. Returns the products refused at the write
+    (products, then codes), BATCH_SIZE at a time, then the `shipping` rates document when
+    given (shipping_section.ShippingPlan.write). Returns the products refused at the write
     (their stock below what was sold or held meanwhile), none of whose writes were made.
 
-    Merged writes: fields of a document the catalog does not know (added by later capabilities)
-    are kept.
+    Merged product writes: fields of a document the catalog does not know (added by later
+    capabilities) are kept. The shipping document is the section's alone: written whole.
     """
     if pools is None:
         pools = read_stock_pools(client, plan)
     code_writes = planned_code_writes(code_plan) if code_plan is not None else []
-    total = len(plan.stock_changes) + plan.write_count + len(code_writes)
+    total = len(plan.stock_changes) + plan.write_count + len(code_writes) + (shipping is not None)
     refused = _set_totals(plan, pools, total)
     writes = [(PRODUCTS, name, fields) for name, fields in planned_writes(plan, frozenset(refused))]
     writes += [(PROMOTION_CODES, name, fields) for name, fields in code_writes]
@@ -114,5 +118,13 @@ def write_plan(
             batch.commit(retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS)
         except exceptions.GoogleAPIError as error:
             written = len(plan.stock_changes) - len(refused) + start
+            raise ImportInterrupted(written, total, error) from error
+    if shipping is not None:
+        try:
+            rates_reference(client).set(
+                dict(shipping), retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS
+            )
+        except exceptions.GoogleAPIError as error:
+            written = len(plan.stock_changes) - len(refused) + len(writes)
             raise ImportInterrupted(written, total, error) from error
     return list(refused.values())

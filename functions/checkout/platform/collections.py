@@ -14,6 +14,7 @@ mail/{mailId}               an email to send, in the Trigger Email shape (checko
                             delivered or given up, `expireAt` (TTL)
 promotion_codes/{CODE}      the promotion codes the owner imports (checkout.discounts,
                             docs/catalog.md), the code upper-case
+shop/shipping               the owner's shipping rates (checkout.shipping, docs/catalog.md)
 """
 
 CHECKOUTS = "checkouts"
@@ -27,3 +28,5 @@ POOLS = "pools"
 POOL_SHARDS = "shards"  # the subcollection of each pool
 MAIL = "mail"
 PROMOTION_CODES = "promotion_codes"
+SHOP = "shop"  # the shop's one-of-a-kind settings documents
+SHIPPING_RATES_DOCUMENT = "shipping"  # in SHOP

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from checkout.holds import store as holds
 from checkout.holds.pool import product_of, product_pool
@@ -111,12 +111,16 @@ def with_availability(shop: ShopCatalog, now: datetime) -> ShopCatalog:
     return replace(shop, available=available)
 
 
-class CatalogCache:
-    """One catalog per instance, read again once it is `max_age_seconds()` old."""
+T = TypeVar("T")
+
+
+class CatalogCache(Generic[T]):
+    """One catalog (or the shipping rates) per instance, read again once it is
+    `max_age_seconds()` old."""
 
     def __init__(
         self,
-        load: Callable[[], ShopCatalog],
+        load: Callable[[], T],
         max_age_seconds: Callable[[], float],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -124,16 +128,16 @@ class CatalogCache:
         self._max_age_seconds = max_age_seconds
         self.clock = clock  # monotonic seconds; tests move it instead of waiting
         self._lock = threading.Lock()
-        self._cached: tuple[float, ShopCatalog] | None = None
+        self._cached: tuple[float, T] | None = None
         self.loads = 0  # reads of the collection since start (or since clear())
 
-    def _fresh(self, now: float) -> ShopCatalog | None:
+    def _fresh(self, now: float) -> T | None:
         cached = self._cached
         if cached is not None and now - cached[0] < self._max_age_seconds():
             return cached[1]
         return None
 
-    def get(self, now: float | None = None) -> ShopCatalog:
+    def get(self, now: float | None = None) -> T:
         """The catalog, read again when the cached one is too old. `now` (monotonic seconds)
         lets tests move time instead of waiting."""
         moment = self.clock() if now is None else now
