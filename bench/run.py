@@ -217,6 +217,8 @@ def sale_rows(figures: dict[str, Any]) -> list[str]:
         f"| held (first POST 200) / confirmed at Stripe | {figures['held']} / "
         f"{figures['confirmed']} | |",
         f"| other answers (first POST) | {figures['other_answers'] or 'none'} | |",
+        "| requests the Hosting emulator's proxy reset (ECONNRESET), asked again as a page would "
+        f"| {figures.get('proxy_resets_asked_again', 0)} | |",
         "| buyers who held a unit but could not pay (why) | "
         + ("; ".join(f"{n}: {why}" for why, n in figures["problems"]) or "none")
         + " | |",
