@@ -82,16 +82,17 @@ def webhook() -> dict[str, Json]:
             "processing on a pending order (changes it, no fulfilment)": _measure(
                 counter, deliver(processing)
             ),
-            "succeeded (changes it, with fulfilment)": _measure(counter, deliver(succeeded)),
-            "succeeded for an order holding stock (sells its units in the same commit)": _measure(
-                counter, deliver(stocked)
+            "succeeded (changes it, with fulfilment, 2 messages sent)": _measure(
+                counter, deliver(succeeded)
             ),
+            "succeeded for an order holding stock (sells its units in the same commit, "
+            "2 messages sent)": _measure(counter, deliver(stocked)),
             "duplicate": _measure(counter, deliver(succeeded)),
             "late processing on a paid order (ignored, ledger entry only)": _measure(
                 counter, deliver(late)
             ),
-            "succeeded for a missing order (rebuilt, with fulfilment)": _measure(
-                counter, deliver(rebuilt)
+            "succeeded for a missing order (rebuilt, with fulfilment, the owner's message sent)": (
+                _measure(counter, deliver(rebuilt))
             ),
         }
 

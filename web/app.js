@@ -580,14 +580,22 @@ const STATUS_TEXT = {
 };
 
 /** The order as the server knows it; `data-status` carries the raw status. */
-function showOrder({ status, amount, currency, refundedAmount, lastPaymentError, soldOut }) {
+function showOrder({
+  orderNumber,
+  status,
+  amount,
+  currency,
+  refundedAmount,
+  lastPaymentError,
+  soldOut,
+}) {
   byId('result').hidden = false;
   const orderStatus = byId('order-status');
   orderStatus.textContent = soldOut
     ? 'Sold out while you paid: your payment is refunded in full.'
     : STATUS_TEXT[status] || status;
   orderStatus.dataset.status = status;
-  const details = [];
+  const details = orderNumber ? [`Order ${orderNumber}.`] : [];
   if (amount != null) {
     details.push(`Amount: ${money(amount, currency)}.`);
   }
@@ -712,7 +720,22 @@ function emailChanged() {
   }
 }
 
+/** An email's link (?order=&view=): that order's status, by its view token; no checkout. */
+async function showViewedOrder(params) {
+  byId('cart').hidden = byId('payment').hidden = true;
+  try {
+    const id = encodeURIComponent(params.get('order'));
+    showOrder(await api(`/api/orders/${id}?view=${encodeURIComponent(params.get('view'))}`));
+  } catch (error) {
+    showStatus(error.message);
+  }
+}
+
 async function start() {
+  const params = new URLSearchParams(location.search);
+  if (params.has('view')) {
+    return showViewedOrder(params);
+  }
   byId('payment-form').addEventListener('submit', pay);
   byId('new-checkout').onclick = startNewCheckout;
   byId('email').addEventListener('change', emailChanged);
@@ -732,7 +755,7 @@ async function start() {
 
   const { submitted, confirming } = state.checkout;
   // Stripe's return_url after a redirect carries the client secret; drop it from the address bar.
-  const returned = new URLSearchParams(location.search).get('payment_intent_client_secret');
+  const returned = params.get('payment_intent_client_secret');
   if (returned) {
     history.replaceState(null, '', location.pathname);
   }

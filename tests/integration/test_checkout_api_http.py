@@ -13,6 +13,7 @@ import requests
 from flask.testing import FlaskClient
 from google.cloud import firestore
 
+from checkout.orders.order_number import order_number
 from checkout.platform.collections import ORDERS
 from dev.stack import free_port
 from tests.conftest import FUNCTIONS_DIR, ROOT
@@ -36,6 +37,7 @@ def test_order_status_for_the_holder_of_the_client_secret(checkout_api: FlaskCli
     assert response.status_code == 200
     assert response.get_json() == {
         "paymentIntentId": intent["paymentIntentId"],
+        "orderNumber": order_number(intent["paymentIntentId"]),
         "status": "pending",
         "amount": intent["amount"],
         "currency": "usd",

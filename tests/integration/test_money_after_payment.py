@@ -44,6 +44,9 @@ ORDER_OF_DELIVERY = {
     "createdAt",
     "updatedAt",
     "checkoutId",
+    # Which statuses the order passed through and was mailed for: like fulfilment, a matter of
+    # the delivery order (a dispute before the success: never paid, never confirmed).
+    "mailCreatedFor",
 }
 
 

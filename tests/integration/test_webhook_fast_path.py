@@ -30,6 +30,11 @@ from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
 READ, COMMIT = "BatchGetDocuments", "Commit"
+# Sending one mail document after the commit (checkout.mail.sender): read it, claim it (a
+# conditional commit), record the outcome (another). A paid order of the test stack has two:
+# the shopper's confirmation and the owner's message (OWNER_EMAIL is set in the stacks).
+SEND = [READ, COMMIT, COMMIT]
+PAID_MAIL = SEND * 2
 
 
 @pytest.fixture
@@ -82,15 +87,32 @@ def test_an_event_that_changes_an_order_costs_a_read_and_a_commit(
     assert calls == [READ, COMMIT]
 
 
-def test_a_payment_with_fulfilment_costs_one_more_commit(
+def test_a_payment_with_fulfilment_costs_one_more_commit_and_its_mail_the_sends(
     stripe_webhook: FlaskClient, firestore_db: firestore.Client, rpcs: RpcCounter
 ) -> None:
     pi_id = seed(firestore_db)
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
         assert post(stripe_webhook, succeeded)["status"] == "paid"
-    assert calls == [READ, COMMIT, COMMIT]  # the last one writes fulfilledAt
+    # The mail documents ride in the one commit; the third call writes fulfilledAt; then each
+    # message is sent.
+    assert calls == [READ, COMMIT, COMMIT, *PAID_MAIL]
     assert order_of(firestore_db, pi_id)["fulfilledAt"] is not None
+    assert order_of(firestore_db, pi_id)["mailCreatedFor"] == ["paid"]
+
+
+def test_a_payment_with_mail_disabled_costs_no_more_than_before_mail(
+    stripe_webhook: FlaskClient,
+    firestore_db: firestore.Client,
+    rpcs: RpcCounter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMTP_URL", "disabled")
+    pi_id = seed(firestore_db)
+    succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
+    with rpcs.counting() as calls:
+        assert post(stripe_webhook, succeeded)["status"] == "paid"
+    assert calls == [READ, COMMIT, COMMIT]  # the documents are created, left PENDING
 
 
 def test_a_duplicate_costs_one_read(
@@ -128,8 +150,9 @@ def test_a_payment_for_a_missing_order_creates_it_in_the_same_commit(
     )
     with rpcs.counting() as calls:
         assert post(stripe_webhook, succeeded)["status"] == "paid"
-    # A rebuilt order has no holdPools: its items' pools are read (none is tracked here).
-    assert calls == [READ, READ, COMMIT, COMMIT]
+    # A rebuilt order has no holdPools: its items' pools are read (none is tracked here). It
+    # has no email: only the owner's message.
+    assert calls == [READ, READ, COMMIT, COMMIT, *SEND]
     assert order_of(firestore_db, pi_id)["source"] == "webhook"
 
 
@@ -143,7 +166,8 @@ def test_a_payment_that_sells_held_units_costs_one_more_read_and_writes_them_in_
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
         assert post(stripe_webhook, succeeded)["status"] == "paid"
-    assert calls == [READ, READ, COMMIT, COMMIT]  # the shards' read; one commit sells them
+    # the shards' read; one commit sells them (and creates the mail)
+    assert calls == [READ, READ, COMMIT, COMMIT, *PAID_MAIL]
     read = holds_store.read_pools(firestore_db, [pool]).pools[pool]
     assert (read.sold(), read.held(now)) == (2, 0)
 
@@ -179,9 +203,10 @@ def test_sixteen_concurrent_deliveries_of_one_event_give_one_effect(
     assert ledger_size(firestore_db) == 1
     assert capfd.readouterr().out.count('"order fulfilled"') == 1
     # No transactions, so nothing to begin or roll back and no locks to wait for; each loser
-    # reads at most twice (its commit failed: the second read finds the entry).
+    # reads at most twice (its commit failed: the second read finds the entry); the winner
+    # sends the order's two messages (a read each).
     assert set(calls) == {READ, COMMIT}
-    assert calls[READ] <= 2 * 16
+    assert calls[READ] <= 2 * 16 + 2
 
 
 # --- the conditions of the commit, each lost to a write between the read and the commit

@@ -314,3 +314,12 @@ def test_the_sent_message_has_text_and_html_parts_and_a_stable_message_id() -> N
     html = parsed.get_body(("html",))
     assert body is not None and body.get_content().strip() == "text part"
     assert html is not None and html.get_content().strip() == "<p>html</p>"
+
+
+@pytest.mark.parametrize("status", ["paid", "refunded"])
+def test_an_event_recorded_on_an_order_already_in_that_status_creates_no_mail(status: str) -> None:
+    # An order paid (or refunded) before mail existed has no MAIL_CREATED_FOR: a later event
+    # that leaves its status as it is (a late charge event, a dispute closed) mails nothing.
+    before = paid_order(status=status)
+    plan = mail_for_change("pi_1", before, {**before, "declineCount": 1}, SETTINGS, NOW)
+    assert plan.documents == [] and plan.order_fields == {}

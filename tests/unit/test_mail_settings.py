@@ -97,3 +97,16 @@ def test_public_base_url_and_owner_email(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "not an address" not in str(refused.value)
     monkeypatch.setenv("OWNER_EMAIL", " owner@example.com ")
     assert owner_email() == "owner@example.com"
+
+
+def test_a_malformed_mail_setting_is_left_out_of_the_paying_commit_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from checkout.mail.documents import MailSettings, mail_settings_for_commit
+
+    monkeypatch.setenv("OWNER_EMAIL", "not an address")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example.com/")
+    assert mail_settings_for_commit() == MailSettings("", "https://shop.example.com")
+    monkeypatch.setenv("OWNER_EMAIL", "owner@example.com")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "ftp://nope")
+    assert mail_settings_for_commit() == MailSettings("owner@example.com", "")

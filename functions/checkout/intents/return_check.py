@@ -7,6 +7,10 @@ asks Stripe for the PaymentIntent and applies what it says (fulfilling a newly p
 the shopper sees `paid` even when no webhook ever arrives. A timestamp on the order, claimed in
 a transaction, makes that at most once per order per CHECK_INTERVAL across all instances; every
 other poll makes no Stripe call.
+
+An email's link shows the same status fields by a view token instead of the client secret
+(`viewers_order_status`): read only, never a Stripe check (the mail is sent once the order is
+paid or refunded, so there is nothing to hurry).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -17,9 +21,11 @@ from google.cloud import firestore
 from checkout.orders import store
 from checkout.orders.reconciler_fields import CHECKED_AT
 from checkout.orders.status import UNPAID_ORDER_STATUSES
+from checkout.orders.view_token import check_view_token
 from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
 from checkout.platform.collections import ORDERS
+from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
 
 # The webhook normally lands within a second or two; after this, the page stops trusting it.
@@ -78,6 +84,17 @@ def shoppers_order_status(
     if check_due(order, now) and claim_check(payment_intent_id, now):
         order = _checked_with_stripe(payment_intent_id, order)
     return store.order_status(payment_intent_id, order)
+
+
+def viewers_order_status(
+    payment_intent_id: str, view_token: str, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """The order's status fields for a valid view token (None: no such order); ApiError 403
+    for a token that is malformed, expired or not this order's (checked before any read)."""
+    if not check_view_token(payment_intent_id, view_token, now or datetime.now(UTC)):
+        raise ApiError(403, "invalid_view_token", "This order link is invalid or has expired.")
+    order = store.read_order(payment_intent_id)
+    return None if order is None else store.order_status(payment_intent_id, order)
 
 
 def _checked_with_stripe(payment_intent_id: str, order: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The checkout function's routes: GET /api/config, POST /api/payment-intents, GET /api/orders/{id}.
+"""The checkout function's routes: GET /api/config, POST /api/payment-intents, GET /api/orders/{id}
+(by the client secret, or `?view=` an email's view token).
 
 Each handler parses, calls the core, and responds; nothing else.
 
@@ -83,6 +84,8 @@ def get_order(request: Request, payment_intent_id: str) -> Response:
 
     require_method(request, ["GET"])
     client_secret = request.headers.get("X-Client-Secret", "")
+    if not client_secret and "view" in request.args:
+        return get_viewed_order(payment_intent_id, request.args["view"])
     order = (
         return_check.shoppers_order_status(payment_intent_id, client_secret)
         if client_secret
@@ -92,6 +95,17 @@ def get_order(request: Request, payment_intent_id: str) -> Response:
     if order is None:
         # One answer for "no such order" and "wrong secret": existence is not revealed.
         raise ApiError(404, "order_not_found", "No order matches this payment and secret.")
+    return json_response(200, order)
+
+
+def get_viewed_order(payment_intent_id: str, view_token: str) -> Response:
+    """GET /api/orders/{id}?view=<token>: an email's link, without the client secret."""
+    from checkout.intents import return_check
+
+    logger.bind(orderId=payment_intent_id)
+    order = return_check.viewers_order_status(payment_intent_id, view_token)
+    if order is None:
+        raise ApiError(404, "order_not_found", "No order matches this link.")
     return json_response(200, order)
 
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import css_inline
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from checkout.mail.amounts import format_amount
 from checkout.orders.order_number import order_number
+
+if TYPE_CHECKING:  # imported when the first message is composed: the webhook's cold start
+    import css_inline
+    import jinja2
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -37,7 +38,9 @@ class Message:
 
 
 @cache
-def _templates() -> jinja2.Environment:
+def _templates() -> "jinja2.Environment":
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -48,7 +51,9 @@ def _templates() -> jinja2.Environment:
 
 
 @cache
-def _inliner() -> css_inline.CSSInliner:
+def _inliner() -> "css_inline.CSSInliner":
+    import css_inline
+
     # Nothing is fetched: a message is composed inside the paying commit's function.
     return css_inline.CSSInliner(load_remote_stylesheets=False)
 

@@ -17,8 +17,8 @@ Each only once per order: the order records what it was mailed for (MAIL_CREATED
 same commit), so a dispute won (disputed -> paid) or a refund that failed and came again
 creates nothing twice; and create() makes "one email per order" a database fact besides.
 
-`mail_settings()` reads OWNER_EMAIL and PUBLIC_BASE_URL (InvalidSetting if malformed); read it
-once per commit, outside a retry loop if you like: it is a plain value.
+`mail_settings()` reads OWNER_EMAIL and PUBLIC_BASE_URL (InvalidSetting if malformed); the
+ledger reads `mail_settings_for_commit()`, which logs a malformed one and leaves it out.
 
 Each document (the Trigger Email shape, plus what the shop needs):
 
@@ -31,6 +31,7 @@ Each document (the Trigger Email shape, plus what the shop needs):
 """
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -40,6 +41,7 @@ from checkout.mail.delivery import new_delivery
 from checkout.orders.status import OrderStatus
 from checkout.orders.view_token import make_view_token
 from checkout.platform import settings
+from checkout.platform import structured_log as logger
 
 # The order's record of the statuses it was mailed for ("paid", "refunded").
 MAIL_CREATED_FOR = "mailCreatedFor"
@@ -61,6 +63,21 @@ def mail_settings() -> MailSettings:
     return MailSettings(
         owner_email=settings.owner_email(), public_base_url=settings.public_base_url()
     )
+
+
+def mail_settings_for_commit() -> MailSettings:
+    """mail_settings() for the paying commit, which a mail setting must never fail: a malformed
+    one is logged at ERROR and left out (no owner message, or no link), the payment recorded."""
+    try:
+        return mail_settings()
+    except settings.InvalidSetting as error:
+        logger.error("mail setting not usable; left out", setting=error.name, reason=str(error))
+    owner, base = "", ""
+    with suppress(settings.InvalidSetting):
+        owner = settings.owner_email()
+    with suppress(settings.InvalidSetting):
+        base = settings.public_base_url()
+    return MailSettings(owner_email=owner, public_base_url=base)
 
 
 class MailDocument(NamedTuple):
@@ -130,6 +147,10 @@ def mail_for_change(
     status = after.get("status")
     created_for = list((before or {}).get(MAIL_CREATED_FOR) or [])
     if not isinstance(status, str) or status not in _MAIL_FOR_STATUS or status in created_for:
+        return MailPlan()
+    if before is not None and before.get("status") == status:
+        # Only a move into the status mails: an order paid before mail existed (no record)
+        # gets nothing when a later event leaves it paid.
         return MailPlan()
     documents = [
         document

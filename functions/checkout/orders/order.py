@@ -60,6 +60,9 @@ class Order(TypedDict, total=False):
     soldOut: dict[str, Any]
     lastEventCreated: int
     fulfilledAt: datetime | None
+    # The statuses ("paid", "refunded") whose mail/ documents the ledger's commit created
+    # (checkout.mail.documents.MAIL_CREATED_FOR): each is created once per order.
+    mailCreatedFor: list[str]
 
 
 def new_order(

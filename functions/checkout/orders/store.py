@@ -13,6 +13,7 @@ from google.cloud import firestore
 from checkout.cart.metadata import cart_signature
 from checkout.cart.pricing import PricedCart, cart_adjustment_fields, order_items
 from checkout.orders.order import new_order
+from checkout.orders.order_number import order_number
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
 from checkout.orders.status import EDITABLE_STATUSES
 from checkout.platform import firestore_client, firestore_counters
@@ -325,6 +326,8 @@ def order_status(payment_intent_id: str, order: dict[str, Any]) -> dict[str, Any
     """What GET /api/orders/{id} shows of an order: its status fields, nothing private."""
     return {
         "paymentIntentId": payment_intent_id,
+        # For people (the page, the emails); the order stays keyed by its PaymentIntent id.
+        "orderNumber": order_number(payment_intent_id),
         "status": order["status"],
         "amount": order["amount"],
         "currency": order["currency"],

@@ -3,7 +3,8 @@
 For an event from any `Source` it finds the order (or answers unhandled, foreign, ignored),
 records the event exactly once (checkout.stripe_events.ledger, with what it does to the stock),
 logs one line, fulfils an order it made paid, cancels the PaymentIntent when the event reached
-the attempt cap, and refunds one that paid for units sold out. Callers keep
+the attempt cap, refunds one that paid for units sold out, and sends the mail its commit
+created (checkout.mail.sender: never raises; what is not sent, the reconciler sends). Callers keep
 only what is theirs: HTTP and signatures (checkout.webhooks.delivery), paging and the cursor
 (checkout.reconcile.catch_up), asking Stripe (checkout.stripe_events.observations).
 docs/architecture.md has the exactly-once and fulfilment reasoning.
@@ -100,7 +101,7 @@ def apply(event: StripeEvent, source: Source) -> Result:
         return Result(event_id, Outcome.FOREIGN, order_id)
     _log_outcome(event, decided, source)
     fulfilled = _fulfil(applied.order) if decided.newly_paid and applied.order else None
-    return Result(
+    result = Result(
         event_id,
         decided.outcome,
         order_id,
@@ -110,6 +111,17 @@ def apply(event: StripeEvent, source: Source) -> Result:
         attempt_cap.follow_up(applied),
         sold_out.follow_up(applied),
     )
+    _send_mail(applied.mail_ids)
+    return result
+
+
+def _send_mail(mail_ids: tuple[str, ...]) -> None:
+    """The committed mail, sent now (after Stripe's follow-ups, which matter more). Loaded only
+    when there is mail: most events create none."""
+    if mail_ids:
+        from checkout.mail import sender
+
+        sender.send(mail_ids)
 
 
 def _apply_catalog_event(event: StripeEvent, source: Source) -> Result:

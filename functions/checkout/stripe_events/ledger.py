@@ -17,6 +17,12 @@ and the same commit writes what checkout.stripe_events.stock decides (units sold
 pinned), each shard on the condition that it is still the version read: the units follow the
 payment exactly once, in the commit that records it.
 
+When the change moves the order into `paid` (or `refunded`), the same commit creates its mail
+documents with create() (checkout.mail.documents: mail/{id}, mail/{id}-owner, mail/{id}-refund)
+and records them on the order (`mailCreatedFor`): one email per order is a database fact, for
+every source, whatever the duplicates. `Applied.mail_ids` names them; the caller
+(checkout.stripe_events.apply) sends them after the commit. Creating them costs no RPC.
+
 A catalog event (CATALOG_SOURCE=stripe) follows the same rules with other documents:
 `apply_catalog_change` reads its ledger entry with the product and price documents it touches
 (checkout.stripe_events.catalog_events), and one commit creates the entry and writes those
@@ -32,14 +38,15 @@ rests on the order as read, which is the order it is serialised after.
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
 
 from checkout.holds import store as holds_store
-from checkout.platform.collections import ORDERS, PRODUCTS, STRIPE_EVENTS, STRIPE_PRICES
+from checkout.mail import documents as mail_documents
+from checkout.platform.collections import MAIL, ORDERS, PRODUCTS, STRIPE_EVENTS, STRIPE_PRICES
 from checkout.platform.firestore_client import (
     MAX_ATTEMPTS,
     RPC_RETRY,
@@ -65,6 +72,7 @@ class Applied:
     duplicate: bool  # the ledger already had this event: nothing was written
     plan: Plan | None  # what was committed (None for a duplicate)
     order: Json | None  # the order as committed, without server timestamps
+    mail_ids: tuple[str, ...] = ()  # mail/ documents this commit created: send them after it
 
 
 DUPLICATE = Applied(duplicate=True, plan=None, order=None)
@@ -92,6 +100,28 @@ def ledger_entry(
     }
 
 
+def add_mail(
+    client: firestore.Client,
+    batch: firestore.WriteBatch,
+    stored: Json | None,
+    decided: Plan,
+    mail: mail_documents.MailSettings,
+    now: datetime,
+) -> tuple[Plan, tuple[str, ...]]:
+    """Add to `batch` the mail documents the order's change calls for, each created with
+    create() (fails the commit if it exists); the plan gains what the order records of them."""
+    if not decided.writes:
+        return decided, ()
+    planned = mail_documents.mail_for_change(
+        decided.order_id, stored, stock.order_after(stored, decided), mail, now
+    )
+    for document in planned.documents:
+        batch.create(client.collection(MAIL).document(document.doc_id), document.fields)
+    if planned.order_fields:
+        decided = replace(decided, writes={**decided.writes, **planned.order_fields})
+    return decided, tuple(planned.doc_ids)
+
+
 def apply_event(
     client: firestore.Client,
     event: StripeEvent,
@@ -107,6 +137,7 @@ def apply_event(
     order_ref = client.collection(ORDERS).document(order_id)
     # What each of our commits would have returned, by the token it wrote into the entry.
     committed_by: dict[str, Applied] = {}
+    mail = mail_documents.mail_settings_for_commit()
 
     def attempt() -> Applied:
         snapshots = {
@@ -134,6 +165,7 @@ def apply_event(
             decided = settled.plan
             for pool, changes in settled.changes.items():
                 holds_store.add_writes(client, batch, read, pool, changes)
+        decided, mail_ids = add_mail(client, batch, stored, decided, mail, now)
         order = stored
         if decided.creates:
             order = decided.writes
@@ -152,7 +184,7 @@ def apply_event(
                 {**decided.writes, "updatedAt": firestore.SERVER_TIMESTAMP},
                 option=client.write_option(last_update_time=order_snapshot.update_time),
             )
-        applied = Applied(duplicate=False, plan=decided, order=order)
+        applied = Applied(duplicate=False, plan=decided, order=order, mail_ids=mail_ids)
         if not decided.recorded:
             # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged
             # anew.
