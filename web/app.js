@@ -34,6 +34,7 @@ const POLL_DURATION_MS = 30000;
  * @typedef {object} SavedCheckout
  * @property {string} id The checkoutId: the server keeps one PaymentIntent per checkout.
  * @property {Record<string, number>} quantities The cart, by product id.
+ * @property {string} [promo] The promotion code sent with the cart ('' or absent: none).
  * @property {string | null} [confirming] The client secret while a confirmation may be under way.
  * @property {{paymentIntentId: string, clientSecret: string} | null} [submitted] Once the payment
  *   went through (or is on its way): from then on only the order counts.
@@ -139,6 +140,7 @@ async function api(path, options) {
     wait: Number(response.headers.get('Retry-After')) || 0,
     products: error.products || [],
     available: error.available || {},
+    minimumAmount: error.minimumAmount,
   });
 }
 
@@ -286,7 +288,8 @@ function cartItems() {
 }
 
 function setCartDisabled(disabled) {
-  for (const input of byId('cart').querySelectorAll('input')) {
+  // (The promo code's buttons too.)
+  for (const input of byId('cart').querySelectorAll('input, button')) {
     // A sold-out product's field stays disabled.
     input.disabled = disabled || input.dataset.soldOut === 'true';
   }
@@ -318,6 +321,9 @@ function postCart() {
   if (email.value && email.checkValidity()) {
     body.email = email.value.trim();
   }
+  if (state.checkout.promo) {
+    body.promotionCode = state.checkout.promo;
+  }
   return api('/api/payment-intents', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -335,6 +341,7 @@ async function adoptIntent(intent) {
   state.intent = intent;
   state.amountStale = true;
   byId('amount').textContent = money(intent.amount, intent.currency);
+  showDiscount(intent);
   if (previous?.clientSecret !== intent.clientSecret) {
     mountPaymentElement(intent.clientSecret);
   } else if (needsRefresh) {
@@ -376,7 +383,13 @@ async function syncIntent() {
 /**
  * Handles a failed sync, and tells the shopper itself; returns what Pay should say, if anything.
  */
-function syncFailed({ code, message, wait, products, available }) {
+function syncFailed({ code, message, wait, products, available, minimumAmount }) {
+  if (state.checkout.promo && (code?.startsWith('promotion_code_') || code === 'amount_too_small')) {
+    // The code does not apply to this cart: said next to the field; the cart is priced without it.
+    const minimum = minimumAmount ? ` Spend at least ${money(minimumAmount, state.config.currency)}.` : '';
+    promoRefused(`${message}${minimum}`);
+    return;
+  }
   if (code === 'out_of_stock') {
     // Nothing was held for this cart: the shopper gets what is left, priced again, and checks.
     lowerToStock(available);
@@ -704,6 +717,46 @@ async function resumePayment(clientSecret) {
   cartChanged();
 }
 
+/** The discount line, and the code's field, as the server's answer says (nothing computed). */
+function showDiscount({ discount, promotionCode, currency }) {
+  byId('discount-line').hidden = !promotionCode;
+  byId('discount-label').textContent = `Discount (${promotionCode})`;
+  byId('discount').textContent = `−${money(discount, currency)}`;
+  byId('promo-remove').hidden = !promotionCode;
+  byId('promo').ariaInvalid = 'false';
+  if (promotionCode) {
+    byId('promo').value = promotionCode;
+    byId('promo-message').textContent = `Code ${promotionCode} applied.`;
+  }
+}
+
+function applyPromo() {
+  const code = byId('promo').value.trim();
+  if (!code) {
+    byId('promo-message').textContent = 'Enter a promo code first.';
+    return;
+  }
+  byId('promo-message').textContent = 'Checking the code…';
+  saveCheckout({ promo: code });
+  cartChanged();
+}
+
+function removePromo() {
+  saveCheckout({ promo: '' });
+  byId('promo').value = '';
+  byId('promo-message').textContent = 'Code removed.';
+  cartChanged();
+  byId('promo').focus();
+}
+
+function promoRefused(text) {
+  saveCheckout({ promo: '' });
+  byId('promo').ariaInvalid = 'true';
+  byId('promo-message').textContent = text;
+  byId('promo').focus();
+  cartChanged();
+}
+
 function startNewCheckout() {
   sessionStorage.removeItem(STORAGE_KEY);
   location.assign(location.pathname);
@@ -739,6 +792,13 @@ async function start() {
   byId('payment-form').addEventListener('submit', pay);
   byId('new-checkout').onclick = startNewCheckout;
   byId('email').addEventListener('change', emailChanged);
+  byId('promo-apply').onclick = applyPromo;
+  byId('promo-remove').onclick = removePromo;
+  byId('promo').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      applyPromo();
+    }
+  });
   try {
     state.config = await api('/api/config');
     // Throws when Stripe.js did not load.

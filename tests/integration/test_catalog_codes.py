@@ -14,7 +14,10 @@ from google.cloud import firestore
 from checkout.catalog.__main__ import main
 from checkout.discounts import store
 from checkout.discounts.promotion_code import PromotionCode
+from checkout.discounts.redemptions import code_pool
+from checkout.holds import store as holds_store
 from checkout.platform.collections import PRODUCTS, PROMOTION_CODES
+from checkout.platform.firestore_client import db
 from tests.conftest import ROOT
 from tests.firestore_rpcs import count_rpcs
 from tests.integration.test_catalog import cli
@@ -195,3 +198,36 @@ def test_a_code_document_broken_by_hand_is_no_code_and_is_logged(
     (logged,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert logged["severity"] == "ERROR" and logged["message"] == "promotion code left out"
     assert (logged["promotionCode"], logged["field"]) == ("WELCOME10", "percentOff")
+
+
+def redemptions_pool(code: str) -> tuple[int, int]:
+    """(total, held) of the code's redemptions pool now (0, 0: not tracked)."""
+    pool = holds_store.read_pools(db(), [code_pool(code)]).pools[code_pool(code)]
+    return pool.total(), pool.held(datetime.now(UTC))
+
+
+def test_max_redemptions_is_a_pool_never_set_below_what_is_held(
+    firestore_db: firestore.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["import", str(with_codes(tmp_path / "a.json", SPRING | {"maxRedemptions": 3}))]) == 0
+    )
+    assert redemptions_pool("SPRING-27") == (3, 0)
+    now = datetime.now(UTC)
+    for key in ("checkout-1", "checkout-2"):
+        holds_store.hold(key, {code_pool("SPRING-27"): 1}, now, now.replace(year=now.year + 1))
+    capsys.readouterr()
+    lower = with_codes(tmp_path / "b.json", SPRING | {"maxRedemptions": 1})
+    assert main(["import", str(lower), "--dry-run"]) != 0
+    assert main(["import", str(lower)]) != 0
+    err = capsys.readouterr().err
+    assert "promotion code 'SPRING-27', field 'maxRedemptions': 1 is below the 2" in err
+    assert codes_in(firestore_db)["SPRING-27"]["maxRedemptions"] == 3  # nothing written
+    assert redemptions_pool("SPRING-27") == (3, 2)
+    assert (
+        main(["import", str(with_codes(tmp_path / "c.json", SPRING | {"maxRedemptions": 2}))]) == 0
+    )
+    assert redemptions_pool("SPRING-27") == (2, 2)
+    unlimited = {k: v for k, v in SPRING.items() if k != "maxRedemptions"}
+    assert main(["import", str(with_codes(tmp_path / "d.json", unlimited))]) == 0
+    assert redemptions_pool("SPRING-27") == (0, 0)  # not tracked: unlimited

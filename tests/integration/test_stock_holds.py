@@ -306,14 +306,16 @@ def test_a_cart_change_while_a_repeat_holds_leaves_the_hold_matching_the_order(
     real_hold = stock_holds.hold_cart
     interfered: list[int] = []
 
-    def hold_after_a_change(checkout_id: str, priced: Any, held_before: Any = ()) -> list[str]:
+    def hold_after_a_change(
+        checkout_id: str, priced: Any, held_before: Any = (), redemptions: Any = ()
+    ) -> list[str]:
         if not interfered:
             # The repeat (1 mug) has read the record; a change to 3 mugs is recorded now.
             interfered.append(1)
             change = threading.Thread(target=post, args=(other_client, cart(ada, mugs=3)))
             change.start()
             change.join()
-        return real_hold(checkout_id, priced, held_before)
+        return real_hold(checkout_id, priced, held_before, redemptions)
 
     monkeypatch.setattr(stock_holds, "hold_cart", hold_after_a_change)
     assert post(checkout_api, cart(ada, mugs=1)).status_code == 200

@@ -110,6 +110,21 @@ def test_invalid_email(email: Any) -> None:
     assert error_code(body(email=email)) == "invalid_email"
 
 
+@pytest.mark.parametrize("code", [5, True, ["SAVE10"], "x" * 65, "SAVE\x0010"])
+def test_invalid_promotion_code(code: Any) -> None:
+    assert error_code(body(promotionCode=code)) == "invalid_promotion_code"
+
+
+@pytest.mark.parametrize("code", [None, "", "   "])
+def test_promotion_code_is_optional(code: Any) -> None:
+    assert parse_cart_request(body(promotionCode=code)).promotion_code is None
+
+
+def test_promotion_code_is_kept_as_typed_but_trimmed() -> None:
+    # Whether it names a code (and in which case) is for checkout.discounts to say.
+    assert parse_cart_request(body(promotionCode=" save10 ")).promotion_code == "save10"
+
+
 @pytest.mark.parametrize("email", [None, ""])
 def test_email_is_optional(email: Any) -> None:
     assert parse_cart_request(body(email=email)).email is None
@@ -141,6 +156,7 @@ cart_like = st.fixed_dictionaries(
         )
         | json_values,
         "email": st.sampled_from(["ada@example.com", ""]) | json_values,
+        "promotionCode": st.sampled_from(["SAVE10", ""]) | json_values,
     },
 )
 
@@ -154,6 +170,7 @@ valid_cart_fields: dict[str, st.SearchStrategy[Any]] = {
 }
 optional_fields: dict[str, st.SearchStrategy[Any]] = {
     "email": st.none() | st.just("") | st.emails().filter(lambda e: len(e) <= 254),
+    "promotionCode": st.none() | st.text(max_size=64).filter(str.isprintable),
     "amount": st.integers(),  # money the client states is never read
 }
 valid_carts = st.fixed_dictionaries(valid_cart_fields, optional=optional_fields)
@@ -165,6 +182,7 @@ def cart_in(raw: dict[str, Any]) -> CartRequest:
         checkout_id=str(uuid.UUID(raw["checkoutId"])),  # canonical: lower case, hyphenated
         lines=tuple(CartLine(line["productId"], line["quantity"]) for line in raw["items"]),
         email=raw.get("email") or None,
+        promotion_code=(raw.get("promotionCode") or "").strip() or None,
     )
 
 

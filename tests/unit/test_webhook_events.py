@@ -691,3 +691,48 @@ def test_a_matching_success_reads_no_catalog(monkeypatch: pytest.MonkeyPatch) ->
     assert decided.status is S.PAID and decided.warning is None
     decided = run(se.order("pi_1"), newer_cart("pi_1", TEE_2, 5000))
     assert decided.status is S.PAID and decided.warning is None
+
+
+# --- discounted payments (issue 21)
+
+
+def test_a_rebuilt_discounted_order_is_paid_for_its_total() -> None:
+    # Lines 6400, SAVE10 took 640 off both: 5760 paid is exactly what the metadata's cart costs.
+    metadata = marked(
+        {"checkoutId": "c-1", "items": TEE_2_MUG_1, "discount": "SAVE10:640:tee-classic mug-enamel"}
+    )
+    pi = se.payment_intent("pi_out", amount=5760, metadata=metadata)
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.creates and decided.status is S.PAID, decided.alert
+    assert decided.writes["subtotal"] == 6400
+    assert decided.writes["discount"] == {
+        "code": "SAVE10",
+        "amount": 640,
+        "productIds": ["tee-classic", "mug-enamel"],
+    }
+
+
+def test_a_rebuilt_order_whose_discounted_items_do_not_cost_the_amount_needs_review() -> None:
+    metadata = marked({"items": TEE_2_MUG_1, "discount": "SAVE10:640:tee-classic"})
+    pi = se.payment_intent("pi_out", amount=6400, metadata=metadata)
+    decided = run(None, se.event("payment_intent.succeeded", pi))
+    assert decided.status is S.NEEDS_REVIEW
+
+
+def test_a_success_for_a_newer_discounted_cart_records_its_discount() -> None:
+    # The order was written for 2 tees; the shopper applied a code after: the PaymentIntent
+    # says 6400 - 640. The corrected order names the discount it was paid with.
+    event = succeeded(
+        "pi_1",
+        amount=5760,
+        metadata={"checkoutId": "c-1", "items": TEE_2_MUG_1, "discount": "SAVE10:640:mug-enamel"},
+    )
+    decided = run(se.order("pi_1"), event)
+    assert decided.status is S.PAID
+    assert decided.writes["amount"] == 5760
+    assert decided.writes["subtotal"] == 6400
+    assert decided.writes["discount"] == {
+        "code": "SAVE10",
+        "amount": 640,
+        "productIds": ["mug-enamel"],
+    }

@@ -151,3 +151,13 @@ def cart_signature(cart: PricedCart) -> str:
     adjustments = cart_adjustments(cart)
     # A cart without adjustments keeps the signature it had before they existed.
     return f"{signature}|{adjustments}" if adjustments else signature
+
+
+def signature_discount_code(signature: object) -> str | None:
+    """The promotion code of the cart a cart_signature describes; None when it has none."""
+    parts = signature.split("|") if isinstance(signature, str) else []
+    for adjustment in parts[3].split(";") if len(parts) == 4 else []:
+        key, _, value = adjustment.partition("=")
+        if key == DISCOUNT_KEY:
+            return value.split(":")[0] or None
+    return None

@@ -17,6 +17,8 @@ MAX_LINES = 20
 MIN_QUANTITY = 1
 MAX_QUANTITY = 99
 MAX_EMAIL_LENGTH = 254
+# Longer than any code (checkout.discounts.promotion_code): a longer text names none.
+MAX_PROMOTION_CODE_LENGTH = 64
 # Loose about what an address may contain (Stripe and the mail server are its real judges),
 # strict about its shape: one @, a dot in the domain, and the whole value must match
 # (fullmatch: `$` alone would let a trailing newline through).
@@ -34,6 +36,9 @@ class CartRequest:
     checkout_id: str
     lines: tuple[CartLine, ...]
     email: str | None
+    # As typed, trimmed; whether it names a code is for checkout.discounts to say. None: the
+    # checkout uses no code (a code applied before is removed).
+    promotion_code: str | None = None
 
 
 def _invalid(code: str, message: str) -> ApiError:
@@ -86,6 +91,21 @@ def _parse_email(value: Any) -> str | None:
     return value
 
 
+def _parse_promotion_code(value: Any) -> str | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_PROMOTION_CODE_LENGTH
+        or not value.isprintable()
+    ):
+        raise _invalid(
+            "invalid_promotion_code",
+            f"promotionCode must be text of at most {MAX_PROMOTION_CODE_LENGTH} characters.",
+        )
+    return value.strip() or None
+
+
 def parse_cart_request(body: Any) -> CartRequest:
     """Validate a POST /api/payment-intents body; raise ApiError(400) on the first problem."""
     if not isinstance(body, dict):
@@ -99,4 +119,9 @@ def parse_cart_request(body: Any) -> CartRequest:
     lines = tuple(_parse_line(i, raw) for i, raw in enumerate(items))
     if len({line.product_id for line in lines}) != len(lines):
         raise _invalid("duplicate_product", "Each product may appear only once in items.")
-    return CartRequest(checkout_id, lines, _parse_email(body.get("email")))
+    return CartRequest(
+        checkout_id,
+        lines,
+        _parse_email(body.get("email")),
+        _parse_promotion_code(body.get("promotionCode")),
+    )

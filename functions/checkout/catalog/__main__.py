@@ -34,6 +34,7 @@ from checkout.catalog.code_changes import (
     CodeImportPlan,
     describe_codes,
     plan_code_import,
+    redemption_refusals,
     summary_codes,
 )
 from checkout.catalog.export import export_text
@@ -43,6 +44,7 @@ from checkout.catalog.shipping_section import (
     shipping_summary,
 )
 from checkout.discounts import store as code_store
+from checkout.discounts.promotion_code import CodeProblem
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.platform.firestore_client import db
@@ -53,6 +55,7 @@ from checkout.platform.settings import (
     shop_currency,
 )
 from checkout.products import store
+from checkout.products.product import Problem
 from checkout.shipping.live_rates import read_document as read_shipping_document
 
 EXIT_OK = 0
@@ -139,13 +142,15 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
             return EXIT_NOT_DONE
         code_plan = plan_code_import(catalog.promotion_codes, code_documents)
     try:
-        pools = import_writes.read_stock_pools(db(), plan)
+        pools = import_writes.read_stock_pools(db(), plan, code_plan)
     except CONNECTION_ERRORS as error:
         _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
         return EXIT_NOT_DONE
     # Every stock change is checked before anything is written, so that a refusal leaves the
     # whole catalog as it was; set_total checks again as it writes (a hold taken meanwhile).
-    refusals = stock_refusals(plan, pools, datetime.now(UTC))
+    refusals: list[Problem | CodeProblem] = [*stock_refusals(plan, pools, datetime.now(UTC))]
+    if code_plan is not None:
+        refusals += redemption_refusals(code_plan, pools, datetime.now(UTC))
     shipping = plan_shipping(catalog.shipping, rates_document, currency)
     if dry_run or not refusals:
         lines = describe(plan) + (describe_codes(code_plan) if code_plan else [])
@@ -158,11 +163,11 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     if dry_run:
         print(f"dry run: {summed}; nothing written", flush=True)
         if refusals:
-            _fail(f"the import would be refused: {_stock_below(len(refusals))}")
+            _fail(f"the import would be refused: {_stock_below(refusals)}")
             return EXIT_INVALID_FILE
         return EXIT_OK
     if refusals:
-        _fail(f"import refused: {_stock_below(len(refusals))}; nothing was written")
+        _fail(f"import refused: {_stock_below(refusals)}; nothing was written")
         return EXIT_INVALID_FILE
     try:
         late = import_writes.write_plan(db(), plan, pools, code_plan, shipping.write)
@@ -174,16 +179,25 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
             print(f"{path}: {problem}", file=sys.stderr)
         print(f"written: {summed}, except {len(late)} refused", flush=True)
         _fail(
-            f"import refused for {len(late)} product(s), sold or held meanwhile: nothing of "
-            "them was written, the rest was"
+            f"import refused for {len(late)} product(s) or code(s), sold or held meanwhile: "
+            "nothing of them was written, the rest was"
         )
         return EXIT_INVALID_FILE
     print(f"written: {summed}", flush=True)
     return EXIT_OK
 
 
-def _stock_below(count: int) -> str:
-    return f"{count} product(s) with a stock below the units already sold or held"
+def _stock_below(refusals: list[Problem | CodeProblem]) -> str:
+    products = sum(isinstance(problem, Problem) for problem in refusals)
+    codes = len(refusals) - products
+    parts = [f"{products} product(s) with a stock below the units already sold or held"]
+    parts = parts if products else []
+    if codes:
+        parts.append(
+            f"{codes} promotion code(s) with a maxRedemptions below the redemptions already "
+            "sold or held"
+        )
+    return " and ".join(parts)
 
 
 def run_export(currency: str) -> int:

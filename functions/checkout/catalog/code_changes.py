@@ -5,6 +5,9 @@ Pure, as for products (checkout.catalog.changes): a code of the file that has no
 added; one whose document differs in any field is changed (the fields that differ, old -> new);
 a document the file no longer lists is deactivated, never deleted (orders name their code). A
 file without a `promotionCodes` section plans nothing here.
+
+`maxRedemptions` is enforced by the code's pool (checkout.discounts.redemptions): the import
+sets its total as it sets a product's stock, never below the redemptions sold or held.
 """
 
 import json
@@ -18,10 +21,14 @@ from checkout.discounts.promotion_code import (
     DEFAULTS,
     DOCUMENT_FIELDS,
     REQUIRED_FIELDS,
+    CodeProblem,
     PromotionCode,
     document_of,
     format_time,
 )
+from checkout.discounts.redemptions import code_pool
+from checkout.holds import plan as holds_plan
+from checkout.holds.pool import Pool
 
 # A field the document lacks reads as the shop reads it: none (null), or its default.
 READ_AS: Mapping[str, Any] = {
@@ -47,6 +54,50 @@ class CodeImportPlan:
     @property
     def write_count(self) -> int:
         return len(self.added) + len(self.changed) + len(self.deactivated)
+
+    @property
+    def redemption_changes(self) -> tuple["RedemptionChange", ...]:
+        """The pools whose total the import sets: every added code's, every changed
+        `maxRedemptions`."""
+        added = [RedemptionChange(c.code, c.max_redemptions) for c in self.added]
+        changed = [
+            RedemptionChange(item.code.code, item.code.max_redemptions)
+            for item in self.changed
+            if any(change.field == "maxRedemptions" for change in item.changes)
+        ]
+        return (*added, *changed)
+
+
+@dataclass(frozen=True)
+class RedemptionChange:
+    code: str
+    total: int | None  # the pool's new total; None: unlimited (its shards are deleted)
+
+    @property
+    def pool(self) -> str:
+        return code_pool(self.code)
+
+
+def redemption_refusal(code: str, total: int, committed: int) -> CodeProblem:
+    message = (
+        f"{total} is below the {committed} redemption(s) already sold or held: it counts every "
+        f"redemption, used ones included, so it must be at least {committed}"
+    )
+    return CodeProblem(repr(code), "maxRedemptions", message)
+
+
+def redemption_refusals(
+    plan: CodeImportPlan, pools: Mapping[str, Pool], now: datetime
+) -> list[CodeProblem]:
+    """A problem for each `maxRedemptions` of `plan` below what its pool has sold or held."""
+    problems: list[CodeProblem] = []
+    for change in plan.redemption_changes:
+        if change.total is None or change.pool not in pools:
+            continue
+        planned = holds_plan.set_total(pools[change.pool], change.total, now)
+        if isinstance(planned, holds_plan.BelowCommitted):
+            problems.append(redemption_refusal(change.code, change.total, planned.committed))
+    return problems
 
 
 def _plain(value: Any) -> Any:

@@ -18,8 +18,9 @@ from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.catalog.changes import ImportPlan, refusal
-from checkout.catalog.code_changes import CodeImportPlan
+from checkout.catalog.code_changes import CodeImportPlan, redemption_refusal
 from checkout.discounts import promotion_code
+from checkout.discounts.promotion_code import CodeProblem
 from checkout.holds import store as holds_store
 from checkout.holds.pool import Pool
 from checkout.platform.collections import PRODUCTS, PROMOTION_CODES
@@ -55,9 +56,15 @@ def planned_writes(
     return [(product_id, fields) for product_id, fields in writes if product_id not in refused]
 
 
-def read_stock_pools(client: firestore.Client, plan: ImportPlan) -> dict[str, Pool]:
-    """The pools of the plan's stock changes, as they are now (one read), by pool name."""
-    return holds_store.read_pools(client, [change.pool for change in plan.stock_changes]).pools
+def read_stock_pools(
+    client: firestore.Client, plan: ImportPlan, code_plan: CodeImportPlan | None = None
+) -> dict[str, Pool]:
+    """The pools of the plan's stock changes and of the codes' `maxRedemptions` changes, as
+    they are now (one read), by pool name."""
+    pools = [change.pool for change in plan.stock_changes]
+    if code_plan is not None:
+        pools += [change.pool for change in code_plan.redemption_changes]
+    return holds_store.read_pools(client, pools).pools
 
 
 def _set_totals(plan: ImportPlan, pools: Mapping[str, Pool], total: int) -> dict[str, Problem]:
@@ -77,15 +84,39 @@ def _set_totals(plan: ImportPlan, pools: Mapping[str, Pool], total: int) -> dict
     return refused
 
 
-def planned_code_writes(plan: CodeImportPlan) -> list[tuple[str, dict[str, Any]]]:
-    """(code, fields to merge into its document) for each write of the codes' plan."""
+def _set_code_totals(
+    plan: CodeImportPlan, pools: Mapping[str, Pool], done: int, total: int
+) -> dict[str, CodeProblem]:
+    """Set each code's redemptions pool total (`maxRedemptions`), as stock is; the refusals (by
+    code) of totals that redemptions held or sold made too low since the import checked."""
+    refused: dict[str, CodeProblem] = {}
+    for change in plan.redemption_changes:
+        pool = pools.get(change.pool)
+        if change.total is None and (pool is None or not pool.tracked):
+            continue
+        try:
+            holds_store.set_total(change.pool, change.total, datetime.now(UTC))
+        except holds_store.BelowCommitted as below:
+            assert change.total is not None  # making a code unlimited is never refused
+            refused[change.code] = redemption_refusal(change.code, change.total, below.committed)
+        except (exceptions.GoogleAPIError, WriteConflict) as error:
+            raise ImportInterrupted(done, total, error) from error
+        done += 1
+    return refused
+
+
+def planned_code_writes(
+    plan: CodeImportPlan, refused: frozenset[str] = frozenset()
+) -> list[tuple[str, dict[str, Any]]]:
+    """(code, fields to merge into its document) for each write of the codes' plan, but none
+    for the `refused` codes."""
     writes = [(code.code, promotion_code.document_of(code)) for code in plan.added]
     writes += [
         (item.code.code, {change.field: change.new for change in item.changes})
         for item in plan.changed
     ]
     writes += [(code, {"active": False}) for code in plan.deactivated]
-    return writes
+    return [(code, fields) for code, fields in writes if code not in refused]
 
 
 def write_plan(
@@ -94,20 +125,28 @@ def write_plan(
     pools: Mapping[str, Pool] | None = None,
     code_plan: CodeImportPlan | None = None,
     shipping: Mapping[str, Any] | None = None,
-) -> list[Problem]:
+) -> list[Problem | CodeProblem]:
     """Commit the plan: the pools' totals (read as `pools`, or now), then the documents
     (products, then codes), BATCH_SIZE at a time, then the `shipping` rates document when
     given (shipping_section.ShippingPlan.write). Returns the products refused at the write
-    (their stock below what was sold or held meanwhile), none of whose writes were made.
+    (their stock below what was sold or held meanwhile), and the codes refused alike for
+    `maxRedemptions`, none of whose writes were made.
 
     Merged product writes: fields of a document the catalog does not know (added by later
     capabilities) are kept. The shipping document is the section's alone: written whole.
     """
     if pools is None:
-        pools = read_stock_pools(client, plan)
+        pools = read_stock_pools(client, plan, code_plan)
     code_writes = planned_code_writes(code_plan) if code_plan is not None else []
-    total = len(plan.stock_changes) + plan.write_count + len(code_writes) + (shipping is not None)
+    code_totals = len(code_plan.redemption_changes) if code_plan is not None else 0
+    total = len(plan.stock_changes) + code_totals + plan.write_count + len(code_writes)
+    total += shipping is not None
     refused = _set_totals(plan, pools, total)
+    refused_codes: dict[str, CodeProblem] = {}
+    if code_plan is not None:
+        done = len(plan.stock_changes) - len(refused)
+        refused_codes = _set_code_totals(code_plan, pools, done, total)
+        code_writes = planned_code_writes(code_plan, frozenset(refused_codes))
     writes = [(PRODUCTS, name, fields) for name, fields in planned_writes(plan, frozenset(refused))]
     writes += [(PROMOTION_CODES, name, fields) for name, fields in code_writes]
     for start in range(0, len(writes), BATCH_SIZE):
@@ -117,7 +156,7 @@ def write_plan(
         try:
             batch.commit(retry=RPC_RETRY, timeout=COMMIT_TIMEOUT_SECONDS)
         except exceptions.GoogleAPIError as error:
-            written = len(plan.stock_changes) - len(refused) + start
+            written = len(plan.stock_changes) - len(refused) + code_totals + start
             raise ImportInterrupted(written, total, error) from error
     if shipping is not None:
         try:
@@ -127,4 +166,4 @@ def write_plan(
         except exceptions.GoogleAPIError as error:
             written = len(plan.stock_changes) - len(refused) + len(writes)
             raise ImportInterrupted(written, total, error) from error
-    return list(refused.values())
+    return [*refused.values(), *refused_codes.values()]

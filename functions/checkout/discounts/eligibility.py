@@ -39,6 +39,14 @@ def unknown() -> ApiError:
     return ApiError(400, UNKNOWN, "This promotion code is not valid.")
 
 
+def used_up() -> ApiError:
+    return ApiError(400, USED_UP, "This promotion code has been used up.")
+
+
+def already_used() -> ApiError:
+    return ApiError(400, ALREADY_USED, "This promotion code has already been used with this email.")
+
+
 def is_within_dates(code: PromotionCode, now: datetime) -> bool:
     """From `startsAt` (inclusive) until `expiresAt` (exclusive)."""
     if code.starts_at is not None and now < code.starts_at:
@@ -74,7 +82,7 @@ def refusal(
         if not (held_by_checkout and started):
             return ApiError(400, EXPIRED, "This promotion code has expired or is not valid yet.")
     if code.max_redemptions is not None and (available is None or available < 1):
-        return ApiError(400, USED_UP, "This promotion code has been used up.")
+        return used_up()
     if not covered_lines(cart, code):
         return ApiError(
             400, NOT_APPLICABLE, "This promotion code does not apply to anything in your cart."
@@ -91,9 +99,7 @@ def refusal(
             400, REQUIRES_EMAIL, "This promotion code needs your email: enter it and apply again."
         )
     if code.once_per_email and email_redeemed:
-        return ApiError(
-            400, ALREADY_USED, "This promotion code has already been used with this email."
-        )
+        return already_used()
     return None
 
 

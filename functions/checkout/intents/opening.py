@@ -2,7 +2,9 @@
 
 The flow, in order:
   1. price the cart from the live catalog (the client's amounts are never read; a product off
-     sale is a 409 product_unavailable);
+     sale is a 409 product_unavailable), with its promotion code's discount when it names one
+     (checkout.intents.promotion: a refusal is a 400 of its own; the code's redemption pools
+     are held with the cart's units below);
   2. read the checkout record: if it already holds this cart (and the order can still be
      used), answer from it, with no Stripe call: the common repeat, and Pay's re-check. It
      renews the checkout's stock hold (checkout.intents.stock_holds; written at most once a
@@ -30,7 +32,7 @@ from google.cloud import firestore
 from checkout.cart.metadata import cart_adjustments, cart_items, cart_signature, holds_cart
 from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
-from checkout.intents import rate_limits, stock_holds
+from checkout.intents import promotion, rate_limits, stock_holds
 from checkout.intents.errors import (
     checkout_attempts_exhausted,
     checkout_busy,
@@ -61,16 +63,35 @@ _BUSY_POLL_SECONDS = 0.1
 class CheckoutIntent:
     client_secret: str
     payment_intent_id: str
-    amount: int
+    amount: int  # the total to pay
     currency: str
+    subtotal: int = 0  # the lines, before the discount
+    discount: int = 0
+    promotion_code: str | None = None
 
-    def body(self) -> dict[str, str | int]:
+    def body(self) -> dict[str, str | int | None]:
         return {
             "clientSecret": self.client_secret,
             "paymentIntentId": self.payment_intent_id,
             "amount": self.amount,
             "currency": self.currency,
+            "subtotal": self.subtotal,
+            "discount": self.discount,
+            "promotionCode": self.promotion_code,
         }
+
+
+def _answer(client_secret: str, payment_intent_id: str, cart: PricedCart) -> CheckoutIntent:
+    discount = cart.discount
+    return CheckoutIntent(
+        client_secret,
+        payment_intent_id,
+        cart.amount,
+        cart.currency,
+        cart.subtotal,
+        discount.amount if discount else 0,
+        discount.code if discount else None,
+    )
 
 
 def _await_other_request(checkout_id: str, deadline: float) -> None:
@@ -193,6 +214,7 @@ def _renew_hold(
     cart: PricedCart,
     order: dict[str, Any],
     seen: firestore.DocumentSnapshot[Any],
+    redemptions: tuple[str, ...],
 ) -> list[str] | None:
     """The repeat's hold: renewed, or taken again if it lapsed (409 out_of_stock if the units
     are gone); None when the payment is under way (no hold is touched).
@@ -204,7 +226,7 @@ def _renew_hold(
     if not _editable(order):
         return None
     held_before = order.get("holdPools") or []
-    held = stock_holds.hold_cart(request.checkout_id, cart, held_before)
+    held = stock_holds.hold_cart(request.checkout_id, cart, held_before, redemptions)
     if not held and not held_before:
         return held  # no stocked product, nothing held or written: nothing to check
     if order_store.checkout_snapshot(request.checkout_id).update_time != seen.update_time:
@@ -213,7 +235,10 @@ def _renew_hold(
 
 
 def _from_record(
-    request: CartRequest, cart: PricedCart, seen: firestore.DocumentSnapshot[Any]
+    request: CartRequest,
+    cart: PricedCart,
+    seen: firestore.DocumentSnapshot[Any],
+    redemptions: tuple[str, ...],
 ) -> CheckoutIntent | None:
     """The answer from the checkout record alone, when it holds this very cart; else None.
 
@@ -238,7 +263,7 @@ def _from_record(
     )
     if client_secret is None:
         return None
-    hold_pools = _renew_hold(request, cart, order, seen)
+    hold_pools = _renew_hold(request, cart, order, seen, redemptions)
     intent = IntentSummary(
         payment_intent_id,
         client_secret,
@@ -255,7 +280,7 @@ def _from_record(
         # (A product the owner started stocking since: the order now names its pool.)
         _save(request, cart, intent, hold_pools)
     logger.bind(orderId=payment_intent_id)
-    return CheckoutIntent(client_secret, payment_intent_id, cart.amount, cart.currency)
+    return _answer(client_secret, payment_intent_id, cart)
 
 
 def _with_claim(
@@ -264,6 +289,7 @@ def _with_claim(
     client_ip: str,
     claim: order_store.Claim,
     now: float,
+    redemptions: tuple[str, ...],
 ) -> IntentSummary:
     """Create (new checkout) or update (existing one) the PaymentIntent, holding the claim."""
     token, payment_intent_id = claim.token or "", claim.payment_intent_id
@@ -276,7 +302,7 @@ def _with_claim(
             raise
         # Before Stripe: a shopper refused for stock costs no PaymentIntent.
         try:
-            hold_pools = stock_holds.hold_cart(request.checkout_id, cart)
+            hold_pools = stock_holds.hold_cart(request.checkout_id, cart, (), redemptions)
         except Exception:
             order_store.release_claim(request.checkout_id, token)
             raise
@@ -295,7 +321,9 @@ def _with_claim(
         order = order_store.read_order(payment_intent_id)
         _refuse_unusable(order)
         held = (
-            stock_holds.hold_cart(request.checkout_id, cart, (order or {}).get("holdPools") or [])
+            stock_holds.hold_cart(
+                request.checkout_id, cart, (order or {}).get("holdPools") or [], redemptions
+            )
             if _editable(order)
             else None
         )
@@ -308,12 +336,15 @@ def _with_claim(
 
 
 def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
-    cart = price_cart(request.lines, current_catalog())
+    priced = price_cart(request.lines, current_catalog())
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         seen = order_store.checkout_snapshot(request.checkout_id)
+        applied = promotion.apply_code(request, priced, client_ip, seen.to_dict() or {})
+        cart = applied.cart if applied else priced
+        redemptions = applied.pools if applied else ()
         try:
-            answered = _from_record(request, cart, seen)
+            answered = _from_record(request, cart, seen, redemptions)
         except _RecordChanged:
             if time.monotonic() > deadline:
                 raise checkout_busy() from None
@@ -327,8 +358,8 @@ def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
             count_if_new=rate_limits.new_checkout_counter(client_ip, now),
         )
         if claim.token:
-            intent = _with_claim(request, cart, client_ip, claim, now)
-            return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)
+            intent = _with_claim(request, cart, client_ip, claim, now, redemptions)
+            return _answer(intent.client_secret, intent.id, cart)
         # Another request is creating or changing this checkout's intent: wait, then look again.
         # Logged: how often shoppers' requests collide (double submits, retries) and wait.
         logger.info(

@@ -13,6 +13,10 @@ Three limits (each a Firebase param, platform/settings.py):
     commit. So a new checkout pays one extra round trip and repeats pay none; a client over
     its own limit never spends the shop's budget.
 
+A fourth, on promotion codes (checkout.intents.promotion): unknown codes per client IP per 10
+minutes, counted in Firestore; past it every code that client sends is refused, known or not, so
+that guessing stops paying.
+
 Windows are fixed (aligned to the epoch): simple, exact, and Retry-After is the time to the
 window's end. A burst across a window edge can get up to twice a limit in a short time;
 that is the usual price of fixed windows and fine for abuse limits.
@@ -29,6 +33,7 @@ from checkout.platform.settings import (
     NEW_CHECKOUTS_PER_IP_PER_10_MINUTES,
     NEW_CHECKOUTS_PER_MINUTE,
     REQUESTS_PER_IP_PER_MINUTE,
+    WRONG_PROMOTION_CODES_PER_IP_PER_10_MINUTES,
     positive,
 )
 
@@ -133,6 +138,24 @@ def check_new_checkout(ip: str, per_ip_count: int, now: float) -> None:
     if not shop_budget.take(positive(NEW_CHECKOUTS_PER_MINUTE), shop_start, _expiry(now)):
         logger.warn("rate limited", limit="new_checkouts_per_minute")
         raise rate_limited(shop_remaining)
+
+
+def wrong_code_counter(ip: str, now: float) -> firestore_counters.Counter:
+    """The client's count of unknown promotion codes in this 10-minute window."""
+    start, _ = window(now, IP_WINDOW_SECONDS)
+    return firestore_counters.Counter(f"code-{logger.pseudonym(ip)}-{start}", _expiry(now))
+
+
+def check_wrong_codes(ip: str, count: int, now: float, counted: bool) -> None:
+    """Refuse a client whose unknown codes in this window are past the limit: `count` as
+    read before this request (`counted` False: the client may not try another), or as this
+    request's own increment made it (`counted` True)."""
+    limit = positive(WRONG_PROMOTION_CODES_PER_IP_PER_10_MINUTES)
+    if count > limit or (count == limit and not counted):
+        if count == limit + 1:  # one line per client and window
+            logger.warn("rate limited", limit="wrong_promotion_codes_per_ip_per_10_minutes",
+                        client=logger.pseudonym(ip))  # fmt: skip
+        raise rate_limited(window(now, IP_WINDOW_SECONDS)[1])
 
 
 def _expiry(now: float) -> datetime:

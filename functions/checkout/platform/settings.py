@@ -163,6 +163,14 @@ NEW_CHECKOUTS_PER_MINUTE = params.IntParam(
     default=300,
     description="New checkouts (new PaymentIntents) per minute for the whole shop.",
 )
+WRONG_PROMOTION_CODES_PER_IP_PER_10_MINUTES = params.IntParam(
+    "WRONG_PROMOTION_CODES_PER_IP_PER_10_MINUTES",
+    default=10,
+    description=(
+        "Unknown promotion codes per client IP per 10 minutes; past it, every code that client "
+        "sends is answered 429 until the window ends (codes are not brute-forced)."
+    ),
+)
 FORWARDED_FOR_CLIENT_HOP = params.IntParam(
     "FORWARDED_FOR_CLIENT_HOP",
     default=2,

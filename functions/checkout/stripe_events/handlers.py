@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from checkout.cart.metadata import SoldLine, cart_items
-from checkout.cart.pricing import order_items
-from checkout.orders.money import amount_received, items_total, refunded_amount
+from checkout.cart.pricing import cart_adjustment_fields, order_items
+from checkout.orders.money import amount_received, cart_total, refunded_amount
 from checkout.orders.order import REBUILT
 from checkout.orders.status import DisputeState, PaymentState
 from checkout.platform.json_fields import Json, str_field
@@ -51,8 +51,9 @@ def _payment_problem(order: Json, payment_intent: Json) -> str | None:
         )
     # A rebuilt order takes its amount from the PaymentIntent, so the check above cannot fail
     # for it; what can is whether the items it names really cost that much.
-    if order.get("source") == REBUILT and items_total(order) != received:
-        return f"paid {received} {currency} but the items in its metadata cost {items_total(order)}"
+    # (Less its discount, plus its shipping: the metadata carries both.)
+    if order.get("source") == REBUILT and cart_total(order) != received:
+        return f"paid {received} {currency} but the cart in its metadata costs {cart_total(order)}"
     return None
 
 
@@ -105,6 +106,7 @@ def _correction(order: Json, payment_intent: Json, problem: str | None) -> Propo
         "amountReceived": received,
         "amount": cart.amount,
         "items": order_items(cart),
+        **cart_adjustment_fields(cart),
         "cartCorrectedFrom": {"amount": order.get("amount"), "items": order.get("items")},
     }
     if paid_for.repriced:

@@ -20,8 +20,8 @@ put units back on sale: the owner decides, by raising the product's stock.
 
 Which units: the order's `holdPools` under its `holdKey` (written with the cart when the page
 opened the checkout); an order rebuilt from its PaymentIntent has neither: each item's
-product pool, under the order's own id. A page order without `holdPools` predates stock: it
-holds nothing and sells nothing counted (and costs no read).
+product pool (and its promotion code's), under the order's own id. A page order without
+`holdPools` predates stock: it holds nothing and sells nothing counted (and costs no read).
 """
 
 from collections.abc import Mapping
@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from checkout.holds import plan as holds
-from checkout.holds.pool import Pool, product_of, product_pool
+from checkout.holds.pool import Pool, product_of, product_pool, promotion_pool
 from checkout.orders.order import REBUILT
 from checkout.orders.status import PaymentState, can_transition
 from checkout.platform.json_fields import Json
@@ -71,7 +71,11 @@ def hold_pools(order: Json) -> list[str]:
     if isinstance(pools, list):
         return sorted({p for p in pools if isinstance(p, str) and p})
     if order.get("source") == REBUILT:
-        return sorted({product_pool(product) for product in _quantities(order)})
+        rebuilt = {product_pool(product) for product in _quantities(order)}
+        discount = order.get("discount")
+        if isinstance(discount, dict) and isinstance(discount.get("code"), str):
+            rebuilt.add(promotion_pool(discount["code"]))  # its redemption, when limited
+        return sorted(rebuilt)
     return []
 
 
