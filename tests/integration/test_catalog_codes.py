@@ -44,8 +44,11 @@ def with_codes(path: Path, *codes: dict[str, Any], section: bool = True) -> Path
     """catalog.json's products, and `codes` as its `promotionCodes` (no section: none)."""
     data = json.loads(SAMPLE.read_text())
     data.pop("promotionCodes", None)
+    shipping = data.pop("shipping", None)
     if section:
         data["promotionCodes"] = list(codes)
+    if shipping is not None:  # after the codes, where an export writes it
+        data["shipping"] = shipping
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
@@ -109,7 +112,8 @@ def test_a_dry_run_prints_the_codes_changes_and_writes_nothing(
         "changed promotion code SPRING-27: expiresAt 2027-03-31T23:59:59Z -> 2027-04-30T23:59:59Z",
         "changed promotion code SPRING-27: maxRedemptions 50 -> 80",
         "dry run: 0 added, 0 changed, 0 deactivated, 3 unchanged; "
-        "promotion codes: 1 added, 1 changed, 0 deactivated, 0 unchanged; nothing written",
+        "promotion codes: 1 added, 1 changed, 0 deactivated, 0 unchanged; shipping unchanged; "
+        "nothing written",
     ]
 
 
