@@ -33,13 +33,11 @@ def export_entry(product_id: str, document: Mapping[str, Any], currency: str) ->
     try:
         return file_entry_of(product_from_document(product_id, document, currency))
     except InvalidProduct as invalid:
-        for problem in invalid.problems:
-            logger.error(
-                "catalog product exported as it is, with a problem",
-                productId=product_id,
-                field=problem.field,
-                problem=problem.message,
-            )
+        logger.error_per_problem(
+            "catalog product exported as it is, with a problem",
+            invalid.problems,
+            productId=product_id,
+        )
         return {"id": product_id, **{f: document[f] for f in FILE_FIELDS[1:] if f in document}}
 
 
@@ -47,13 +45,11 @@ def export_code_entry(code: str, document: Mapping[str, Any], currency: str) -> 
     try:
         return promotion_code.file_entry_of(code_from_document(code, document, currency))
     except InvalidPromotionCode as invalid:
-        for problem in invalid.problems:
-            logger.error(
-                "catalog promotion code exported as it is, with a problem",
-                promotionCode=code,
-                field=problem.field,
-                problem=problem.message,
-            )
+        logger.error_per_problem(
+            "catalog promotion code exported as it is, with a problem",
+            invalid.problems,
+            promotionCode=code,
+        )
     entry: dict[str, Any] = {"code": code}
     for field in promotion_code.FILE_FIELDS[1:]:
         value = document.get(field)
@@ -72,12 +68,9 @@ def export_shipping(
     try:
         return rates_from_document(document, currency)
     except InvalidRates as invalid:
-        for problem in invalid.problems:
-            logger.error(
-                "shipping rates exported as they are, with a problem",
-                field=problem.field,
-                problem=problem.message,
-            )
+        logger.error_per_problem(
+            "shipping rates exported as they are, with a problem", invalid.problems
+        )
         return {field: document[field] for field in SECTION_FIELDS if field in document}
 
 

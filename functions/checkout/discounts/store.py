@@ -37,13 +37,7 @@ def code_or_none(code: str, document: dict[str, Any] | None, currency: str) -> P
     try:
         return code_from_document(code, document, currency)
     except InvalidPromotionCode as invalid:
-        for problem in invalid.problems:
-            logger.error(
-                "promotion code left out",
-                promotionCode=code,
-                field=problem.field,
-                problem=problem.message,
-            )
+        logger.error_per_problem("promotion code left out", invalid.problems, promotionCode=code)
         return None
 
 

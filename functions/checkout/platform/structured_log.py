@@ -22,10 +22,10 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 TRACE_FIELD = "logging.googleapis.com/trace"
 SPAN_FIELD = "logging.googleapis.com/spanId"
@@ -114,6 +114,23 @@ def warn(message: str, **fields: Any) -> None:
 
 def error(message: str, **fields: Any) -> None:
     _write("ERROR", message, fields)
+
+
+class FieldProblem(Protocol):
+    """What is wrong with one field of a document (a product's, a code's, the rates')."""
+
+    @property
+    def field(self) -> str | None: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+def error_per_problem(message: str, problems: Iterable[FieldProblem], **fields: Any) -> None:
+    """One ERROR entry per problem of a document broken by hand, with its field and what is
+    wrong, so the owner sees each one (`fields` name the document)."""
+    for problem in problems:
+        error(message, **fields, field=problem.field, problem=problem.message)
 
 
 def critical(message: str, **fields: Any) -> None:

@@ -79,13 +79,9 @@ def catalog_from_documents(
         try:
             product = product_from_document(product_id, document, currency)
         except InvalidProduct as invalid:
-            for problem in invalid.problems:
-                logger.error(
-                    "catalog product left out",
-                    productId=product_id,
-                    field=problem.field,
-                    problem=problem.message,
-                )
+            logger.error_per_problem(
+                "catalog product left out", invalid.problems, productId=product_id
+            )
             off_sale.add(product_id)
             continue
         if product.active:

@@ -39,12 +39,9 @@ def rates_of(document: Mapping[str, Any] | None, currency: str) -> ShippingRates
     try:
         return rates_from_document(document, currency)
     except InvalidRates as invalid:
-        for problem in invalid.problems:
-            logger.error(
-                "shipping rates left out: the shop ships nowhere",
-                field=problem.field,
-                problem=problem.message,
-            )
+        logger.error_per_problem(
+            "shipping rates left out: the shop ships nowhere", invalid.problems
+        )
         return NOWHERE
 
 
