@@ -12,11 +12,12 @@ put the total below the units already sold or held, which refuses the import as 
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from checkout.discounts.promotion_code import format_time
 from checkout.holds import plan as holds_plan
 from checkout.holds.pool import Pool, product_pool
 from checkout.products.product import (
@@ -83,50 +84,94 @@ class StockChange:
         return product_pool(self.product_id)
 
 
+def _plain(value: Any) -> Any:
+    # A timestamp compares as its RFC 3339 text, tagged so that the string a console user typed
+    # instead of a timestamp still differs; anything else of no JSON type by its repr.
+    if isinstance(value, datetime):
+        return {"timestamp": format_time(value)}
+    return repr(value)
+
+
 def _as_compared(value: Any) -> str:
-    # Type-strict: JSON true is not 1, 1400.0 is not 1400. A value of no JSON type (a timestamp
-    # typed in the console) compares by its text, and so differs from any file value.
-    return json.dumps(value, sort_keys=True, default=repr)
+    # Type-strict: JSON true is not 1, 1400.0 is not 1400.
+    return json.dumps(value, sort_keys=True, default=_plain)
+
+
+def changed_fields(
+    document: Mapping[str, Any],
+    wanted: Mapping[str, Any],
+    fields: Sequence[str],
+    read_as: Mapping[str, Any],
+) -> tuple[FieldChange, ...]:
+    """The `fields` of `document` that differ from the `wanted` document's, in that order. A
+    field either lacks reads as `read_as` has it, as the shop reads it (MISSING, a change,
+    when `read_as` has no value for it either)."""
+    changes = []
+    for field in fields:
+        old = document.get(field, read_as.get(field, MISSING))
+        new = wanted.get(field, read_as.get(field))
+        if old is MISSING or _as_compared(old) != _as_compared(new):
+            changes.append(FieldChange(field, old, new))
+    return tuple(changes)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Compared(Generic[T]):
+    """The items of a file compared with their documents (products, promotion codes)."""
+
+    added: tuple[T, ...]  # no document
+    changed: tuple[tuple[T, tuple[FieldChange, ...]], ...]
+    deactivated: tuple[str, ...]  # keys of the active documents the file no longer lists
+    unchanged: int
+
+
+def compare(
+    items: Sequence[T],
+    key: Callable[[T], str],
+    documents: Mapping[str, Mapping[str, Any]],
+    changes_of: Callable[[Mapping[str, Any], T], tuple[FieldChange, ...]],
+) -> Compared[T]:
+    """`items` compared with the `documents` (by `key`) now in Firestore."""
+    added, changed = [], []
+    unchanged = 0
+    for item in items:
+        document = documents.get(key(item))
+        if document is None:
+            added.append(item)
+            continue
+        changes = changes_of(document, item)
+        if changes:
+            changed.append((item, changes))
+        else:
+            unchanged += 1
+    listed = {key(item) for item in items}
+    deactivated = sorted(
+        name
+        for name, document in documents.items()
+        if name not in listed and document.get("active") is not False
+    )
+    return Compared(tuple(added), tuple(changed), tuple(deactivated), unchanged)
 
 
 def field_changes(document: Mapping[str, Any], product: Product) -> tuple[FieldChange, ...]:
     """The fields of `document` that differ from `product`'s, in DOCUMENT_FIELDS order.
 
-    An optional field the document lacks reads as its default, as the shop reads it.
+    An optional field the document lacks reads as its default, as the shop reads it; `stock`
+    None is left out of the wanted document, and so reads as None too.
     """
-    wanted = document_of(product)
-    changes = []
-    for field in DOCUMENT_FIELDS:
-        old = document.get(field, OPTIONAL_FIELDS.get(field, MISSING))
-        new = wanted.get(field, OPTIONAL_FIELDS.get(field))  # stock None: left out of it
-        if old is MISSING or _as_compared(old) != _as_compared(new):
-            changes.append(FieldChange(field, old, new))
-    return tuple(changes)
+    return changed_fields(document, document_of(product), DOCUMENT_FIELDS, OPTIONAL_FIELDS)
 
 
 def plan_import(
     products: Sequence[Product], documents: Mapping[str, Mapping[str, Any]]
 ) -> ImportPlan:
     """What importing `products` does to the product `documents` (by id) now in Firestore."""
-    added, changed = [], []
-    unchanged = 0
-    for product in products:
-        document = documents.get(product.id)
-        if document is None:
-            added.append(product)
-            continue
-        changes = field_changes(document, product)
-        if changes:
-            changed.append(ChangedProduct(product, changes))
-        else:
-            unchanged += 1
-    listed = {product.id for product in products}
-    deactivated = sorted(
-        product_id
-        for product_id, document in documents.items()
-        if product_id not in listed and document.get("active") is not False
-    )
-    return ImportPlan(tuple(added), tuple(changed), tuple(deactivated), unchanged)
+    compared = compare(products, lambda product: product.id, documents, field_changes)
+    changed = tuple(ChangedProduct(product, changes) for product, changes in compared.changed)
+    return ImportPlan(compared.added, changed, compared.deactivated, compared.unchanged)
 
 
 def below_committed(change: StockChange, pool: Pool, now: datetime) -> int | None:

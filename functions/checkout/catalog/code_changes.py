@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from checkout.catalog.changes import MISSING, FieldChange
+from checkout.catalog.changes import MISSING, FieldChange, changed_fields, compare
 from checkout.discounts.promotion_code import (
     DEFAULTS,
     DOCUMENT_FIELDS,
@@ -100,53 +100,19 @@ def redemption_refusals(
     return problems
 
 
-def _plain(value: Any) -> Any:
-    # A timestamp compares and shows as its RFC 3339 text, tagged so that the string a console
-    # user typed instead of a timestamp still differs; anything else of no JSON type by its repr.
-    if isinstance(value, datetime):
-        return {"timestamp": format_time(value)}
-    return repr(value)
-
-
-def _as_compared(value: Any) -> str:
-    # Type-strict, as for products: JSON true is not 1, 10.0 is not 10.
-    return json.dumps(value, sort_keys=True, default=_plain)
-
-
 def field_changes(document: Mapping[str, Any], code: PromotionCode) -> tuple[FieldChange, ...]:
-    """The fields of `document` that differ from `code`'s, in DOCUMENT_FIELDS order."""
-    wanted = document_of(code)
-    changes = []
-    for field in DOCUMENT_FIELDS:
-        old = document.get(field, READ_AS.get(field, MISSING))
-        if old is MISSING or _as_compared(old) != _as_compared(wanted[field]):
-            changes.append(FieldChange(field, old, wanted[field]))
-    return tuple(changes)
+    """The fields of `document` that differ from `code`'s, in DOCUMENT_FIELDS order (times
+    compare as moments, as for products)."""
+    return changed_fields(document, document_of(code), DOCUMENT_FIELDS, READ_AS)
 
 
 def plan_code_import(
     codes: Sequence[PromotionCode], documents: Mapping[str, Mapping[str, Any]]
 ) -> CodeImportPlan:
     """What importing `codes` does to the code `documents` (by code) now in Firestore."""
-    added, changed = [], []
-    unchanged = 0
-    for code in codes:
-        document = documents.get(code.code)
-        if document is None:
-            added.append(code)
-            continue
-        changes = field_changes(document, code)
-        if changes:
-            changed.append(ChangedCode(code, changes))
-        else:
-            unchanged += 1
-    listed = {code.code for code in codes}
-    deactivated = sorted(
-        name
-        for name, document in documents.items()
-        if name not in listed and document.get("active") is not False
-    )
-    return CodeImportPlan(tuple(added), tuple(changed), tuple(deactivated), unchanged)
+    compared = compare(codes, lambda code: code.code, documents, field_changes)
+    changed = tuple(ChangedCode(code, changes) for code, changes in compared.changed)
+    return CodeImportPlan(compared.added, changed, compared.deactivated, compared.unchanged)
 
 
 def _shown(value: Any) -> str:
