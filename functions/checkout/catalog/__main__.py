@@ -20,12 +20,14 @@ that command loads.
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from google.api_core.exceptions import GoogleAPIError
 from google.auth.exceptions import GoogleAuthError
+from google.cloud import firestore
 
 from checkout.catalog import import_writes
 from checkout.catalog.catalog_file import InvalidCatalogFile, read_catalog_text
@@ -66,6 +68,8 @@ EXIT_NOT_DONE = 2
 # credentials, no project (the client raises OSError for that).
 CONNECTION_ERRORS = (GoogleAPIError, GoogleAuthError, OSError)
 
+T = TypeVar("T")
+
 
 def _fail(message: str) -> None:
     print(f"catalog: {message}", file=sys.stderr, flush=True)
@@ -78,28 +82,27 @@ def _firestore_named() -> str:
     return f"Firestore of project {logger.project_id() or '(none set)'}"
 
 
-def _read_documents() -> store.Documents | None:
-    try:
-        return store.read_documents(db())
-    except CONNECTION_ERRORS as error:
-        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
-        return None
+def _fail_no_connection(error: Exception) -> None:
+    _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
 
 
-def _read_code_documents() -> code_store.Documents | None:
+def _read_or_none(read: Callable[[firestore.Client], T]) -> T | None:
+    """What `read` reads from Firestore, or None when Firestore could not be reached (said
+    why)."""
     try:
-        return code_store.read_documents(db())
+        return read(db())
     except CONNECTION_ERRORS as error:
-        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        _fail_no_connection(error)
         return None
 
 
 def _read_shipping_document() -> tuple[bool, dict[str, Any] | None]:
-    """(read, the document): read is False when Firestore could not be reached (said why)."""
+    """(read, the document): read is False when Firestore could not be reached (said why);
+    the document itself may be None."""
     try:
         return True, read_shipping_document(db())
     except CONNECTION_ERRORS as error:
-        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        _fail_no_connection(error)
         return False, None
 
 
@@ -126,7 +129,7 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
         _fail(f"{len(invalid.problems)} problem(s) in {path}; nothing was written")
         return EXIT_INVALID_FILE
 
-    documents = _read_documents()
+    documents = _read_or_none(store.read_documents)
     if documents is None:
         return EXIT_NOT_DONE
     rates_document = None
@@ -137,14 +140,14 @@ def run_import(path: Path, dry_run: bool, currency: str, source: str) -> int:
     plan = plan_import(catalog.products, documents)
     code_plan: CodeImportPlan | None = None
     if catalog.promotion_codes is not None:  # no section: the codes are left as they are
-        code_documents = _read_code_documents()
+        code_documents = _read_or_none(code_store.read_documents)
         if code_documents is None:
             return EXIT_NOT_DONE
         code_plan = plan_code_import(catalog.promotion_codes, code_documents)
     try:
         pools = import_writes.read_stock_pools(db(), plan, code_plan)
     except CONNECTION_ERRORS as error:
-        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        _fail_no_connection(error)
         return EXIT_NOT_DONE
     # Every stock change is checked before anything is written, so that a refusal leaves the
     # whole catalog as it was; set_total checks again as it writes (a hold taken meanwhile).
@@ -201,10 +204,10 @@ def _stock_below(refusals: list[Problem | CodeProblem]) -> str:
 
 
 def run_export(currency: str) -> int:
-    documents = _read_documents()
+    documents = _read_or_none(store.read_documents)
     if documents is None:
         return EXIT_NOT_DONE
-    code_documents = _read_code_documents()
+    code_documents = _read_or_none(code_store.read_documents)
     if code_documents is None:
         return EXIT_NOT_DONE
     read, rates_document = _read_shipping_document()
@@ -234,7 +237,7 @@ def run_sync(currency: str, source: str) -> int:
         _fail(f"cannot ask Stripe: {error.message} ({error.code}); run it again to finish")
         return EXIT_NOT_DONE
     except CONNECTION_ERRORS as error:
-        _fail(f"no connection to {_firestore_named()}: {type(error).__name__}: {error}")
+        _fail_no_connection(error)
         return EXIT_NOT_DONE
     for line in report.lines:
         print(line)
