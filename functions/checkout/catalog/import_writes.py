@@ -10,14 +10,14 @@ The other order would leave a document saying the new stock over a pool holding 
 no later run would see. Each batch is atomic; the import as a whole is not.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout.catalog.changes import ImportPlan, refusal
+from checkout.catalog.changes import FieldChange, ImportPlan, refusal
 from checkout.catalog.code_changes import CodeImportPlan, redemption_refusal
 from checkout.discounts import promotion_code
 from checkout.discounts.promotion_code import CodeProblem
@@ -42,18 +42,32 @@ class ImportInterrupted(Exception):
         self.total = total
 
 
+def merged_writes(
+    added: Iterable[tuple[str, dict[str, Any]]],
+    changed: Iterable[tuple[str, tuple[FieldChange, ...]]],
+    deactivated: Iterable[str],
+    refused: frozenset[str],
+) -> list[tuple[str, dict[str, Any]]]:
+    """(document id, fields to merge into it) for each write of an import's plan: the whole
+    document of each `added` one, only the fields that differ of each `changed` one, `active`
+    false for each `deactivated` one; none for the `refused` ids."""
+    writes = list(added)
+    writes += [(key, {change.field: change.new for change in changes}) for key, changes in changed]
+    writes += [(key, {"active": False}) for key in deactivated]
+    return [(key, fields) for key, fields in writes if key not in refused]
+
+
 def planned_writes(
     plan: ImportPlan, refused: frozenset[str] = frozenset()
 ) -> list[tuple[str, dict[str, Any]]]:
     """(product id, fields to merge into its document) for each write of the plan, but none
     for the `refused` products."""
-    writes = [(product.id, document_of(product)) for product in plan.added]
-    writes += [
-        (item.product.id, {change.field: change.new for change in item.changes})
-        for item in plan.changed
-    ]
-    writes += [(product_id, {"active": False}) for product_id in plan.deactivated]
-    return [(product_id, fields) for product_id, fields in writes if product_id not in refused]
+    return merged_writes(
+        [(product.id, document_of(product)) for product in plan.added],
+        [(item.product.id, item.changes) for item in plan.changed],
+        plan.deactivated,
+        refused,
+    )
 
 
 def read_stock_pools(
@@ -110,13 +124,12 @@ def planned_code_writes(
 ) -> list[tuple[str, dict[str, Any]]]:
     """(code, fields to merge into its document) for each write of the codes' plan, but none
     for the `refused` codes."""
-    writes = [(code.code, promotion_code.document_of(code)) for code in plan.added]
-    writes += [
-        (item.code.code, {change.field: change.new for change in item.changes})
-        for item in plan.changed
-    ]
-    writes += [(code, {"active": False}) for code in plan.deactivated]
-    return [(code, fields) for code, fields in writes if code not in refused]
+    return merged_writes(
+        [(code.code, promotion_code.document_of(code)) for code in plan.added],
+        [(item.code.code, item.changes) for item in plan.changed],
+        plan.deactivated,
+        refused,
+    )
 
 
 def write_plan(
