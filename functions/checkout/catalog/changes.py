@@ -12,10 +12,10 @@ put the total below the units already sold or held, which refuses the import as 
 """
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from checkout.discounts.promotion_code import format_time
 from checkout.holds import plan as holds_plan
@@ -222,7 +222,23 @@ def describe(plan: ImportPlan) -> list[str]:
     return lines
 
 
-def summary(plan: ImportPlan) -> str:
+class PlanCounts(Protocol):
+    """What a summary counts: a products' or a promotion codes' plan."""
+
+    @property
+    def added(self) -> Sized: ...
+
+    @property
+    def changed(self) -> Sized: ...
+
+    @property
+    def deactivated(self) -> Sized: ...
+
+    @property
+    def unchanged(self) -> int: ...
+
+
+def summary(plan: PlanCounts) -> str:
     return (
         f"{len(plan.added)} added, {len(plan.changed)} changed, "
         f"{len(plan.deactivated)} deactivated, {plan.unchanged} unchanged"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from checkout.catalog.changes import MISSING, FieldChange, changed_fields, compare
+from checkout.catalog.changes import MISSING, FieldChange, changed_fields, compare, summary
 from checkout.discounts.promotion_code import (
     DEFAULTS,
     DOCUMENT_FIELDS,
@@ -143,7 +143,4 @@ def describe_codes(plan: CodeImportPlan) -> list[str]:
 
 
 def summary_codes(plan: CodeImportPlan) -> str:
-    return (
-        f"promotion codes: {len(plan.added)} added, {len(plan.changed)} changed, "
-        f"{len(plan.deactivated)} deactivated, {plan.unchanged} unchanged"
-    )
+    return f"promotion codes: {summary(plan)}"
