@@ -12,6 +12,7 @@ from checkout.catalog.catalog_file import (
     read_catalog_text,
     render,
 )
+from checkout.discounts import promotion_code
 from checkout.discounts.promotion_code import CodeProblem
 from checkout.products.product import Problem, Product, file_entry_of
 from checkout.shipping.rates import Rate, ShippingRates
@@ -201,7 +202,9 @@ def test_a_wrong_stock_is_named_with_its_product() -> None:
     ]
 
 
-def test_the_sample_catalog_is_the_shops_products_and_exactly_as_the_export_writes_it() -> None:
+def test_the_sample_catalog_is_the_shops_catalog_exactly_as_the_export_writes_it() -> (
+    None
+):
     text = (ROOT / "catalog.json").read_text(encoding="utf-8")
     sample = read_catalog_text(text, "usd")
     assert [(p.id, p.unit_amount, p.position) for p in sample.products] == [
@@ -213,6 +216,7 @@ def test_the_sample_catalog_is_the_shops_products_and_exactly_as_the_export_writ
     assert sample.shipping == ShippingRates(
         (Rate(("US",), 500), Rate(("CA", "MX"), 1500)), free_above=10000
     )
-    assert (
-        render("usd", [file_entry_of(p) for p in sample.products], shipping=sample.shipping) == text
-    )
+    assert [code.code for code in sample.promotion_codes or ()] == ["WELCOME10"]
+    code_entries = [promotion_code.file_entry_of(c) for c in sample.promotion_codes or ()]
+    products = [file_entry_of(p) for p in sample.products]
+    assert render("usd", products, code_entries, shipping=sample.shipping) == text
