@@ -21,7 +21,7 @@ from google.cloud import firestore
 
 from checkout.orders.ownership import MARK_KEY, MARK_VALUE
 from checkout.orders.store import client_secret_hash
-from checkout.platform.collections import ORDERS, PRODUCTS, SHOP, STRIPE_EVENTS
+from checkout.platform.collections import ORDERS, PRODUCTS, PROMOTION_CODES, SHOP, STRIPE_EVENTS
 from checkout.reconcile import catch_up
 from checkout.reconcile.pass_state import Summary
 from checkout.stripe_events import observations
@@ -64,12 +64,12 @@ def order_of(db: firestore.Client, pi_id: str) -> Json:
 
 
 def all_documents(db: firestore.Client) -> dict[str, Json]:
-    """Every document but the catalog's: its products and shipping rates (the sample_catalog
-    fixture imports them)."""
+    """Every document but the catalog's: its products, promotion codes and shipping rates (the
+    sample_catalog fixture imports them)."""
     return {
         f"{c.id}/{d.id}": d.to_dict() or {}
         for c in db.collections()
-        if c.id not in (PRODUCTS, SHOP)
+        if c.id not in (PRODUCTS, PROMOTION_CODES, SHOP)
         for d in c.stream()
     }
 

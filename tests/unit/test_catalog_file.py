@@ -202,9 +202,7 @@ def test_a_wrong_stock_is_named_with_its_product() -> None:
     ]
 
 
-def test_the_sample_catalog_is_the_shops_catalog_exactly_as_the_export_writes_it() -> (
-    None
-):
+def test_the_sample_catalog_is_the_shops_catalog_exactly_as_the_export_writes_it() -> None:
     text = (ROOT / "catalog.json").read_text(encoding="utf-8")
     sample = read_catalog_text(text, "usd")
     assert [(p.id, p.unit_amount, p.position) for p in sample.products] == [
