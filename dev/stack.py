@@ -920,6 +920,7 @@ Pay with any future expiry date (e.g. 12 / 34) and any CVC:
   4242 4242 4242 4242   succeeds
   4000 0027 6000 3184   asks for 3D Secure: choose "Complete" or "Fail authentication"
   4000 0000 0000 0341   is declined
+Promo code WELCOME10 takes 10% off; shipping to US, CA or MX (catalog.json: make catalog).
 The order status shows on the page, and in Firestore:
   curl -H "Authorization: Bearer owner" \\
     "http://{run.firestore_host}/v1/projects/{PROJECT_ID}/databases/(default)/documents/orders"
