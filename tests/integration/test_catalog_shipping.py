@@ -53,7 +53,10 @@ def test_import_writes_the_rates_with_the_currency(
     assert main(["import", str(SAMPLE)]) == 0
     out = capsys.readouterr().out
     assert "added shipping: US 500; CA, MX 1500, free from 10000 usd\n" in out
-    assert out.endswith("written: 3 added, 0 changed, 0 deactivated, 0 unchanged; shipping added\n")
+    assert out.endswith(
+        "written: 3 added, 0 changed, 0 deactivated, 0 unchanged; promotion codes: 1 added, "
+        "0 changed, 0 deactivated, 0 unchanged; shipping added\n"
+    )
     assert rates_document(firestore_db) == {
         "rates": [
             {"countries": ["US"], "amount": 500},
@@ -84,8 +87,8 @@ def test_a_dry_run_shows_the_change_and_writes_nothing(
         'changed shipping: rates [{"amount": 500, "countries": ["US"]}, {"amount": 1500, '
         '"countries": ["CA", "MX"]}] -> [{"amount": 500, "countries": ["US", "PR"]}]',
         "changed shipping: freeAbove 10000 -> 5000",
-        "dry run: 0 added, 0 changed, 0 deactivated, 3 unchanged; shipping changed; "
-        "nothing written",
+        "dry run: 0 added, 0 changed, 0 deactivated, 3 unchanged; promotion codes: 0 added, "
+        "0 changed, 0 deactivated, 1 unchanged; shipping changed; nothing written",
     ]
 
     assert main(["import", str(changed)]) == 0
