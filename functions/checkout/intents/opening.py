@@ -16,6 +16,11 @@ The flow, in order:
   5. write the pending order and the record (what the intent holds, its sealed client secret,
      the pools its units are held in).
 
+Shipping (checkout.shipping.charge): the cart is priced with the shopper's address when it
+needs shipping and has one (after any discount), so a changed address or country is a changed
+cart: re-priced, the same PaymentIntent updated (its `shipping` too) while it is editable. The
+record's `cart` signature holds a digest of the address, never the address.
+
 A checkout whose payment is under way (its order no longer editable) takes and renews no hold
 here: the ledger pins its units while Stripe works (checkout.stripe_events).
 """
@@ -27,7 +32,13 @@ from typing import Any
 
 from google.cloud import firestore
 
-from checkout.cart.metadata import cart_adjustments, cart_items, cart_signature, holds_cart
+from checkout.cart.metadata import (
+    cart_adjustments,
+    cart_items,
+    cart_shipping_digest,
+    cart_signature,
+    holds_cart,
+)
 from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.intents import rate_limits, stock_holds
@@ -44,6 +55,10 @@ from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.products.live_catalog import current_catalog
+from checkout.shipping.address import ShippingAddress
+from checkout.shipping.charge import shipped_cart
+from checkout.shipping.live_rates import current_rates
+from checkout.shipping.rates import NOWHERE
 from checkout.stripe_api import payment_intents
 from checkout.stripe_api.payment_intents import (
     ABANDONED,
@@ -63,14 +78,20 @@ class CheckoutIntent:
     payment_intent_id: str
     amount: int
     currency: str
+    shipping_amount: int | None = None  # None: nothing to ship, or no address yet
 
-    def body(self) -> dict[str, str | int]:
+    def body(self) -> dict[str, str | int | None]:
         return {
             "clientSecret": self.client_secret,
             "paymentIntentId": self.payment_intent_id,
             "amount": self.amount,
             "currency": self.currency,
+            "shippingAmount": self.shipping_amount,
         }
+
+
+def _shipping_amount(cart: PricedCart) -> int | None:
+    return cart.shipping.amount if cart.shipping else None
 
 
 def _await_other_request(checkout_id: str, deadline: float) -> None:
@@ -122,8 +143,10 @@ def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart)
     can no longer be used, and given the cart when it holds another."""
     intent = payment_intents.retrieve_intent_summary(payment_intent_id)
     _refuse_canceled(intent)
-    if (intent.amount, intent.currency) == (cart.amount, cart.currency) and holds_cart(
-        intent.items, intent.adjustments, cart
+    if (
+        (intent.amount, intent.currency) == (cart.amount, cart.currency)
+        and holds_cart(intent.items, intent.adjustments, cart)
+        and intent.shipping == cart_shipping_digest(cart)
     ):
         return intent
     if intent.status not in UPDATABLE_INTENT_STATUSES:
@@ -247,6 +270,7 @@ def _from_record(
         "",
         cart_items(cart),
         adjustments=cart_adjustments(cart),
+        shipping=cart_shipping_digest(cart),
     )
     if order.get("email") != request.email or (
         hold_pools is not None
@@ -255,7 +279,9 @@ def _from_record(
         # (A product the owner started stocking since: the order now names its pool.)
         _save(request, cart, intent, hold_pools)
     logger.bind(orderId=payment_intent_id)
-    return CheckoutIntent(client_secret, payment_intent_id, cart.amount, cart.currency)
+    return CheckoutIntent(
+        client_secret, payment_intent_id, cart.amount, cart.currency, _shipping_amount(cart)
+    )
 
 
 def _with_claim(
@@ -307,11 +333,17 @@ def _with_claim(
     return intent
 
 
-def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
-    cart = price_cart(request.lines, current_catalog())
+def open_checkout(
+    request: CartRequest, client_ip: str, shipping: ShippingAddress | None = None
+) -> CheckoutIntent:
+    shop = current_catalog()
+    priced = price_cart(request.lines, shop)
+    rates = current_rates() if shipping is not None else NOWHERE
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         seen = order_store.checkout_snapshot(request.checkout_id)
+        # After any discount: freeAbove counts the subtotal after it.
+        cart = shipped_cart(priced, shop, shipping, rates)
         try:
             answered = _from_record(request, cart, seen)
         except _RecordChanged:
@@ -328,7 +360,9 @@ def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
         )
         if claim.token:
             intent = _with_claim(request, cart, client_ip, claim, now)
-            return CheckoutIntent(intent.client_secret, intent.id, cart.amount, cart.currency)
+            return CheckoutIntent(
+                intent.client_secret, intent.id, cart.amount, cart.currency, _shipping_amount(cart)
+            )
         # Another request is creating or changing this checkout's intent: wait, then look again.
         # Logged: how often shoppers' requests collide (double submits, retries) and wait.
         logger.info(

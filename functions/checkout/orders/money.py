@@ -17,6 +17,20 @@ def items_total(order: Json) -> int | None:
         return None
 
 
+def cart_total(order: Json) -> int | None:
+    """What the order's cart comes to: its items, less its discount, plus its shipping (as
+    checkout.cart.pricing computes a cart's amount); None if the order cannot say."""
+    total = items_total(order)
+    try:
+        for field, sign in (("discount", -1), ("shipping", 1)):
+            adjustment = order.get(field)
+            if total is not None and isinstance(adjustment, dict):
+                total += sign * int(adjustment["amount"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return total
+
+
 def amount_received(payment_intent: Json) -> int | None:
     """The money a PaymentIntent actually took."""
     # amount_received is the money actually taken; older API versions (and localstripe)

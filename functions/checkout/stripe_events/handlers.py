@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from checkout.cart.metadata import SoldLine, cart_items
 from checkout.cart.pricing import order_items
-from checkout.orders.money import amount_received, items_total, refunded_amount
+from checkout.orders.money import amount_received, cart_total, refunded_amount
 from checkout.orders.order import REBUILT
 from checkout.orders.status import DisputeState, PaymentState
 from checkout.platform.json_fields import Json, str_field
@@ -16,6 +16,7 @@ from checkout.stripe_events import declines, disputes, refunds
 from checkout.stripe_events.event import STRIPE_ID, StripeEvent, event_object
 from checkout.stripe_events.facts import Skip, newer_payment, refund_snapshot
 from checkout.stripe_events.rebuild import ITEMS_REPRICED, MetadataCart, metadata_cart, sold_lines
+from checkout.stripe_events.shipping_review import shipping_problem
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ def _payment_problem(order: Json, payment_intent: Json) -> str | None:
         )
     # A rebuilt order takes its amount from the PaymentIntent, so the check above cannot fail
     # for it; what can is whether the items it names really cost that much.
-    if order.get("source") == REBUILT and items_total(order) != received:
-        return f"paid {received} {currency} but the items in its metadata cost {items_total(order)}"
+    # (Less its discount, plus its shipping: the metadata carries both.)
+    if order.get("source") == REBUILT and cart_total(order) != received:
+        return f"paid {received} {currency} but the cart in its metadata costs {cart_total(order)}"
     return None
 
 
@@ -119,6 +121,20 @@ def _correction(order: Json, payment_intent: Json, problem: str | None) -> Propo
 
 
 def _success_fields(order: Json, payment_intent: Json) -> Proposal:
+    """The facts of a success: what was received (the cart corrected when it lagged), and a
+    reviewReason when the payment or its shipping does not match the order."""
+    success = _payment_fields(order, payment_intent)
+    problem = shipping_problem(order, payment_intent)
+    if problem is None or success.fields.get("reviewReason"):
+        return success
+    return Proposal(
+        {**success.fields, "reviewReason": problem},
+        alert=f"Order {order.get('paymentIntentId')} needs review: {problem}",
+        warning=success.warning,
+    )
+
+
+def _payment_fields(order: Json, payment_intent: Json) -> Proposal:
     received = amount_received(payment_intent)
     problem = _payment_problem(order, payment_intent)
     if order.get("source") != REBUILT:
