@@ -33,6 +33,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.shipping_address import US_ADDRESS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 # Where the stack runs: dev/stack.py chooses free ports for each run and sets these; nothing
@@ -187,7 +189,20 @@ class Checkout:
         field_.fill(str(quantity))
         field_.blur()  # the page reacts on `change`, as a shopper leaves the field
 
+    def fill_address(self, shipping: dict[str, Any] = US_ADDRESS) -> None:
+        """Types `shipping` into the stand-in's Address Element (the cart ships); the page then
+        prices the cart with it, and Pay waits for that answer."""
+        address = shipping["address"]
+        self.page.select_option("#standin-address-country", address["country"])
+        for key in ("line1", "line2", "city", "state", "postal_code"):
+            self.page.fill(f"#standin-address-{key.replace('_', '-')}", address[key] or "")
+        self.page.fill("#standin-address-name", shipping["name"])
+
     def fill_card(self, number: str, expiry: str = "12 / 34", cvc: str = "123") -> None:
+        # Every flow that buys a shippable product sends an address (tests.shipping_address).
+        name = self.page.locator("#standin-address-name")
+        if name.is_visible() and not name.input_value():
+            self.fill_address()
         self.page.fill("#standin-card-number", number)
         self.page.fill("#standin-card-expiry", expiry)
         self.page.fill("#standin-card-cvc", cvc)

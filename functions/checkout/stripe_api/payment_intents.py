@@ -53,6 +53,10 @@ class IntentSummary:
     shipping: str = ""  # its `shipping`'s digest (checkout.cart.metadata.shipping_digest)
 
 
+def _plain(value: Any) -> Any:
+    return value.to_dict() if isinstance(value, stripe.StripeObject) else value
+
+
 def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
     return IntentSummary(
         id=obj.id,
@@ -63,7 +67,7 @@ def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
         items=items_value(obj.metadata.to_dict()) if obj.metadata else "",
         cancellation_reason=getattr(obj, "cancellation_reason", None),
         adjustments=adjustments_value(obj.metadata.to_dict()) if obj.metadata else "",
-        shipping=shipping_digest(obj.shipping.to_dict()) if obj.shipping else "",
+        shipping=shipping_digest(_plain(getattr(obj, "shipping", None))),
     )
 
 
