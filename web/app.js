@@ -34,6 +34,7 @@ const POLL_DURATION_MS = 30000;
  * @typedef {object} SavedCheckout
  * @property {string} id The checkoutId: the server keeps one PaymentIntent per checkout.
  * @property {Record<string, number>} quantities The cart, by product id.
+ * @property {object | null} [shipping] The complete address (Stripe's shape), sent with the cart.
  * @property {string | null} [confirming] The client secret while a confirmation may be under way.
  * @property {{paymentIntentId: string, clientSecret: string} | null} [submitted] Once the payment
  *   went through (or is on its way): from then on only the order counts.
@@ -53,8 +54,6 @@ const state = {
   paymentElement: null,
   /** @type {import('@stripe/stripe-js').StripeAddressElement} */
   address: null,
-  /** The complete address (Stripe's shape), sent with the cart. */
-  shipping: null,
   /** The server's last answer for the cart (clientSecret, amount, currency): the amount shown. */
   intent: null,
   /** The Payment Element may not hold the amount shown: no paying until it surely does. */
@@ -322,8 +321,8 @@ function postCart() {
   if (email.value && email.checkValidity()) {
     body.email = email.value.trim();
   }
-  if (state.address && state.shipping) {
-    body.shipping = state.shipping;
+  if (state.checkout.shipping) {
+    body.shipping = state.checkout.shipping;
   }
   return api('/api/payment-intents', {
     method: 'POST',
@@ -370,12 +369,12 @@ function showAddress() {
     state.address = state.elements.create('address', {
       mode: 'shipping',
       allowedCountries: state.config.shippingCountries,
-      defaultValues: state.shipping || undefined,
+      defaultValues: state.checkout.shipping || undefined,
     });
     state.address.on('change', ({ complete, value }) => {
       const shipping = complete ? value : null;
-      if (JSON.stringify(shipping) !== JSON.stringify(state.shipping)) {
-        state.shipping = shipping;
+      if (JSON.stringify(shipping) !== JSON.stringify(state.checkout.shipping)) {
+        saveCheckout({ shipping });
         byId('address-error').textContent = '';
         cartChanged();
       }
@@ -551,7 +550,7 @@ async function attemptPayment() {
   // Stripe must hold the amount shown: ask the server for the cart's price once more.
   if (state.address) {
     const { complete, value } = await state.address.getValue();
-    state.shipping = complete ? value : null;
+    saveCheckout({ shipping: complete ? value : null });
   }
   try {
     const fresh = await postCart();

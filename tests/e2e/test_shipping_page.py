@@ -28,9 +28,19 @@ def test_pay_with_an_address_records_it_and_the_shipping_line(checkout: Checkout
     checkout.fill_card(CARD_OK)
     checkout.pay()
     checkout.expect_order("paid")
-    order = firestore_order(pi_id)
-    assert order["status"] == "paid"
-    assert order["amount"] == 3000
-    assert order["shipping"] == {"amount": 500, "country": "US", "address": US_ADDRESS}
+    order = firestore_order(pi_id)  # Firestore's REST shape
+    assert order["status"] == {"stringValue": "paid"}
+    assert order["amount"] == {"integerValue": "3000"}
+    shipping = order["shipping"]["mapValue"]["fields"]
+    assert (shipping["amount"], shipping["country"]) == (
+        {"integerValue": "500"},
+        {"stringValue": "US"},
+    )
+    address = shipping["address"]["mapValue"]["fields"]
+    assert address["name"] == {"stringValue": US_ADDRESS["name"]}
+    lines = address["address"]["mapValue"]["fields"]
+    assert {key: value.get("stringValue") for key, value in lines.items()} == (
+        US_ADDRESS["address"]
+    )
     at_stripe = stripe_get(f"/v1/payment_intents/{pi_id}")["shipping"]
     assert at_stripe["address"]["country"] == "US" and at_stripe["name"] == US_ADDRESS["name"]
