@@ -19,6 +19,7 @@ from google.cloud.firestore_v1 import Client
 
 from bench import request_overhead
 from bench.timing import median, p99
+from tests.shipping_address import US_ADDRESS
 
 CALLS_IN_MEMORY = 100_000
 COMMITS = 200
@@ -56,7 +57,7 @@ def run() -> dict[str, float | int]:
     db()._firestore_api.commit = counting_commit
     stripe.RequestsClient.request = request_overhead.canned_stripe  # type: ignore[method-assign]
     client = create_app("checkout_api", str(FUNCTIONS_DIR / "main.py")).test_client()
-    body = {"items": [{"productId": "tee-classic", "quantity": 1}]}
+    body = {"items": [{"productId": "tee-classic", "quantity": 1}], "shipping": US_ADDRESS}
     new: list[float] = []
     repeat: list[float] = []
     new_writes: list[int] = []

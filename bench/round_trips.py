@@ -20,9 +20,13 @@ from flask.testing import FlaskClient
 from bench.timing import median
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
+from tests.shipping_address import US_ADDRESS
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
+
+# A PaymentIntent of ours with no order: one tee, shipped free to the US (its own `shipping`).
+REBUILT_METADATA = {"items": "tee-classic:1:2500", "shipping": "0:US"}
 
 
 def _app(target: str) -> FlaskClient:
@@ -72,7 +76,7 @@ def webhook() -> dict[str, Json]:
     outside = se.new_id("pi")
     rebuilt = se.event(
         "payment_intent.succeeded",
-        se.payment_intent(outside, amount=2500, metadata=marked({"items": "tee-classic:1:2500"})),
+        se.payment_intent(outside, amount=2500, metadata=marked(REBUILT_METADATA)),
     )
     stocked_id = _stocked_order()
     stocked = se.event("payment_intent.succeeded", se.payment_intent(stocked_id), created=now)
@@ -119,8 +123,10 @@ def _warm_catalog() -> None:
     """This instance has read its catalog (once per CATALOG_CACHE_SECONDS): not a request's own
     cost, which catalog() measures apart."""
     from checkout.products.live_catalog import current_catalog
+    from checkout.shipping.live_rates import current_rates
 
     current_catalog()
+    current_rates()
 
 
 def payment_intents() -> dict[str, Json]:
@@ -137,6 +143,7 @@ def payment_intents() -> dict[str, Json]:
                 json={
                     "checkoutId": checkout_id,
                     "items": [{"productId": "tee-classic", "quantity": quantity}],
+                    "shipping": US_ADDRESS,
                 },
             )
             assert response.status_code == 200, response.get_data(as_text=True)

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
 from bench.timing import median, p99  # noqa: E402
+from tests.shipping_address import US_ADDRESS  # noqa: E402
 
 BUYERS = 200
 STOCK = 50
@@ -252,7 +253,11 @@ def post_as_a_page_would(
 
 def buy(buyer: Buyer, base_url: str, start: threading.Barrier) -> None:
     session = requests.Session()
-    body = {"checkoutId": buyer.checkout_id, "items": [{"productId": PRODUCT_ID, "quantity": 1}]}
+    body = {
+        "checkoutId": buyer.checkout_id,
+        "items": [{"productId": PRODUCT_ID, "quantity": 1}],
+        "shipping": US_ADDRESS,  # every purchase of a shippable product sends one
+    }
     headers = {"X-Forwarded-For": buyer.address}
     url = f"{base_url}/api/payment-intents"
     start.wait()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout.orders.ownership import marked
+from tests.shipping_address import US_ADDRESS, at_stripe
 
 Json = dict[str, Any]
 
@@ -37,8 +38,11 @@ def new_id(prefix: str) -> str:
 
 
 def shop_metadata(**metadata: str) -> dict[str, str]:
-    """PaymentIntent metadata as this shop's checkout writes it, mark included."""
-    return marked({"checkoutId": str(uuid.uuid4()), "items": "tee-classic:2", **metadata})
+    """PaymentIntent metadata as this shop's checkout writes it, mark included; its goods ship
+    to the US (free: the amount is the items'), the PaymentIntent's own `shipping` says where."""
+    return marked(
+        {"checkoutId": str(uuid.uuid4()), "items": "tee-classic:2", "shipping": "0:US", **metadata}
+    )
 
 
 def payment_intent(
@@ -65,6 +69,8 @@ def payment_intent(
         "canceled_at": None,
         "cancellation_reason": None,
         "receipt_email": None,
+        # Where the shop's checkout ships it (tests.shipping_address).
+        "shipping": at_stripe(US_ADDRESS),
         **extra,
     }
 

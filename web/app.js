@@ -35,6 +35,7 @@ const POLL_DURATION_MS = 30000;
  * @property {string} id The checkoutId: the server keeps one PaymentIntent per checkout.
  * @property {Record<string, number>} quantities The cart, by product id.
  * @property {string} [promo] The promotion code sent with the cart ('' or absent: none).
+ * @property {object | null} [shipping] The complete address (Stripe's shape), sent with the cart.
  * @property {string | null} [confirming] The client secret while a confirmation may be under way.
  * @property {{paymentIntentId: string, clientSecret: string} | null} [submitted] Once the payment
  *   went through (or is on its way): from then on only the order counts.
@@ -52,6 +53,8 @@ const state = {
   elements: null,
   /** @type {import('@stripe/stripe-js').StripePaymentElement} */
   paymentElement: null,
+  /** @type {import('@stripe/stripe-js').StripeAddressElement} */
+  address: null,
   /** The server's last answer for the cart (clientSecret, amount, currency): the amount shown. */
   intent: null,
   /** The Payment Element may not hold the amount shown: no paying until it surely does. */
@@ -324,6 +327,9 @@ function postCart() {
   if (state.checkout.promo) {
     body.promotionCode = state.checkout.promo;
   }
+  if (state.checkout.shipping) {
+    body.shipping = state.checkout.shipping;
+  }
   return api('/api/payment-intents', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -342,6 +348,9 @@ async function adoptIntent(intent) {
   state.amountStale = true;
   byId('amount').textContent = money(intent.amount, intent.currency);
   showDiscount(intent);
+  const shipping = intent.shippingAmount;
+  byId('shipping-line').hidden = shipping == null;
+  byId('shipping-amount').textContent = shipping ? money(shipping, intent.currency) : 'Free';
   if (previous?.clientSecret !== intent.clientSecret) {
     mountPaymentElement(intent.clientSecret);
   } else if (needsRefresh) {
@@ -351,7 +360,34 @@ async function adoptIntent(intent) {
       throw Error('The payment form could not be updated.');
     }
   }
+  showAddress();
   state.amountStale = false;
+}
+
+/** The Address Element, only while the cart holds something to ship. */
+function showAddress() {
+  const shippable = new Set(state.config.products.filter((p) => p.shippable).map((p) => p.id));
+  const needed = cartItems().some((item) => shippable.has(item.productId));
+  byId('address').hidden = !needed;
+  if (!needed) {
+    state.address?.unmount();
+    state.address = null;
+  } else if (!state.address) {
+    state.address = state.elements.create('address', {
+      mode: 'shipping',
+      allowedCountries: state.config.shippingCountries,
+      defaultValues: state.checkout.shipping || undefined,
+    });
+    state.address.on('change', ({ complete, value }) => {
+      const shipping = complete ? value : null;
+      if (JSON.stringify(shipping) !== JSON.stringify(state.checkout.shipping)) {
+        saveCheckout({ shipping });
+        byId('address-error').textContent = '';
+        cartChanged();
+      }
+    });
+    state.address.mount('#address-element');
+  }
 }
 
 /** Prices the current cart on the server; only the answer for the latest cart counts. */
@@ -414,6 +450,12 @@ function syncFailed({ code, message, wait, products, available, minimumAmount })
     showCheckoutClosed(message);
     return;
   }
+  if (code === 'invalid_shipping') {
+    byId('address-error').textContent = /country/.test(message)
+      ? 'We do not ship to this country.'
+      : 'Check your address.';
+    return 'Check your shipping address.';
+  }
   if (code === 'checkout_busy') {
     state.syncTimer = setTimeout(syncIntent, BUSY_RETRY_MS);
     return;
@@ -445,6 +487,8 @@ function offerNewCheckout() {
 
 function mountPaymentElement(clientSecret) {
   state.paymentElement?.unmount();
+  state.address?.unmount();
+  state.address = null;
   state.elementReady = false;
   state.elements = state.stripe.elements({
     clientSecret,
@@ -463,6 +507,7 @@ function mountPaymentElement(clientSecret) {
     });
   });
   element.mount('#payment-element');
+  showAddress();
 }
 
 /** Pay works only when the server's amount for this very cart is the one Stripe holds. */
@@ -516,6 +561,10 @@ async function attemptPayment() {
     return describePaymentError(invalid);
   }
   // Stripe must hold the amount shown: ask the server for the cart's price once more.
+  if (state.address) {
+    const { complete, value } = await state.address.getValue();
+    saveCheckout({ shipping: complete ? value : null });
+  }
   try {
     const fresh = await postCart();
     if (fresh.clientSecret !== clientSecret || fresh.amount !== amount) {

@@ -33,6 +33,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.shipping_address import US_ADDRESS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 # Where the stack runs: dev/stack.py chooses free ports for each run and sets these; nothing
@@ -187,7 +189,19 @@ class Checkout:
         field_.fill(str(quantity))
         field_.blur()  # the page reacts on `change`, as a shopper leaves the field
 
+    def fill_address(self, shipping: dict[str, Any] = US_ADDRESS) -> None:
+        """Types `shipping` into the stand-in's Address Element (the cart ships) and waits for
+        the server's price with it."""
+        fill_address(self.page, shipping)
+        # Priced with it: later steps (and any answer a test intercepts) see the next request.
+        expect(self.page.locator("#shipping-line")).to_be_visible(timeout=SLOW)
+        self.expect_ready()
+
     def fill_card(self, number: str, expiry: str = "12 / 34", cvc: str = "123") -> None:
+        # Every flow that buys a shippable product sends an address (tests.shipping_address).
+        name = self.page.locator("#standin-address-name")
+        if name.is_visible() and not name.input_value():
+            self.fill_address()
         self.page.fill("#standin-card-number", number)
         self.page.fill("#standin-card-expiry", expiry)
         self.page.fill("#standin-card-cvc", cvc)
@@ -246,6 +260,15 @@ class Checkout:
     def intent(self) -> dict[str, Any]:
         assert self.intents, "the page has not received a PaymentIntent"
         return self.intents[-1]
+
+
+def fill_address(page: Page, shipping: dict[str, Any] = US_ADDRESS) -> None:
+    """Types `shipping` into the stand-in's Address Element; the page then prices the cart."""
+    address = shipping["address"]
+    page.select_option("#standin-address-country", address["country"])
+    for key in ("line1", "line2", "city", "state", "postal_code"):
+        page.fill(f"#standin-address-{key.replace('_', '-')}", address[key] or "")
+    page.fill("#standin-address-name", shipping["name"])
 
 
 def open_context(browser: Browser, **options: Any) -> BrowserContext:

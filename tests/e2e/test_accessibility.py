@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import BASE_URL, CARD_OK, PHONE, ROOT, SLOW, Checkout, open_context
+from tests.e2e.conftest import (
+    BASE_URL,
+    CARD_OK,
+    PHONE,
+    ROOT,
+    SLOW,
+    Checkout,
+    fill_address,
+    open_context,
+)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -42,6 +51,8 @@ def test_no_serious_accessibility_violations(page: Page) -> None:
     expect(page.locator("#payment-message")).to_be_visible()
     assert serious_violations(page) == []
 
+    fill_address(page)
+    expect(page.locator("#shipping-line")).to_be_visible()
     page.fill("#standin-card-number", CARD_OK)
     page.fill("#standin-card-expiry", "12 / 34")
     page.fill("#standin-card-cvc", "123")

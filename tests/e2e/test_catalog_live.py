@@ -91,9 +91,10 @@ def test_a_product_taken_off_sale_leaves_the_cart_and_the_rest_is_paid(
     checkout: Checkout, catalog_file: Callable[[dict[str, Any]], Path]
 ) -> None:
     checkout.open()
+    checkout.fill_address()  # before the catalog changes: Pay is what meets the change
     checkout.set_quantity("sticker-pack", 2)
     page = checkout.page
-    expect(page.locator("#amount")).to_have_text("$35.00")
+    expect(page.locator("#amount")).to_have_text("$40.00")  # + $5 to the US
     checkout.expect_ready()
     owner_imports(catalog_file({"sticker-pack": None}))  # deactivated: not in the file
     until(checkout, lambda: "sticker-pack" not in config_products())
@@ -103,12 +104,12 @@ def test_a_product_taken_off_sale_leaves_the_cart_and_the_rest_is_paid(
     expect(page.locator("#status-message")).to_contain_text("Sticker pack")
     expect(page.locator("#status-message")).to_contain_text("No longer available")
     expect(page.locator("#qty-sticker-pack")).to_have_count(0)
-    expect(page.locator("#pay-button")).to_have_text("Pay $25.00", timeout=20_000)
+    expect(page.locator("#pay-button")).to_have_text("Pay $30.00", timeout=20_000)  # + $5 to US
     checkout.expect_ready()
     assert checkout.confirm_requests == 0, "nothing was charged for the old cart"
 
     checkout.pay()
     checkout.expect_order("paid")
     charged = stripe_get(f"/v1/payment_intents/{checkout.intent['paymentIntentId']}")
-    assert int(charged["amount"]) == 2500
+    assert int(charged["amount"]) == 2500 + 500  # the tee, shipped to the US
     assert charged["metadata"]["items"] == "tee-classic:1:2500"

@@ -95,22 +95,22 @@ def test_pay_confirms_only_the_amount_the_server_holds(checkout: Checkout) -> No
 
     def other_amount(route: Route) -> None:
         response = route.fetch()
-        route.fulfill(response=response, json={**response.json(), "amount": 3000})
+        route.fulfill(response=response, json={**response.json(), "amount": 3500})
 
+    checkout.fill_card(CARD_OK)  # and the address: $25.00 + $5.00 to the US
     checkout.page.route("**/api/payment-intents", other_amount, times=1)
-    checkout.fill_card(CARD_OK)
     checkout.pay()
-    checkout.expect_payment_error(r"amount is now \$30\.00")
-    expect(checkout.page.locator("#pay-button")).to_have_text("Pay $30.00")
+    checkout.expect_payment_error(r"amount is now \$35\.00")
+    expect(checkout.page.locator("#pay-button")).to_have_text("Pay $35.00")
     assert checkout.confirm_requests == 0
-    checkout.pay()  # the server holds $25.00 after all
-    checkout.expect_payment_error(r"amount is now \$25\.00")
+    checkout.pay()  # the server holds $30.00 after all
+    checkout.expect_payment_error(r"amount is now \$30\.00")
     assert checkout.confirm_requests == 0
     checkout.pay()
     checkout.expect_order("paid")
     assert checkout.confirm_requests == 1
     intent = stripe_get(f"/v1/payment_intents/{checkout.intent['paymentIntentId']}")
-    assert (intent["status"], int(intent["amount"])) == ("succeeded", 2500)
+    assert (intent["status"], int(intent["amount"])) == ("succeeded", 3000)
 
 
 def test_a_reload_during_3d_secure_keeps_the_payment_and_its_cart(checkout: Checkout) -> None:
@@ -217,6 +217,8 @@ def test_keyboard_only_payment(checkout: Checkout) -> None:
     page = checkout.page
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.className") == "skip-link"
+    # (The Address Element is Stripe's own iframe in production: the page's part is the rest.)
+    checkout.fill_address()
     page.locator("#standin-card-number").focus()
     page.keyboard.type(CARD_OK)
     page.keyboard.press("Tab")
@@ -235,6 +237,7 @@ def test_keyboard_only_payment(checkout: Checkout) -> None:
 def pay_keeping_a_copy_of_the_checkout(checkout: Checkout) -> dict[str, Any]:
     """Pay, then put the checkout back in sessionStorage as a duplicated tab would still have it."""
     checkout.open()
+    checkout.fill_address()  # kept with the checkout, as the page keeps it
     before_payment = checkout.session_checkout()
     assert before_payment is not None
     checkout.fill_card(CARD_OK)

@@ -19,6 +19,7 @@ from google.cloud import firestore
 from checkout.reconcile import catch_up
 from dev.stack import fire_scheduled_function
 from tests.e2e.conftest import BASE_URL, STRIPE_API_BASE, STRIPE_SECRET_KEY, firestore_order
+from tests.shipping_address import US_ADDRESS
 
 WEBHOOK_REGISTRATION = f"{STRIPE_API_BASE}/_config/webhooks/checkout"
 LOG_WITHIN_S = 10.0  # the emulator writes the function's output a moment after it returns
@@ -80,6 +81,7 @@ def test_a_payment_whose_webhook_never_arrived_is_paid_after_a_scheduled_pass(
             json={
                 "checkoutId": str(uuid.uuid4()),
                 "items": [{"productId": "mug-enamel", "quantity": 1}],
+                "shipping": US_ADDRESS,
             },
             timeout=30,
         )

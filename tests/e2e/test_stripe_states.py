@@ -49,11 +49,11 @@ def test_a_failed_refresh_keeps_pay_disabled_until_it_is_retried(checkout: Check
     page.click("#retry")
     checkout.expect_ready()
     expect(page.locator("#pay-button")).to_have_text("Pay $50.00")
-    checkout.fill_card(CARD_OK)
+    checkout.fill_card(CARD_OK)  # and the address: $5 to the US
     checkout.pay()
     checkout.expect_order("paid")
     intent = stripe_get(f"/v1/payment_intents/{checkout.intent['paymentIntentId']}")
-    assert (intent["status"], int(intent["amount"])) == ("succeeded", 5000)
+    assert (intent["status"], int(intent["amount"])) == ("succeeded", 5500)
 
 
 def test_requires_action_after_confirming_is_shown_as_action_needed(checkout: Checkout) -> None:

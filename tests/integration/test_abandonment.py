@@ -22,6 +22,7 @@ from checkout.reconcile.pass_state import PassSettings, Summary
 from tests.integration.reconcile_support import backdate, later, stripe_says, stripe_status
 from tests.integration.test_reconcile import counts, fresh_cursor, open_checkout, order_of
 from tests.integration.test_webhook_end_to_end import card, confirm
+from tests.shipping_address import US_ADDRESS
 
 Json = dict[str, Any]
 
@@ -42,6 +43,7 @@ def change_cart(checkout_api: FlaskClient, checkout_id: str, quantity: int) -> N
         json={
             "checkoutId": checkout_id,
             "items": [{"productId": "tee-classic", "quantity": quantity}],
+            "shipping": US_ADDRESS,  # as open_checkout sends it
         },
     )
     assert response.status_code == 200, response.get_json()

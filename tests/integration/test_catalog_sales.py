@@ -19,6 +19,7 @@ from checkout.products.live_catalog import shop_catalog
 from tests import stripe_events as se
 from tests.integration.conftest import function_client
 from tests.sample_catalog import unit_amount
+from tests.shipping_address import US_ADDRESS
 from tests.stripe_signing import body, sign
 
 TEE, MUG = unit_amount("tee-classic"), unit_amount("mug-enamel")
@@ -41,11 +42,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     yield moved
 
 
-def post(client: FlaskClient, items: dict[str, int], checkout_id: str | None = None) -> Any:
+def post(
+    client: FlaskClient, items: dict[str, int], checkout_id: str | None = None, **extra: Any
+) -> Any:
     lines = [{"productId": p, "quantity": q} for p, q in items.items()]
     return client.post(
         "/api/payment-intents",
-        json={"checkoutId": checkout_id or str(uuid.uuid4()), "items": lines},
+        json={"checkoutId": checkout_id or str(uuid.uuid4()), "items": lines, **extra},
     )
 
 
@@ -139,7 +142,7 @@ def test_a_rebuilt_order_keeps_the_prices_agreed_to_after_a_price_change(
     firestore_db: firestore.Client,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    opened = post(checkout_api, {"tee-classic": 2, "mug-enamel": 1}).get_json()
+    opened = post(checkout_api, {"tee-classic": 2, "mug-enamel": 1}, shipping=US_ADDRESS).get_json()
     pi_id = opened["paymentIntentId"]
     firestore_db.collection(ORDERS).document(pi_id).delete()  # its order was never written
     set_product(firestore_db, "tee-classic", unitAmount=9900)
@@ -161,13 +164,13 @@ def test_a_corrected_order_keeps_the_prices_agreed_to_after_a_price_change(
     firestore_db: firestore.Client,
     stripe_client: stripe.StripeClient,
 ) -> None:
-    opened = post(checkout_api, {"tee-classic": 1}).get_json()
+    opened = post(checkout_api, {"tee-classic": 1}, shipping=US_ADDRESS).get_json()
     pi_id = opened["paymentIntentId"]
-    # A concurrent cart update reached Stripe but not the order document.
+    # A concurrent cart update reached Stripe but not the order document (shipped to the US).
     stripe_client.v1.payment_intents.update(
         pi_id,
         params={
-            "amount": 2 * TEE + MUG,
+            "amount": 2 * TEE + MUG + 500,
             "metadata": {"items": f"tee-classic:2:{TEE},mug-enamel:1:{MUG}"},
         },
     )
@@ -177,11 +180,11 @@ def test_a_corrected_order_keeps_the_prices_agreed_to_after_a_price_change(
     assert deliver(succeeded(intent)).status_code == 200
     order = firestore_db.collection(ORDERS).document(pi_id).get().to_dict() or {}
     assert order["status"] == "paid"
-    assert order["amount"] == 2 * TEE + MUG
+    assert order["amount"] == 2 * TEE + MUG + 500
     assert order["items"][1] == {
         "productId": "mug-enamel", "name": "Enamel mug", "unitAmount": MUG, "quantity": 1
     }  # fmt: skip
-    assert order["cartCorrectedFrom"]["amount"] == TEE
+    assert order["cartCorrectedFrom"]["amount"] == TEE + 500
 
 
 def test_a_payment_intent_of_the_old_format_is_priced_from_todays_catalog_and_marked(

@@ -29,6 +29,7 @@ from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.payment_lives import Observation, Step, lives, lives_seen_by_everyone
 from tests.sample_catalog import sample_shop
+from tests.shipping_address import US_ADDRESS
 
 Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
@@ -194,6 +195,7 @@ def test_refunds_on_localstripe_followed_by_the_events_stripe_sends(
         json={
             "checkoutId": str(uuid.uuid4()),
             "items": [{"productId": "tee-classic", "quantity": 2}],
+            "shipping": US_ADDRESS,
         },
     ).get_json()
     pi_id, secret, amount = opened["paymentIntentId"], opened["clientSecret"], opened["amount"]

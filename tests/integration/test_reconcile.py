@@ -30,6 +30,7 @@ from checkout.reconcile.pass_state import PassSettings, Summary
 from tests.conftest import FUNCTIONS_DIR
 from tests.integration.conftest import Fulfilled, assert_fulfilled_as_stored, function_client
 from tests.integration.reconcile_support import backdate
+from tests.shipping_address import US_ADDRESS
 from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
@@ -55,6 +56,7 @@ def open_checkout(checkout_api: FlaskClient, checkout_id: str | None = None) -> 
         json={
             "checkoutId": checkout_id or str(uuid.uuid4()),
             "items": [{"productId": "tee-classic", "quantity": 2}],
+            "shipping": US_ADDRESS,  # every shippable purchase sends one (tests.shipping_address)
         },
     )
     assert response.status_code == 200, response.get_json()
@@ -104,7 +106,7 @@ def test_a_payment_made_at_stripe_is_paid_and_fulfilled_once_after_a_pass(
     assert order["fulfilledAt"] is not None
     assert fulfilled == [pi_id]
     received = fulfilled.order(pi_id)
-    assert (received["status"], received["amount"]) == ("paid", 5000)
+    assert (received["status"], received["amount"]) == ("paid", 5000 + 500)  # US shipping
     assert [(i["productId"], i["quantity"]) for i in received["items"]] == [("tee-classic", 2)]
     assert_fulfilled_as_stored(received, order)
     # The very event Stripe made (and would have delivered), through the webhook's ledger.
@@ -394,7 +396,7 @@ def test_the_return_page_sees_paid_without_a_webhook(
     order = order_of(firestore_db, pi_id)
     assert order["fulfilledAt"] is not None and fulfilled == [pi_id]
     received = fulfilled.order(pi_id)
-    assert (received["status"], received["amount"]) == ("paid", 5000)
+    assert (received["status"], received["amount"]) == ("paid", 5000 + 500)  # US shipping
     assert [(i["productId"], i["quantity"]) for i in received["items"]] == [("tee-classic", 2)]
     assert_fulfilled_as_stored(received, order)
     assert order["history"][0]["eventId"].startswith(f"return_page_{pi_id}_succeeded")

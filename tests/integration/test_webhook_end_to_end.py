@@ -20,6 +20,7 @@ from google.cloud import firestore
 
 from checkout.platform.collections import ORDERS
 from tests.integration.private_servers import webhook_server
+from tests.shipping_address import US_ADDRESS
 
 WEBHOOK_NAME = "webhook-end-to-end-test"
 DELIVERY_DEADLINE_SECONDS = 20.0
@@ -57,6 +58,7 @@ def open_checkout(checkout_api: FlaskClient) -> dict[str, Any]:
                 {"productId": "mug-enamel", "quantity": 1},
             ],
             "email": "ada@example.com",
+            "shipping": US_ADDRESS,
         },
     )
     assert response.status_code == 200, response.get_json()

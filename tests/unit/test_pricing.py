@@ -158,7 +158,7 @@ def test_the_total_is_the_lines_less_the_discount_plus_shipping() -> None:
     assert cart_adjustment_fields(cart) == {
         "subtotal": 6400,
         "discount": {"code": "WELCOME10", "amount": 500, "productIds": ["tee-classic"]},
-        "shipping": {"amount": 700, "country": "US"},
+        "shipping": {"amount": 700, "country": "US", "address": None},
     }
 
 

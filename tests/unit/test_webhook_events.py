@@ -476,7 +476,9 @@ def test_a_missing_order_is_rebuilt_from_the_payment_intent() -> None:
     pi = se.payment_intent(
         "pi_out",
         amount=2 * 2500 + 1400,
-        metadata=marked({"checkoutId": "c-1", "items": "tee-classic:2,mug-enamel:1"}),
+        metadata=marked(
+            {"checkoutId": "c-1", "items": "tee-classic:2,mug-enamel:1", "shipping": "0:US"}
+        ),
         receipt_email="a@example.com",
     )
     decided = run(None, se.event("payment_intent.succeeded", pi, created=T0))
@@ -630,7 +632,9 @@ def test_a_rebuilt_order_keeps_the_unit_amounts_its_payment_intent_was_priced_at
 ) -> None:
     reprice(monkeypatch, "tee-classic", 3000)  # the price changed after the payment
     pi = se.payment_intent(
-        "pi_out", amount=6400, metadata=marked({"items": "tee-classic:2:2500,mug-enamel:1:1400"})
+        "pi_out",
+        amount=6400,
+        metadata=marked({"items": "tee-classic:2:2500,mug-enamel:1:1400", "shipping": "0:US"}),
     )
     decided = run(None, se.event("payment_intent.succeeded", pi))
     assert decided.status is S.PAID and decided.alert is None
@@ -642,7 +646,9 @@ def test_a_rebuilt_order_keeps_the_unit_amounts_its_payment_intent_was_priced_at
 
 
 def test_a_rebuilt_order_of_a_product_gone_from_the_catalog_keeps_its_line() -> None:
-    pi = se.payment_intent("pi_out", amount=900, metadata=marked({"items": "cap-wool:1:900"}))
+    pi = se.payment_intent(
+        "pi_out", amount=900, metadata=marked({"items": "cap-wool:1:900", "shipping": "0:US"})
+    )
     decided = run(None, se.event("payment_intent.succeeded", pi))
     assert decided.status is S.PAID
     assert decided.writes["items"] == [

@@ -17,6 +17,8 @@ goes in the PaymentIntent's own `shipping`, not in metadata). "" when the cart h
 that an update deletes an old one at Stripe.
 """
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,12 +145,39 @@ def holds_cart(items: str, adjustments: str, cart: PricedCart) -> bool:
     return items in (cart_items(cart), legacy) and adjustments == cart_adjustments(cart)
 
 
+_SHIPPING_ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postal_code", "country")
+
+
+def shipping_digest(shipping: Any) -> str:
+    """A digest of a shipping address in Stripe's shape (name, phone, address; "" for none):
+    what tells two addresses apart without keeping either (the address is personal data, so
+    the checkout record and the idempotency key hold this, never the address). Empty and
+    absent optional fields are the same; Stripe's own `carrier` and `tracking_number` are not
+    the shopper's and are left out."""
+    if not isinstance(shipping, Mapping):
+        return ""
+    address = shipping.get("address")
+    address = address if isinstance(address, Mapping) else {}
+    values = [shipping.get("name"), shipping.get("phone")]
+    values += [address.get(key) for key in _SHIPPING_ADDRESS_FIELDS]
+    text = json.dumps([v if isinstance(v, str) and v else None for v in values])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cart_shipping_digest(cart: PricedCart) -> str:
+    """The digest of the address the cart ships to ("" for none)."""
+    return shipping_digest(cart.shipping.address if cart.shipping else None)
+
+
 def cart_signature(cart: PricedCart) -> str:
-    """What a PaymentIntent for this cart holds (currency, amount, items, discount, shipping),
-    as one string: the checkout record keeps it, so an unchanged cart is recognised without
-    asking Stripe."""
+    """What a PaymentIntent for this cart holds (currency, amount, items, discount, shipping
+    and its address's digest), as one string: the checkout record keeps it, so an unchanged
+    cart is recognised without asking Stripe (and a changed address is a changed cart)."""
     signature = f"{cart.currency}|{cart.amount}|{cart_items(cart)}"
     adjustments = cart_adjustments(cart)
+    address = cart_shipping_digest(cart)
+    if address:
+        adjustments += f";address={address}"
     # A cart without adjustments keeps the signature it had before they existed.
     return f"{signature}|{adjustments}" if adjustments else signature
 

@@ -5,6 +5,7 @@ less a promotion code's discount, plus shipping: each priced on the server by it
 (checkout.discounts, the shipping rates) and carried here as plain figures.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -40,6 +41,9 @@ class Shipping:
 
     amount: int
     country: str  # ISO 3166-1 alpha-2, upper-case
+    # Where to, in Stripe's shape (checkout.shipping.address); None when only the metadata's
+    # "amount:COUNTRY" is known. Personal data: never logged.
+    address: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class PricedCart:
     currency: str
     discount: Discount | None = None
     shipping: Shipping | None = None
+    # Some product of the cart is shippable: the checkout needs an address
+    # (checkout.shipping.charge sets it; the ledger reviews a payment without one).
+    needs_shipping: bool = False
 
     @property
     def subtotal(self) -> int:
@@ -111,7 +118,7 @@ def order_items(cart: PricedCart) -> list[dict[str, str | int]]:
 class AdjustmentFields(TypedDict):
     subtotal: int
     discount: dict[str, Any] | None  # {"code", "amount", "productIds"}
-    shipping: dict[str, Any] | None  # {"amount", "country"}
+    shipping: dict[str, Any] | None  # {"amount", "country", "address"}
 
 
 def cart_adjustment_fields(cart: PricedCart) -> AdjustmentFields:
@@ -127,5 +134,11 @@ def cart_adjustment_fields(cart: PricedCart) -> AdjustmentFields:
         }
         if discount
         else None,
-        "shipping": {"amount": shipping.amount, "country": shipping.country} if shipping else None,
+        "shipping": {
+            "amount": shipping.amount,
+            "country": shipping.country,
+            "address": dict(shipping.address) if shipping.address is not None else None,
+        }
+        if shipping
+        else None,
     }

@@ -18,6 +18,11 @@ The flow, in order:
   5. write the pending order and the record (what the intent holds, its sealed client secret,
      the pools its units are held in).
 
+Shipping (checkout.shipping.charge): the cart is priced with the shopper's address when it
+needs shipping and has one (after any discount), so a changed address or country is a changed
+cart: re-priced, the same PaymentIntent updated (its `shipping` too) while it is editable. The
+record's `cart` signature holds a digest of the address, never the address.
+
 A checkout whose payment is under way (its order no longer editable) takes and renews no hold
 here: the ledger pins its units while Stripe works (checkout.stripe_events).
 """
@@ -29,7 +34,13 @@ from typing import Any
 
 from google.cloud import firestore
 
-from checkout.cart.metadata import cart_adjustments, cart_items, cart_signature, holds_cart
+from checkout.cart.metadata import (
+    cart_adjustments,
+    cart_items,
+    cart_shipping_digest,
+    cart_signature,
+    holds_cart,
+)
 from checkout.cart.pricing import PricedCart, price_cart
 from checkout.cart.validation import CartRequest
 from checkout.intents import promotion, rate_limits, stock_holds
@@ -46,6 +57,10 @@ from checkout.orders.status import EDITABLE_STATUSES, OrderStatus
 from checkout.platform import structured_log as logger
 from checkout.platform.errors import ApiError
 from checkout.products.live_catalog import current_catalog
+from checkout.shipping.address import ShippingAddress
+from checkout.shipping.charge import shipped_cart
+from checkout.shipping.live_rates import current_rates
+from checkout.shipping.rates import NOWHERE
 from checkout.stripe_api import payment_intents
 from checkout.stripe_api.payment_intents import (
     ABANDONED,
@@ -68,6 +83,7 @@ class CheckoutIntent:
     subtotal: int = 0  # the lines, before the discount
     discount: int = 0
     promotion_code: str | None = None
+    shipping_amount: int | None = None  # None: nothing to ship, or no address yet
 
     def body(self) -> dict[str, str | int | None]:
         return {
@@ -78,11 +94,12 @@ class CheckoutIntent:
             "subtotal": self.subtotal,
             "discount": self.discount,
             "promotionCode": self.promotion_code,
+            "shippingAmount": self.shipping_amount,
         }
 
 
 def _answer(client_secret: str, payment_intent_id: str, cart: PricedCart) -> CheckoutIntent:
-    discount = cart.discount
+    discount, shipping = cart.discount, cart.shipping
     return CheckoutIntent(
         client_secret,
         payment_intent_id,
@@ -91,6 +108,7 @@ def _answer(client_secret: str, payment_intent_id: str, cart: PricedCart) -> Che
         cart.subtotal,
         discount.amount if discount else 0,
         discount.code if discount else None,
+        shipping.amount if shipping else None,
     )
 
 
@@ -143,8 +161,10 @@ def _intent_for_cart(payment_intent_id: str, checkout_id: str, cart: PricedCart)
     can no longer be used, and given the cart when it holds another."""
     intent = payment_intents.retrieve_intent_summary(payment_intent_id)
     _refuse_canceled(intent)
-    if (intent.amount, intent.currency) == (cart.amount, cart.currency) and holds_cart(
-        intent.items, intent.adjustments, cart
+    if (
+        (intent.amount, intent.currency) == (cart.amount, cart.currency)
+        and holds_cart(intent.items, intent.adjustments, cart)
+        and intent.shipping == cart_shipping_digest(cart)
     ):
         return intent
     if intent.status not in UPDATABLE_INTENT_STATUSES:
@@ -272,6 +292,7 @@ def _from_record(
         "",
         cart_items(cart),
         adjustments=cart_adjustments(cart),
+        shipping=cart_shipping_digest(cart),
     )
     if order.get("email") != request.email or (
         hold_pools is not None
@@ -335,14 +356,19 @@ def _with_claim(
     return intent
 
 
-def open_checkout(request: CartRequest, client_ip: str) -> CheckoutIntent:
-    priced = price_cart(request.lines, current_catalog())
+def open_checkout(
+    request: CartRequest, client_ip: str, shipping: ShippingAddress | None = None
+) -> CheckoutIntent:
+    shop = current_catalog()
+    priced = price_cart(request.lines, shop)
+    rates = current_rates() if shipping is not None else NOWHERE
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         seen = order_store.checkout_snapshot(request.checkout_id)
         applied = promotion.apply_code(request, priced, client_ip, seen.to_dict() or {})
-        cart = applied.cart if applied else priced
         redemptions = applied.pools if applied else ()
+        # After any discount: freeAbove counts the subtotal after it.
+        cart = shipped_cart(applied.cart if applied else priced, shop, shipping, rates)
         try:
             answered = _from_record(request, cart, seen, redemptions)
         except _RecordChanged:

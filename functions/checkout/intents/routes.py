@@ -50,6 +50,7 @@ CONFIG_CACHING = {
 
 def get_config(request: Request) -> Response:
     from checkout.products.live_catalog import current_catalog
+    from checkout.shipping.live_rates import current_rates
 
     require_method(request, ["GET"])
     publishable_key = require(STRIPE_PUBLISHABLE_KEY)
@@ -58,6 +59,8 @@ def get_config(request: Request) -> Response:
         "publishableKey": publishable_key,
         "currency": shop.currency,
         "products": shop.page_products(),
+        # The Address Element's allowedCountries (cached like the catalog).
+        "shippingCountries": sorted(current_rates().countries),
     }
     return json_response(200, body, CONFIG_CACHING)
 
@@ -65,6 +68,7 @@ def get_config(request: Request) -> Response:
 def post_payment_intent(request: Request) -> Response:
     from checkout.cart.validation import parse_cart_request
     from checkout.intents import opening, rate_limits
+    from checkout.shipping.address import parse_request_shipping
 
     require_method(request, ["POST"])
     address = client_address(
@@ -75,8 +79,10 @@ def post_payment_intent(request: Request) -> Response:
         logger.info("client address diagnostic", **diagnostic_fields(address, fastly_client_ip))
     # First, before reading the body: a flood is turned away at no cost.
     rate_limits.check_request(address.ip)
-    cart_request = parse_cart_request(read_json_body(request))
-    return json_response(200, opening.open_checkout(cart_request, address.ip).body())
+    body = read_json_body(request)
+    cart_request = parse_cart_request(body)
+    shipping = parse_request_shipping(body.get("shipping"))
+    return json_response(200, opening.open_checkout(cart_request, address.ip, shipping).body())
 
 
 def get_order(request: Request, payment_intent_id: str) -> Response:

@@ -17,6 +17,11 @@ from checkout.orders.status import OrderStatus
 # catalog (the page's own orders have no `source`). The value predates the other sources.
 REBUILT = "webhook"
 
+# True on an order whose cart holds a shippable product (the catalog's `shippable`): paid
+# without a shipping address, it is reviewed, never fulfilled (checkout.stripe_events).
+# Absent on orders written before shipping existed: those are not reviewed for it.
+SHIPPING_REQUIRED = "shippingRequired"
+
 
 class Order(TypedDict, total=False):
     """orders/{paymentIntentId}, as written; read back, a document may lack newer fields."""
@@ -27,7 +32,10 @@ class Order(TypedDict, total=False):
     items: list[dict[str, str | int]]
     subtotal: int  # the items, before discount and shipping (absent on older orders)
     discount: dict[str, Any] | None  # {"code", "amount", "productIds"}
-    shipping: dict[str, Any] | None  # {"amount", "country"}
+    # {"amount", "country", "address": Stripe's shape, or None when only the PaymentIntent's
+    # metadata said it (a rebuilt order whose PaymentIntent has no `shipping`)}
+    shipping: dict[str, Any] | None
+    shippingRequired: bool  # SHIPPING_REQUIRED
     amount: int  # the total to pay
     currency: str
     email: str | None

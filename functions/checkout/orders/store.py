@@ -12,7 +12,7 @@ from google.cloud import firestore
 
 from checkout.cart.metadata import cart_signature
 from checkout.cart.pricing import PricedCart, cart_adjustment_fields, order_items
-from checkout.orders.order import new_order
+from checkout.orders.order import SHIPPING_REQUIRED, new_order
 from checkout.orders.order_number import order_number
 from checkout.orders.reconciler_fields import LAST_ACTIVITY_AT
 from checkout.orders.status import EDITABLE_STATUSES
@@ -183,6 +183,8 @@ def _cart_fields(
         "amount": cart.amount,
         "currency": cart.currency,
         "email": email,
+        # Whether it ships: a payment without an address is then reviewed (the ledger).
+        SHIPPING_REQUIRED: cart.needs_shipping,
     }
     if hold_pools is not None:
         fields["holdKey"] = checkout_id
@@ -260,6 +262,7 @@ def save_pending_order(
                     **order_fields,
                     "holdKey": checkout_id,
                     "holdPools": hold_pools or [],
+                    SHIPPING_REQUIRED: cart.needs_shipping,
                     LAST_ACTIVITY_AT: firestore.SERVER_TIMESTAMP,
                     "createdAt": firestore.SERVER_TIMESTAMP,
                     "updatedAt": firestore.SERVER_TIMESTAMP,

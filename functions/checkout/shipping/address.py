@@ -115,3 +115,12 @@ def parse_shipping(value: Any, rates: ShippingRates) -> ShippingAddress:
     if country not in rates.countries:
         raise country_not_shipped_to()
     return ShippingAddress(name, line1, city, postal_code, country, phone, line2, state)
+
+
+def parse_request_shipping(value: Any) -> ShippingAddress | None:
+    """A POST /api/payment-intents body's `shipping`: None when absent or null (a checkout
+    without an address yet, or one whose address is removed), else checked against the rates
+    the shop prices from (400 invalid_shipping)."""
+    from checkout.shipping.live_rates import current_rates  # Firestore: only when needed
+
+    return None if value is None else parse_shipping(value, current_rates())

@@ -2,9 +2,12 @@
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
+
+if TYPE_CHECKING:  # types only: importing stripe.params costs start-up time
+    from stripe.params import PaymentIntentCreateParams, PaymentIntentUpdateParamsShipping
 
 from checkout.cart.metadata import (
     adjustments_metadata,
@@ -12,6 +15,7 @@ from checkout.cart.metadata import (
     cart_signature,
     items_metadata,
     items_value,
+    shipping_digest,
 )
 from checkout.cart.pricing import PricedCart
 from checkout.orders.ownership import marked
@@ -46,6 +50,11 @@ class IntentSummary:
     items: str  # the lines its metadata holds (checkout.cart.metadata.items_value)
     cancellation_reason: str | None = None
     adjustments: str = ""  # its discount and shipping (checkout.cart.metadata.adjustments_value)
+    shipping: str = ""  # its `shipping`'s digest (checkout.cart.metadata.shipping_digest)
+
+
+def _plain(value: Any) -> Any:
+    return value.to_dict() if isinstance(value, stripe.StripeObject) else value
 
 
 def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
@@ -58,6 +67,7 @@ def _summary(obj: stripe.PaymentIntent) -> IntentSummary:
         items=items_value(obj.metadata.to_dict()) if obj.metadata else "",
         cancellation_reason=getattr(obj, "cancellation_reason", None),
         adjustments=adjustments_value(obj.metadata.to_dict()) if obj.metadata else "",
+        shipping=shipping_digest(_plain(getattr(obj, "shipping", None))),
     )
 
 
@@ -78,15 +88,41 @@ def _items_set(cart: PricedCart) -> dict[str, str]:
     return {key: value for key, value in _cart_metadata(cart).items() if value}
 
 
+def shipping_param(cart: PricedCart) -> "PaymentIntentUpdateParamsShipping | None":
+    """The cart's address as a PaymentIntent's `shipping` (Stripe's fraud checks use it), or
+    None. An empty optional field is sent as "", which clears it at Stripe, rather than left
+    out, which would keep an old one."""
+    address = cart.shipping.address if cart.shipping else None
+    if address is None:
+        return None
+    inner = address.get("address") or {}
+    return {
+        "name": str(address.get("name") or ""),
+        "phone": str(address.get("phone") or ""),
+        "address": {
+            "line1": str(inner.get("line1") or ""),
+            "line2": str(inner.get("line2") or ""),
+            "city": str(inner.get("city") or ""),
+            "state": str(inner.get("state") or ""),
+            "postal_code": str(inner.get("postal_code") or ""),
+            "country": str(inner.get("country") or ""),
+        },
+    }
+
+
 def create_intent(checkout_id: str, cart: PricedCart) -> IntentSummary:
+    params: PaymentIntentCreateParams = {
+        "amount": cart.amount,
+        "currency": cart.currency,
+        # The mark tells the webhook this PaymentIntent is ours (orders/ownership.py).
+        "metadata": marked({"checkoutId": checkout_id, **_items_set(cart)}),
+    }
+    shipping = shipping_param(cart)
+    if shipping is not None:
+        params["shipping"] = shipping
     with connection.translated_errors():
         obj = connection.client().v1.payment_intents.create(
-            params={
-                "amount": cart.amount,
-                "currency": cart.currency,
-                # The mark tells the webhook this PaymentIntent is ours (orders/ownership.py).
-                "metadata": marked({"checkoutId": checkout_id, **_items_set(cart)}),
-            },
+            params=params,
             options={"idempotency_key": idempotency_key(checkout_id, cart)},
         )
     return _summary(obj)
@@ -104,7 +140,12 @@ def update_intent_cart(payment_intent_id: str, cart: PricedCart) -> IntentSummar
         with connection.translated_errors():
             obj = connection.client().v1.payment_intents.update(
                 payment_intent_id,
-                params={"amount": cart.amount, "metadata": _cart_metadata(cart)},
+                params={
+                    "amount": cart.amount,
+                    "metadata": _cart_metadata(cart),
+                    # "": none (a cart with no address, or nothing to ship) unsets it.
+                    "shipping": shipping_param(cart) or "",
+                },
             )
     except ApiError as error:
         if error.stripe_code == UNEXPECTED_STATE:

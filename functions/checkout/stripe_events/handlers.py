@@ -16,6 +16,7 @@ from checkout.stripe_events import declines, disputes, refunds
 from checkout.stripe_events.event import STRIPE_ID, StripeEvent, event_object
 from checkout.stripe_events.facts import Skip, newer_payment, refund_snapshot
 from checkout.stripe_events.rebuild import ITEMS_REPRICED, MetadataCart, metadata_cart, sold_lines
+from checkout.stripe_events.shipping_review import shipping_problem
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,20 @@ def _correction(order: Json, payment_intent: Json, problem: str | None) -> Propo
 
 
 def _success_fields(order: Json, payment_intent: Json) -> Proposal:
+    """The facts of a success: what was received (the cart corrected when it lagged), and a
+    reviewReason when the payment or its shipping does not match the order."""
+    success = _payment_fields(order, payment_intent)
+    problem = shipping_problem(order, payment_intent)
+    if problem is None or success.fields.get("reviewReason"):
+        return success
+    return Proposal(
+        {**success.fields, "reviewReason": problem},
+        alert=f"Order {order.get('paymentIntentId')} needs review: {problem}",
+        warning=success.warning,
+    )
+
+
+def _payment_fields(order: Json, payment_intent: Json) -> Proposal:
     received = amount_received(payment_intent)
     problem = _payment_problem(order, payment_intent)
     if order.get("source") != REBUILT:

@@ -9,13 +9,14 @@ unit amounts were written has ids and quantities only: its lines are priced from
 (products unknown or broken today are left out) and the order is marked `itemsRepriced`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from checkout.cart.metadata import SoldLine, parse_discount, parse_items, parse_shipping
 from checkout.cart.pricing import PricedCart, PricedLine, cart_adjustment_fields, order_items
 from checkout.orders.order import Order, new_order
 from checkout.platform.json_fields import Json, int_field, str_field
 from checkout.products.live_catalog import ShopCatalog, current_catalog
+from checkout.shipping.charge import needs_shipping
 
 # On an order whose items were priced from the catalog when it was rebuilt or corrected, because
 # its PaymentIntent predates unit amounts in metadata (docs/architecture.md).
@@ -46,7 +47,8 @@ def _priced(line: SoldLine, shop: ShopCatalog) -> PricedLine | None:
 
 def metadata_cart(payment_intent: Json) -> MetadataCart:
     """The cart in the PaymentIntent's metadata, at the unit amounts it was priced at (maybe
-    empty). Reads the live catalog (cached) for names, and for prices of old-format lines."""
+    empty), its shipping with the PaymentIntent's own `shipping` as the address. Reads the live
+    catalog (cached) for names, and for prices of old-format lines."""
     lines = sold_lines(payment_intent)
     shop = current_catalog()
     priced = tuple(p for p in (_priced(line, shop) for line in lines) if p is not None)
@@ -55,7 +57,7 @@ def metadata_cart(payment_intent: Json) -> MetadataCart:
     metadata = payment_intent.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     cart = PricedCart(priced, currency, parse_discount(metadata), parse_shipping(metadata))
-    return MetadataCart(cart, repriced)
+    return MetadataCart(_with_address(cart, payment_intent.get("shipping")), repriced)
 
 
 def order_from_payment_intent(payment_intent: Json) -> Order | None:
@@ -69,11 +71,12 @@ def order_from_payment_intent(payment_intent: Json) -> Order | None:
     metadata = payment_intent.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     sold = metadata_cart(payment_intent)
+    cart = sold.cart
     order = new_order(
         payment_intent_id=payment_intent["id"],
         checkout_id=str_field(metadata, "checkoutId"),
-        items=order_items(sold.cart),
-        adjustments=cart_adjustment_fields(sold.cart),
+        items=order_items(cart),
+        adjustments=cart_adjustment_fields(cart),
         amount=amount,
         currency=currency.lower(),
         email=str_field(payment_intent, "receipt_email"),
@@ -82,4 +85,26 @@ def order_from_payment_intent(payment_intent: Json) -> Order | None:
     )
     if sold.repriced:
         order["itemsRepriced"] = True  # ITEMS_REPRICED
+    # Today's catalog says whether its goods ship: the success then reviews it like a page
+    # order (checkout.stripe_events.shipping_review). A PaymentIntent without unit amounts
+    # predates shipping too: nobody could have given it an address.
+    shipping_required = not sold.repriced and needs_shipping(cart, current_catalog())
+    order["shippingRequired"] = shipping_required  # SHIPPING_REQUIRED
     return order
+
+
+def _with_address(cart: PricedCart, shipping: object) -> PricedCart:
+    """The metadata's shipping ("amount:COUNTRY") with the PaymentIntent's own `shipping` as
+    its address (the shopper's fields only: Stripe's carrier and tracking number left out)."""
+    if cart.shipping is None or not isinstance(shipping, dict):
+        return cart
+    address = shipping.get("address")
+    if not isinstance(address, dict):
+        return cart
+    keys = ("line1", "line2", "city", "state", "postal_code", "country")
+    stripe_shape = {
+        "name": shipping.get("name"),
+        "phone": shipping.get("phone"),
+        "address": {key: address.get(key) for key in keys},
+    }
+    return replace(cart, shipping=replace(cart.shipping, address=stripe_shape))
