@@ -1,6 +1,7 @@
-"""The confirmation email, end to end: a shopper pays with an email address, the stack's own SMTP
-server (dev/mail_server.py, its folder in DEV_MAIL_DIR) receives exactly one message for them,
-with the items and the total, and its link opens the order's status on the page."""
+"""The confirmation email, end to end: a shopper pays with an email and a shipping address; the
+order in Firestore has the address and the shipping line; the stack's own SMTP server
+(dev/mail_server.py, its folder in DEV_MAIL_DIR) receives exactly one message for them, with the
+items, the shipping line, the total and the address; and its link opens the order's status."""
 
 import email
 import email.policy
@@ -66,7 +67,12 @@ def test_a_paid_order_mails_one_confirmation_whose_link_shows_the_order(
     checkout.pay()
     checkout.expect_order("paid")
     number = checkout.page.text_content("#order-detail") or ""
-    assert number.startswith("Order ") and "$64.00" in number
+    # $64.00 of goods and $5.00 shipping to the address fill_card gave (tests.shipping_address).
+    assert number.startswith("Order ") and "$69.00" in number
+    shipping = firestore_order(intent_id)["shipping"]["mapValue"]["fields"]
+    assert shipping["amount"]["integerValue"] == "500"
+    shipped_to = shipping["address"]["mapValue"]["fields"]["address"]["mapValue"]["fields"]
+    assert shipped_to["line1"]["stringValue"] == "1 Main St"
 
     # Sent once, whatever paths applied the payment (the webhook, the return page's check).
     checkout.wait_until(lambda: mail_state(intent_id) == ("SUCCESS", 1))
@@ -78,7 +84,9 @@ def test_a_paid_order_mails_one_confirmation_whose_link_shows_the_order(
     text = text_part.get_content()
     assert "2 x Classic tee at $25.00: $50.00" in text
     assert "1 x Enamel mug at $14.00: $14.00" in text
-    assert "Total: $64.00" in text
+    assert "Subtotal: $64.00" in text and "Shipping: $5.00" in text
+    assert "Total: $69.00" in text
+    assert "Shipping to:\n  Ada Lovelace\n  1 Main St\n  Springfield, IL 62701\n  US" in text
     prefix = f"{BASE_URL}/?order={intent_id}&view="
     (link,) = [line.strip() for line in text.splitlines() if line.strip().startswith(prefix)]
 
@@ -88,7 +96,7 @@ def test_a_paid_order_mails_one_confirmation_whose_link_shows_the_order(
     page.goto(link)
     expect(page.locator("#order-status")).to_have_attribute("data-status", "paid", timeout=SLOW)
     expect(page.locator("#order-detail")).to_contain_text(f"Order {order_number}.")
-    expect(page.locator("#order-detail")).to_contain_text("$64.00")
+    expect(page.locator("#order-detail")).to_contain_text("$69.00")
     expect(page.locator("#cart")).to_be_hidden()
     expect(page.locator("#payment")).to_be_hidden()
     # A tampered link is refused, and said so.

@@ -79,11 +79,12 @@ def test_apply_remove_refuse_then_pay_with_a_discount(
     pi_id = checkout.intent["paymentIntentId"]
     assert firestore_status(pi_id) == "paid"
     order = firestore_order(pi_id)
-    assert order["amount"]["integerValue"] == "2250"
+    # $25.00 less 10%, plus $5.00 shipping to the address fill_card gave (tests.shipping_address).
+    assert order["amount"]["integerValue"] == "2750"
     assert order["subtotal"]["integerValue"] == "2500"
     discount = order["discount"]["mapValue"]["fields"]
     assert discount["code"]["stringValue"] == save
     assert discount["amount"]["integerValue"] == "250"
     charged = stripe_get(f"/v1/payment_intents/{pi_id}")
-    assert (charged["status"], int(charged["amount"])) == ("succeeded", 2250)
+    assert (charged["status"], int(charged["amount"])) == ("succeeded", 2750)
     assert charged["metadata"]["discount"] == f"{save}:250:tee-classic"

@@ -22,6 +22,7 @@ from checkout.platform.collections import ORDERS, PROMOTION_CODES
 from checkout.platform.firestore_client import db
 from tests.integration.conftest import Deliver, function_client
 from tests.integration.test_stock_events import intent_event, pay
+from tests.shipping_address import US_ADDRESS
 
 Json = dict[str, Any]
 TEE, MUG = "tee-classic", "mug-enamel"  # 2500 and 1400 in the sample catalog
@@ -143,7 +144,10 @@ def test_once_per_email_one_use_then_already_used(
     checkout_api: FlaskClient, stripe_client: stripe.StripeClient, deliver: Deliver
 ) -> None:
     add_code("ONCE", percent_off=10, once_per_email=True)
-    first = post(checkout_api, body(str(uuid.uuid4()), "ONCE", email="ada@example.com"))
+    first = post(
+        checkout_api,
+        body(str(uuid.uuid4()), "ONCE", email="ada@example.com", shipping=US_ADDRESS),
+    )
     assert first.status_code == 200, first.get_json()
     # A second checkout of the same email while the first holds it, any case of the address.
     second = post(checkout_api, body(str(uuid.uuid4()), "ONCE", email="ADA@example.com"))
@@ -187,9 +191,10 @@ def test_a_redemption_is_sold_once_whatever_the_duplicates(
     checkout_api: FlaskClient, stripe_client: stripe.StripeClient, deliver: Deliver
 ) -> None:
     add_code("LAST1", percent_off=10, max_redemptions=2)
-    answer = post(checkout_api, body(str(uuid.uuid4()), "LAST1")).get_json()
+    # The tees ship: $50 less 10%, plus $5 to the US (freeAbove counts the discounted $45).
+    answer = post(checkout_api, body(str(uuid.uuid4()), "LAST1", shipping=US_ADDRESS)).get_json()
     pi_id = answer["paymentIntentId"]
-    assert answer["amount"] == 4500
+    assert (answer["amount"], answer["shippingAmount"]) == (5000, 500)
     assert order_of(pi_id)["holdPools"] == [POOL]
     assert counts(POOL) == (1, 1, 0)
     succeeded = pay(stripe_client, pi_id)
@@ -198,9 +203,9 @@ def test_a_redemption_is_sold_once_whatever_the_duplicates(
     assert counts(POOL) == (1, 0, 1)
     order = order_of(pi_id)
     assert order["status"] == "paid"  # the discounted amount was what the order asked
-    assert order["amountReceived"] == 4500 and order["discount"]["code"] == "LAST1"
+    assert order["amountReceived"] == 5000 and order["discount"]["code"] == "LAST1"
     charged = stripe_client.v1.payment_intents.retrieve(pi_id)  # (localstripe: no amount_received)
-    assert (charged.status, int(charged.amount)) == ("succeeded", 4500)
+    assert (charged.status, int(charged.amount)) == ("succeeded", 5000)
 
 
 def test_a_cancel_gives_the_redemption_back(
