@@ -93,19 +93,20 @@ def stripe_webhook() -> FlaskClient:
 @pytest.fixture
 def deliver(stripe_webhook: FlaskClient) -> Deliver:
     """Sign `event` and POST it to the webhook function, as Stripe does; the 200 answer's body."""
+    return lambda event: deliver_to(stripe_webhook, event)
+
+
+def deliver_to(client: FlaskClient, event: dict[str, Any]) -> Any:
+    """Sign `event` and POST it to the webhook function `client`; the 200 answer's body."""
     secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-
-    def post(event: dict[str, Any]) -> Any:
-        payload = body(event)
-        response = stripe_webhook.post(
-            "/api/stripe-webhook",
-            data=payload,
-            headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
-        )
-        assert response.status_code == 200, response.get_data()
-        return response.get_json()
-
-    return post
+    payload = body(event)
+    response = client.post(
+        "/api/stripe-webhook",
+        data=payload,
+        headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ duplicates, the concurrency and the path (webhook, catch-up, return page, reconc
 function that committed sends them; a full refund mails once; a refused send is retried by the
 reconciler. And the email's link: GET /api/orders/{id}?view=<token>."""
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +24,8 @@ from checkout.reconcile.pass_state import Summary
 from checkout.stripe_events import observations
 from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
-from tests.integration.conftest import function_client
+from tests.integration.conftest import deliver_to, function_client
 from tests.integration.test_mail import Inbox, counts, reconcile_mail
-from tests.stripe_signing import body, sign
 
 Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
@@ -74,19 +72,6 @@ def recipients(inbox: Inbox) -> list[str]:
     return sorted(address for e in inbox.received for address in e.rcpt_tos)
 
 
-def post(client: FlaskClient, event: Json) -> Json:
-    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-    payload = body(event)
-    response = client.post(
-        "/api/stripe-webhook",
-        data=payload,
-        headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    result: Json = response.get_json()
-    return result
-
-
 def test_a_payment_delivered_concurrently_by_every_source_mails_once(
     firestore_db: firestore.Client, smtp: Inbox
 ) -> None:
@@ -98,7 +83,7 @@ def test_a_payment_delivered_concurrently_by_every_source_mails_once(
 
     def by_webhook(client: FlaskClient) -> Callable[[], None]:
         def delivered() -> None:
-            post(client, event)
+            deliver_to(client, event)
 
         return delivered
 

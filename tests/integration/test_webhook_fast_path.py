@@ -2,7 +2,6 @@
 keeps them few without losing exactly-once: concurrent deliveries, concurrent changes to the
 order, a lost commit answer. On the Firestore emulator, in-process."""
 
-import os
 import threading
 import time
 import uuid
@@ -25,8 +24,7 @@ from checkout.products.live_catalog import current_catalog
 from checkout.stripe_events import ledger, plan
 from tests import stripe_events as se
 from tests.firestore_rpcs import RpcCounter, count_rpcs
-from tests.integration.conftest import function_client
-from tests.stripe_signing import body, sign
+from tests.integration.conftest import deliver_to, function_client
 
 Json = dict[str, Any]
 READ, COMMIT = "BatchGetDocuments", "Commit"
@@ -45,19 +43,6 @@ def rpcs(firestore_db: firestore.Client) -> Iterator[RpcCounter]:
     current_catalog()
     with count_rpcs(firestore_db) as counter:
         yield counter
-
-
-def post(client: FlaskClient, event: Json) -> Json:
-    secret = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")[0]
-    payload = body(event)
-    response = client.post(
-        "/api/stripe-webhook",
-        data=payload,
-        headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    result: Json = response.get_json()
-    return result
 
 
 def seed(db: firestore.Client, **fields: Any) -> str:
@@ -83,7 +68,7 @@ def test_an_event_that_changes_an_order_costs_a_read_and_a_commit(
     pi_id = seed(firestore_db)
     processing = se.event("payment_intent.processing", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, processing)["status"] == "processing"
+        assert deliver_to(stripe_webhook, processing)["status"] == "processing"
     assert calls == [READ, COMMIT]
 
 
@@ -93,7 +78,7 @@ def test_a_payment_with_fulfilment_costs_one_more_commit_and_its_mail_the_sends(
     pi_id = seed(firestore_db)
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, succeeded)["status"] == "paid"
+        assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
     # The mail documents ride in the one commit; the third call writes fulfilledAt; then each
     # message is sent.
     assert calls == [READ, COMMIT, COMMIT, *PAID_MAIL]
@@ -111,7 +96,7 @@ def test_a_payment_with_mail_disabled_costs_no_more_than_before_mail(
     pi_id = seed(firestore_db)
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, succeeded)["status"] == "paid"
+        assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
     assert calls == [READ, COMMIT, COMMIT]  # the documents are created, left PENDING
 
 
@@ -120,9 +105,9 @@ def test_a_duplicate_costs_one_read(
 ) -> None:
     pi_id = seed(firestore_db)
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
-    post(stripe_webhook, succeeded)
+    deliver_to(stripe_webhook, succeeded)
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, succeeded)["outcome"] == "duplicate"
+        assert deliver_to(stripe_webhook, succeeded)["outcome"] == "duplicate"
     assert calls == [READ]
 
 
@@ -134,7 +119,7 @@ def test_an_ignored_event_costs_a_read_and_a_commit_of_its_ledger_entry(
     # (A late decline is recorded even on a paid order; a late `processing` adds nothing.)
     late = se.event("payment_intent.processing", se.payment_intent(pi_id, status="processing"))
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, late)["outcome"] == "ignored"
+        assert deliver_to(stripe_webhook, late)["outcome"] == "ignored"
     assert calls == [READ, COMMIT]
     assert order_of(firestore_db, pi_id) == before
     assert ledger_size(firestore_db) == 1
@@ -149,7 +134,7 @@ def test_a_payment_for_a_missing_order_creates_it_in_the_same_commit(
         se.payment_intent(pi_id, amount=2500, metadata=marked({"items": "tee-classic:1"})),
     )
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, succeeded)["status"] == "paid"
+        assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
     # A rebuilt order has no holdPools: its items' pools are read (none is tracked here). It
     # has no email: only the owner's message.
     assert calls == [READ, READ, COMMIT, COMMIT, *SEND]
@@ -165,7 +150,7 @@ def test_a_payment_that_sells_held_units_costs_one_more_read_and_writes_them_in_
     pi_id = seed(firestore_db, checkoutId=checkout_id, holdKey=checkout_id, holdPools=[pool])
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
-        assert post(stripe_webhook, succeeded)["status"] == "paid"
+        assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
     # the shards' read; one commit sells them (and creates the mail)
     assert calls == [READ, READ, COMMIT, COMMIT, *PAID_MAIL]
     read = holds_store.read_pools(firestore_db, [pool]).pools[pool]
@@ -185,7 +170,7 @@ def test_sixteen_concurrent_deliveries_of_one_event_give_one_effect(
 
     def deliver(client: FlaskClient) -> str:
         start.wait()
-        return str(post(client, event)["outcome"])
+        return str(deliver_to(client, event)["outcome"])
 
     began = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
