@@ -106,9 +106,9 @@
     return [{ number, exp_month: exp.month, exp_year: exp.year, cvc }, null];
   }
 
-  // ---- the Payment Element ----
+  // ---- what every Element shares: its event handlers, and the element it mounts in ----
 
-  class PaymentElement {
+  class StandinElement {
     constructor(elements) {
       this._elements = elements;
       this._handlers = {};
@@ -119,9 +119,18 @@
     off(event, handler) { this._handlers[event] = (this._handlers[event] || []).filter((h) => h !== handler); return this; }
     _emit(event, payload) { for (const h of this._handlers[event] || []) h(payload); }
 
-    mount(target) {
+    _mountPoint(target) {
       const parent = typeof target === 'string' ? document.querySelector(target) : target;
       if (!parent) throw new IntegrationError(`Invalid DOM element. Make sure to call mount() with a valid DOM element or selector (${target}).`);
+      return parent;
+    }
+  }
+
+  // ---- the Payment Element ----
+
+  class PaymentElement extends StandinElement {
+    mount(target) {
+      const parent = this._mountPoint(target);
       if (failRequested('loaderror')) { // as when Stripe cannot load the Element: nothing shows
         parent.replaceChildren();
         const error = { type: 'api_connection_error', message: 'The Payment Element could not be loaded (stand-in).' };
@@ -195,25 +204,18 @@
     ['phone', 'Phone number (optional)', 'tel', false],
   ];
 
-  class AddressElement {
+  class AddressElement extends StandinElement {
     constructor(elements, options) {
       if (!options || !['shipping', 'billing'].includes(options.mode)) {
         throw new IntegrationError("Invalid value for create('address'): mode should be 'shipping' or 'billing'.");
       }
-      this._elements = elements;
+      super(elements);
       this._mode = options.mode;
       this._options = options;
-      this._handlers = {};
-      this._root = null;
     }
 
-    on(event, handler) { (this._handlers[event] ||= []).push(handler); return this; }
-    off(event, handler) { this._handlers[event] = (this._handlers[event] || []).filter((h) => h !== handler); return this; }
-    _emit(event, payload) { for (const h of this._handlers[event] || []) h(payload); }
-
     mount(target) {
-      const parent = typeof target === 'string' ? document.querySelector(target) : target;
-      if (!parent) throw new IntegrationError(`Invalid DOM element. Make sure to call mount() with a valid DOM element or selector (${target}).`);
+      const parent = this._mountPoint(target);
       const vars = (this._elements._appearance && this._elements._appearance.variables) || {};
       const radius = vars.borderRadius || '4px';
       const defaults = this._options.defaultValues || {};
