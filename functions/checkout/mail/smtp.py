@@ -23,6 +23,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 DISABLED = "disabled"
@@ -125,14 +126,22 @@ def message_id(mail_id: str, mail_from: str) -> str:
     return f"<mail-{mail_id}@{domain}>"
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    # Made once per instance: loading the system's CA certificates costs about 16 ms, paid by
+    # the webhook's answer when it sends after its commit.
+    return ssl.create_default_context()
+
+
 def _connect(server: SmtpServer) -> smtplib.SMTP:
-    context = ssl.create_default_context()
     if server.security is Security.TLS:
-        return smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS, context=context)
+        return smtplib.SMTP_SSL(
+            server.host, server.port, timeout=TIMEOUT_SECONDS, context=_tls_context()
+        )
     connection = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
     connection.ehlo()
     if connection.has_extn("starttls"):
-        connection.starttls(context=context)
+        connection.starttls(context=_tls_context())
         connection.ehlo()
     elif server.login:
         connection.close()
