@@ -5,7 +5,7 @@ function that committed sends them; a full refund mails once; a refused send is 
 reconciler. And the email's link: GET /api/orders/{id}?view=<token>."""
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,49 +18,28 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from checkout.mail.documents import MAIL_CREATED_FOR
 from checkout.orders.order_number import order_number
 from checkout.orders.view_token import make_view_token
-from checkout.platform.collections import MAIL, ORDERS
+from checkout.platform.collections import MAIL
 from checkout.reconcile import catch_up
 from checkout.reconcile.pass_state import Summary
 from checkout.stripe_events import observations
 from checkout.stripe_events.plan import Source
 from tests import stripe_events as se
 from tests.integration.conftest import deliver_to, function_client
-from tests.integration.test_mail import Inbox, counts, reconcile_mail
+from tests.integration.test_mail import Inbox, counts, inbox, reconcile_mail
+from tests.integration.test_webhook_fast_path import order_of, seed
 
 Json = dict[str, Any]
 Deliver = Callable[[Json], Any]
 OWNER = "owner@shop.test"
+__all__ = ["inbox"]  # a fixture, used by name
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """A real SMTP server in this process, the sender pointed at it, OWNER_EMAIL set."""
-    from aiosmtpd.controller import Controller
-
-    from dev.stack import free_port
-
-    handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("MAIL_FROM", "Shop <orders@shop.test>")
+def smtp(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> Inbox:
+    """test_mail's in-process SMTP server (the sender pointed at it), and OWNER_EMAIL set."""
     monkeypatch.setenv("OWNER_EMAIL", OWNER)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.test")
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
-
-def seed(db: firestore.Client, **fields: Any) -> str:
-    pi_id = se.new_id("pi")
-    db.collection(ORDERS).document(pi_id).set(se.order(pi_id, **fields))
-    return pi_id
-
-
-def order_of(db: firestore.Client, pi_id: str) -> Json:
-    return db.collection(ORDERS).document(pi_id).get().to_dict() or {}
+    return inbox
 
 
 def mail_of(db: firestore.Client, pi_id: str) -> dict[str, Json]:
