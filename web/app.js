@@ -1,49 +1,43 @@
-// The checkout page: the cart, priced by the server; Stripe's Payment Element; then the order.
-// docs/architecture.md, "The checkout page", tells the whole story; the comments here say why.
-//
-// Served as written: no build step, no framework. tsc type-checks it against Stripe.js's
-// published types (tsconfig.json), and compiles nothing.
+// The checkout page, served as written (docs/architecture.md, "The checkout page").
+// tsc checks it against Stripe.js's published types (tsconfig.json).
 
-/** The sessionStorage key of this tab's checkout (see SavedCheckout). */
 const STORAGE_KEY = 'checkout';
 
-/** Order statuses that may still change: the page keeps polling while the order is in one. */
+/** The order may still change: polling goes on. */
 const WAITING_STATUSES = new Set(['pending', 'processing']);
 
-/** PaymentIntent statuses after which only the order counts: the money is taken or on its way. */
+/** From these on, only the order counts: the money is taken or on its way. */
 const PAID_INTENT_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
 
 const NOT_COMPLETED = 'Your payment was not completed. Please try again or use another card.';
 
-/** Cart changes wait this long (ms) for the next one, so a burst of clicks is priced once. */
+/** So that a burst of clicks is priced once. */
 const SYNC_DELAY_MS = 400;
 
-/** After `409 checkout_busy` (another tab is creating this checkout's PaymentIntent), ask again. */
+/** After 409 checkout_busy: another tab is creating the PaymentIntent. */
 const BUSY_RETRY_MS = 1000;
 
-/** A stocked product with this many units or fewer on sale says "Only N left". */
 const FEW_LEFT = 5;
 
-/** The order's status is asked for every second, for 30 s at most, then the shopper decides. */
+/** Then the shopper decides whether to check again. */
 const POLL_INTERVAL_MS = 1000;
 const POLL_DURATION_MS = 30000;
 
 /**
- * This tab's checkout, kept in sessionStorage so that a reload (or a return from a bank's page)
- * finds the same checkout, hence the same PaymentIntent, and knows whether a payment is under way.
+ * This tab's checkout: a reload, or a return from the bank, finds the same PaymentIntent.
  * @typedef {object} SavedCheckout
- * @property {string} id The checkoutId: the server keeps one PaymentIntent per checkout.
- * @property {Record<string, number>} quantities The cart, by product id.
- * @property {string} [promo] The promotion code sent with the cart ('' or absent: none).
- * @property {object | null} [shipping] The complete address (Stripe's shape), sent with the cart.
+ * @property {string} id The checkoutId: one PaymentIntent per checkout.
+ * @property {Record<string, number>} quantities By product id.
+ * @property {string} [promo] '' or absent: none.
+ * @property {object | null} [shipping] The complete address, in Stripe's shape.
  * @property {string | null} [confirming] The client secret while a confirmation may be under way.
- * @property {{paymentIntentId: string, clientSecret: string} | null} [submitted] Once the payment
- *   went through (or is on its way): from then on only the order counts.
+ * @property {{paymentIntentId: string, clientSecret: string} | null} [submitted] Paid, or on its
+ *   way: only the order counts.
  */
 
-/** Everything the page knows that changes, in one place. */
+/** Everything the page knows that changes. */
 const state = {
-  /** `GET /api/config`: the publishable key, the currency and the catalog (the only prices). */
+  /** GET /api/config: the key, the currency and the catalog (the only prices). */
   config: null,
   /** @type {import('@stripe/stripe-js').Stripe} */
   stripe: null,
@@ -55,50 +49,44 @@ const state = {
   paymentElement: null,
   /** @type {import('@stripe/stripe-js').StripeAddressElement} */
   address: null,
-  /** The server's last answer for the cart (clientSecret, amount, currency): the amount shown. */
+  /** The server's last answer for the cart: the amount shown. */
   intent: null,
-  /** The Payment Element may not hold the amount shown: no paying until it surely does. */
+  /** Stripe may not hold the amount shown: no paying until it does. */
   amountStale: false,
-  /** Numbers each cart sync, so that the answer for an older cart is dropped. */
+  /** Numbers the syncs, so that the answer for an older cart is dropped. */
   syncSeq: 0,
-  /** The debounced sync waiting to start (a setTimeout id; 0 when none). */
+  /** 0 when no sync waits. */
   syncTimer: 0,
-  /** A sync is in flight. */
   syncing: false,
-  /** Enables the retry button once a 429's Retry-After has passed. */
   retryTimer: 0,
-  /** The Payment Element reported `ready`. */
   elementReady: false,
-  /** A confirmation is in flight: Pay stays disabled, so a double click pays once. */
+  /** Pay stays disabled meanwhile, so a double click pays once. */
   paying: false,
-  /** The cart can no longer change: the payment went through, or the server closed the checkout. */
+  /** Paid, or closed by the server. */
   locked: false,
-  /** An expired checkout was just renewed: if the new one expires too, say so (no loop). */
+  /** Renewed after expiring: if the new checkout expires too, say so (no loop). */
   renewed: false,
-  /**
-   * What the server changed in the cart (products taken off sale, quantities lowered to the
-   * stock left): said until the shopper changes the cart.
-   */
+  /** What the server changed in the cart: said until the shopper changes it. */
   cartNotice: '',
 };
 
 /** @type {(id: string) => any} */
 const byId = (id) => document.getElementById(id);
 
-/** Formats an amount in the currency's minor unit (cents): Intl knows each currency's decimals. */
+/** `minor`: cents, say; Intl knows each currency's decimals. */
 function money(minor, currency) {
   const format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
   return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
 }
 
-/** The page-wide message (a live region); any retry offered with the previous one goes away. */
+/** A retry offered with the previous message goes with it. */
 function showStatus(text) {
   byId('status-message').textContent = text;
   byId('retry').hidden = true;
   clearTimeout(state.retryTimer);
 }
 
-/** The message under Pay; focused, so a screen reader says it and a keyboard user is there. */
+/** Focused, so a screen reader says it and a keyboard user is there. */
 function showPayError(text) {
   byId('payment-message').textContent = text;
   if (text) {
@@ -106,7 +94,7 @@ function showPayError(text) {
   }
 }
 
-/** Says `text` and offers `label` to run `action`, after `wait` seconds (a 429's Retry-After). */
+/** `wait`: a 429's Retry-After, in seconds. */
 function offerRetry(text, label, action, wait = 0) {
   showStatus(wait ? `${text} You can try again in ${wait} seconds.` : text);
   const retry = byId('retry');
@@ -122,12 +110,7 @@ function offerRetry(text, label, action, wait = 0) {
   }, wait * 1000);
 }
 
-/**
- * Calls our backend. Resolves with the JSON body; rejects with an Error whose message is for the
- * shopper (the server's own, when it sent one), with the HTTP `status`, the server's error `code`,
- * `wait`, the seconds of a Retry-After, `products`, the ids a 409 product_unavailable names, and
- * `available`, the units a 409 out_of_stock says are left ({productId: units}).
- */
+/** Rejects with an Error whose message is for the shopper, and the server's details. */
 async function api(path, options) {
   const response = await fetch(path, options).catch(() => {
     throw Error('We could not reach the shop. Check your connection.');
@@ -155,7 +138,7 @@ function loadCheckout() {
       return { quantities: {}, ...saved };
     }
   } catch {
-    // Unreadable: start a new checkout.
+    // Unreadable: a new checkout.
   }
   return { id: crypto.randomUUID(), quantities: {} };
 }
@@ -167,14 +150,14 @@ function saveCheckout(changes) {
 }
 
 function renderProducts() {
-  // Products taken off sale since this cart was filled: dropped, and the shopper is told.
+  // Taken off sale since this cart was filled.
   const listed = new Set(state.config.products.map((product) => product.id));
   const gone = Object.keys(state.checkout.quantities).filter(
     (id) => !listed.has(id) && state.checkout.quantities[id] > 0,
   );
   removeProducts(gone);
   const items = state.config.products.map((product, index) => {
-    // A first visit starts with one of the first product in the cart, unless it is sold out.
+    // A first visit starts with one of the first product, unless it is sold out.
     state.checkout.quantities[product.id] ??= index === 0 && product.available !== 0 ? 1 : 0;
     return productItem(product);
   });
@@ -182,12 +165,11 @@ function renderProducts() {
   state.config.products.forEach(showStock);
 }
 
-/** One product's line: name, description, stock left, unit price, and its quantity field. */
 function productItem(product) {
   const quantities = state.checkout.quantities;
   const item = document.createElement('li');
   item.className = 'product';
-  // Only fixed markup here: the catalog's text goes in through textContent, never as HTML.
+  // Fixed markup only: the catalog's text goes in as textContent, never as HTML.
   item.innerHTML = `
     <div class="product-text"><h3></h3><p></p><p class="stock"></p></div>
     <p class="price"></p>
@@ -199,12 +181,11 @@ function productItem(product) {
     item.querySelectorAll('h3, p, label, input')
   );
   stock.id = `stock-${product.id}`;
-  // The stock left is read out with the field it limits.
   input.setAttribute('aria-describedby', stock.id);
   name.textContent = product.name;
   description.textContent = product.description;
   price.textContent = money(product.unitAmount, product.currency);
-  // Heard, not seen: each field says which product it counts.
+  // Heard, not seen: which product the field counts.
   label.lastChild.textContent = ` of ${product.name}`;
   input.id = `qty-${product.id}`;
   label.htmlFor = input.id;
@@ -221,9 +202,8 @@ function productItem(product) {
 }
 
 /**
- * Shows how many units of a stocked product are left (`available`: null when not stocked).
- * A sold-out product's field is disabled, unless the cart still has some (held for it: the
- * catalog's count does not include this checkout's own hold; the server answers for those).
+ * `available` is null when not stocked. Sold out still leaves the field enabled while the cart
+ * has some: the catalog's count leaves out this checkout's own hold.
  */
 function showStock(product) {
   const left = product.available;
@@ -235,10 +215,7 @@ function showStock(product) {
   input.disabled = soldOut || state.locked;
 }
 
-/**
- * A 409 out_of_stock: each product short of units is lowered to what is left for this checkout
- * (`available`, its own hold included), and the shopper is told which. Returns that message.
- */
+/** A 409 out_of_stock: `available` includes this checkout's own hold. */
 function lowerToStock(available) {
   const notes = [];
   for (const product of state.config.products) {
@@ -264,10 +241,7 @@ function lowerToStock(available) {
   return state.cartNotice;
 }
 
-/**
- * Takes products the shop no longer sells out of the cart and the list, and says so: the
- * shopper pays for the rest.
- */
+/** The shopper can pay for the rest. */
 function removeProducts(ids) {
   if (!ids.length) {
     return;
@@ -282,7 +256,7 @@ function removeProducts(ids) {
   showStatus(state.cartNotice);
 }
 
-/** The cart as the server takes it; the server prices it from its own catalog. */
+/** No prices: the server prices the cart from its own catalog. */
 function cartItems() {
   const quantities = state.checkout.quantities;
   return state.config.products
@@ -291,21 +265,19 @@ function cartItems() {
 }
 
 function setCartDisabled(disabled) {
-  // (The promo code's buttons too.)
   for (const input of byId('cart').querySelectorAll('input, button')) {
-    // A sold-out product's field stays disabled.
     input.disabled = disabled || input.dataset.soldOut === 'true';
   }
 }
 
-/** The cart (or the email) changed: price it again once the shopper pauses. */
+/** Also for a new email or address: priced again once the shopper pauses. */
 function cartChanged() {
   clearTimeout(state.syncTimer);
   const empty = cartItems().length === 0;
   byId('cart-error').textContent = empty ? 'Choose at least one item to continue.' : '';
   if (empty) {
     state.syncTimer = 0;
-    // Nothing to pay; and a sync already on its way must not bring an amount back.
+    // A sync already on its way must not bring an amount back.
     state.intent = null;
     state.syncing = false;
     state.syncSeq++;
@@ -316,11 +288,11 @@ function cartChanged() {
   updatePayButton();
 }
 
-/** Sends the cart; the answer is this checkout's PaymentIntent, priced by the server. */
+/** Answers this checkout's PaymentIntent, priced by the server. */
 function postCart() {
   const body = { checkoutId: state.checkout.id, items: cartItems() };
   const email = byId('email');
-  // An invalid email is never sent: the field says so, and the receipt simply has no address.
+  // An invalid email is never sent: the field says so.
   if (email.value && email.checkValidity()) {
     body.email = email.value.trim();
   }
@@ -337,10 +309,7 @@ function postCart() {
   });
 }
 
-/**
- * Shows the server's answer and makes the Payment Element hold the same PaymentIntent and
- * amount: a new client secret mounts a new Element, a new amount refreshes the current one.
- */
+/** The Payment Element must hold the same PaymentIntent and amount as the page shows. */
 async function adoptIntent(intent) {
   const previous = state.intent;
   const needsRefresh = state.amountStale || previous?.amount !== intent.amount;
@@ -354,7 +323,7 @@ async function adoptIntent(intent) {
   if (previous?.clientSecret !== intent.clientSecret) {
     mountPaymentElement(intent.clientSecret);
   } else if (needsRefresh) {
-    // fetchUpdates() resolves with {error} when it fails; it does not reject.
+    // fetchUpdates() answers {error}; it does not reject.
     const { error } = await state.elements.fetchUpdates();
     if (error) {
       throw Error('The payment form could not be updated.');
@@ -364,7 +333,7 @@ async function adoptIntent(intent) {
   state.amountStale = false;
 }
 
-/** The Address Element, only while the cart holds something to ship. */
+/** Only while the cart holds something to ship. */
 function showAddress() {
   const shippable = new Set(state.config.products.filter((p) => p.shippable).map((p) => p.id));
   const needed = cartItems().some((item) => shippable.has(item.productId));
@@ -390,7 +359,7 @@ function showAddress() {
   }
 }
 
-/** Prices the current cart on the server; only the answer for the latest cart counts. */
+/** Only the answer for the latest cart counts. */
 async function syncIntent() {
   state.syncTimer = 0;
   const seq = ++state.syncSeq;
@@ -416,32 +385,28 @@ async function syncIntent() {
   }
 }
 
-/**
- * Handles a failed sync, and tells the shopper itself; returns what Pay should say, if anything.
- */
+/** Tells the shopper; returns what Pay should say, if anything. */
 function syncFailed({ code, message, wait, products, available, minimumAmount }) {
   if (state.checkout.promo && (code?.startsWith('promotion_code_') || code === 'amount_too_small')) {
-    // The code does not apply to this cart: said next to the field; the cart is priced without it.
+    // Said next to the field; the cart is priced without the code.
     const minimum = minimumAmount ? ` Spend at least ${money(minimumAmount, state.config.currency)}.` : '';
     promoRefused(`${message}${minimum}`);
     return;
   }
   if (code === 'out_of_stock') {
-    // Nothing was held for this cart: the shopper gets what is left, priced again, and checks.
+    // Nothing was held: the shopper checks what is left before paying.
     lowerToStock(available);
     cartChanged();
     return 'Not enough in stock: your cart changed. Check it, then press Pay again.';
   }
   if (code === 'product_unavailable' && products.length) {
-    // Taken off sale since the page loaded: the rest is priced again, and Pay waits for it.
     removeProducts(products);
     renderProducts();
     cartChanged();
     return;
   }
   if (code === 'checkout_expired' && !state.renewed) {
-    // The reconciler canceled this abandoned checkout's PaymentIntent: start a new checkout
-    // with the same cart, without a word.
+    // The reconciler canceled the abandoned PaymentIntent: a new checkout, same cart, no word.
     state.renewed = true;
     saveCheckout({ id: crypto.randomUUID() });
     return syncIntent();
@@ -460,20 +425,18 @@ function syncFailed({ code, message, wait, products, available, minimumAmount })
     state.syncTimer = setTimeout(syncIntent, BUSY_RETRY_MS);
     return;
   }
-  // Stripe may hold a new amount already: no paying until the server answers again.
+  // Stripe may hold a new amount already.
   state.amountStale = true;
   byId('amount').textContent = '–';
   offerRetry(message, 'Try again', cartChanged, wait);
 }
 
-/** No more changes to this cart, and no more paying from this page's form. */
 function lockCart() {
   state.locked = true;
   setCartDisabled(true);
   byId('payment').hidden = true;
 }
 
-/** The server will not take another payment for this checkout: explain, and offer a new one. */
 function showCheckoutClosed(message) {
   lockCart();
   showStatus(message);
@@ -510,7 +473,7 @@ function mountPaymentElement(clientSecret) {
   showAddress();
 }
 
-/** Pay works only when the server's amount for this very cart is the one Stripe holds. */
+/** Only when Stripe holds the server's amount for this very cart. */
 function updatePayButton() {
   const priced = state.intent && !state.amountStale && !state.syncTimer && !state.syncing;
   const button = byId('pay-button');
@@ -525,7 +488,7 @@ function updatePayButton() {
   byId('payment-form').ariaBusy = state.paying || state.syncing;
 }
 
-/** Only Stripe's card and validation messages are written for shoppers; others are not shown. */
+/** Only Stripe's card and validation messages are written for shoppers. */
 function describePaymentError({ code = '', type = '', message = '' } = {}) {
   if (code === 'payment_intent_authentication_failure') {
     return 'Your bank did not confirm this payment (3D Secure). Try another card.';
@@ -542,7 +505,7 @@ async function pay(event) {
   setCartDisabled(true);
   showPayError('');
   updatePayButton();
-  // Stripe.js throws (rather than answering {error}) when it is misused.
+  // Stripe.js throws, rather than answering {error}, when misused.
   const message = await attemptPayment().catch(() => describePaymentError());
   state.paying = false;
   setCartDisabled(state.locked);
@@ -552,7 +515,7 @@ async function pay(event) {
   }
 }
 
-/** Tries to pay; resolves with what to say under Pay, if anything. */
+/** Resolves with what to say under Pay, if anything. */
 async function attemptPayment() {
   const { clientSecret, amount } = state.intent;
   // First, while still inside the click: wallets need it before any other await.
@@ -560,7 +523,7 @@ async function attemptPayment() {
   if (invalid) {
     return describePaymentError(invalid);
   }
-  // Stripe must hold the amount shown: ask the server for the cart's price once more.
+  // Stripe must hold the amount shown: ask the server once more.
   if (state.address) {
     const { complete, value } = await state.address.getValue();
     saveCheckout({ shipping: complete ? value : null });
@@ -594,14 +557,14 @@ async function attemptPayment() {
   return describePaymentError(error);
 }
 
-/** The payment went through or is on its way: from now on, only the order counts. */
+/** From now on, only the order counts. */
 function awaitOrder(paymentIntentId, clientSecret) {
   saveCheckout({ submitted: { paymentIntentId, clientSecret }, confirming: null });
   showLockedOrder({ status: 'pending' });
   pollOrder(paymentIntentId, clientSecret);
 }
 
-/** The form goes away, so focus moves to the order's status. */
+/** The form goes away: focus moves to the order's status. */
 function showLockedOrder(order) {
   lockCart();
   showOrder(order);
@@ -609,8 +572,8 @@ function showLockedOrder(order) {
 }
 
 /**
- * Stripe awaits the shopper elsewhere (say, a US bank debit waiting for micro-deposits): the
- * payment is under way, not failed. `confirming` stays, so a reload asks Stripe again.
+ * Stripe awaits the shopper elsewhere (say, micro-deposits): under way, not failed.
+ * `confirming` stays, so a reload asks Stripe again.
  */
 function showActionNeeded(paymentIntent, clientSecret) {
   const next = paymentIntent.next_action;
@@ -641,7 +604,6 @@ const STATUS_TEXT = {
   requires_action: 'Action needed to complete your payment.',
 };
 
-/** The order as the server knows it; `data-status` carries the raw status. */
 function showOrder({
   orderNumber,
   status,
@@ -665,13 +627,12 @@ function showOrder({
     details.push(`Refunded ${money(refundedAmount, currency)} of ${money(amount, currency)}.`);
   }
   if (status === 'failed' && lastPaymentError?.message) {
-    // The latest decline, in the bank's words.
     details.push(lastPaymentError.message);
   }
   byId('order-detail').textContent = details.join(' ');
 }
 
-/** Stripe's view of the PaymentIntent; undefined when Stripe did not answer. */
+/** undefined when Stripe did not answer. */
 async function retrieveFromStripe(clientSecret) {
   try {
     return (await state.stripe.retrievePaymentIntent(clientSecret)).paymentIntent;
@@ -680,10 +641,7 @@ async function retrieveFromStripe(clientSecret) {
   }
 }
 
-/**
- * Shows the order until its status is final (the webhook, the reconciler or the server's own
- * check with Stripe moves it on); after 30 s the shopper can check again.
- */
+/** Until the order's status is final, or for 30 s. */
 async function pollOrder(paymentIntentId, clientSecret) {
   const pollAgain = () => pollOrder(paymentIntentId, clientSecret);
   const deadline = Date.now() + POLL_DURATION_MS;
@@ -707,7 +665,7 @@ async function pollOrder(paymentIntentId, clientSecret) {
         }
       }
     } catch (error) {
-      // No answer, a 404 (the order is not written yet) or a 5xx: ask again next time.
+      // No answer, a 404 (not written yet) or a 5xx: ask again.
       if (error.status < 500 && error.status !== 404) {
         return offerRetry(error.message, 'Check again', pollAgain);
       }
@@ -722,7 +680,7 @@ async function pollOrder(paymentIntentId, clientSecret) {
 
 function orderFinished(order) {
   if (order.status === 'failed') {
-    // The PaymentIntent is open again: the shopper may pay again, with this same checkout.
+    // The PaymentIntent is open again: the shopper may pay again, same checkout.
     saveCheckout({ submitted: null });
     state.locked = false;
     state.paying = false;
@@ -737,10 +695,8 @@ function orderFinished(order) {
   offerNewCheckout();
 }
 
-/**
- * After a reload, or back from a bank's page, with a confirmation that may be under way: ask
- * Stripe before showing anything. No new checkout is offered while a payment may still succeed.
- */
+/** After a reload or the bank's page, ask Stripe: no new checkout while a payment may succeed. */
+
 async function resumePayment(clientSecret) {
   const intent = await retrieveFromStripe(clientSecret);
   if (!intent) {
@@ -766,7 +722,7 @@ async function resumePayment(clientSecret) {
   cartChanged();
 }
 
-/** The discount line, and the code's field, as the server's answer says (nothing computed). */
+/** As the server answered: nothing computed here. */
 function showDiscount({ discount, promotionCode, currency }) {
   byId('discount-line').hidden = !promotionCode;
   byId('discount-label').textContent = `Discount (${promotionCode})`;
@@ -811,7 +767,7 @@ function startNewCheckout() {
   location.assign(location.pathname);
 }
 
-/** Email typos are shown, never dropped silently; a valid change re-sends the cart with it. */
+/** Typos are shown, never dropped silently. */
 function emailChanged() {
   const email = byId('email');
   const invalid = !email.checkValidity();
@@ -822,7 +778,7 @@ function emailChanged() {
   }
 }
 
-/** An email's link (?order=&view=): that order's status, by its view token; no checkout. */
+/** An email's link (?order=&view=): that order's status, no checkout. */
 async function showViewedOrder(params) {
   byId('cart').hidden = byId('payment').hidden = true;
   try {
@@ -863,7 +819,8 @@ async function start() {
   saveCheckout();
 
   const { submitted, confirming } = state.checkout;
-  // Stripe's return_url after a redirect carries the client secret; drop it from the address bar.
+  // Stripe's return_url carries the client secret: out of the address bar.
+
   const returned = params.get('payment_intent_client_secret');
   if (returned) {
     history.replaceState(null, '', location.pathname);
