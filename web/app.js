@@ -238,8 +238,8 @@ function lowerToStock(available) {
     ? `Not enough in stock: ${notes.join('; ')}. Your cart now has what is left.`
     : 'Some items are no longer in stock.';
   showStatus(state.cartNotice);
-  return state.cartNotice;
 }
+
 
 /** The shopper can pay for the rest. */
 function removeProducts(ids) {
