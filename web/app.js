@@ -208,7 +208,8 @@ function productItem(product) {
 function showStock(product) {
   const left = product.available;
   const few = left != null && left <= FEW_LEFT;
-  byId(`stock-${product.id}`).textContent = left === 0 ? 'Sold out' : few ? `Only ${left} left` : '';
+  const note = left === 0 ? 'Sold out' : few ? `Only ${left} left` : '';
+  byId(`stock-${product.id}`).textContent = note;
   const input = byId(`qty-${product.id}`);
   const soldOut = left === 0 && !(state.checkout.quantities[product.id] > 0);
   input.dataset.soldOut = String(soldOut);
@@ -239,7 +240,6 @@ function lowerToStock(available) {
     : 'Some items are no longer in stock.';
   showStatus(state.cartNotice);
 }
-
 
 /** The shopper can pay for the rest. */
 function removeProducts(ids) {
@@ -387,9 +387,12 @@ async function syncIntent() {
 
 /** Tells the shopper; returns what Pay should say, if anything. */
 function syncFailed({ code, message, wait, products, available, minimumAmount }) {
-  if (state.checkout.promo && (code?.startsWith('promotion_code_') || code === 'amount_too_small')) {
+  const refused = code?.startsWith('promotion_code_') || code === 'amount_too_small';
+  if (state.checkout.promo && refused) {
     // Said next to the field; the cart is priced without the code.
-    const minimum = minimumAmount ? ` Spend at least ${money(minimumAmount, state.config.currency)}.` : '';
+    const minimum = minimumAmount
+      ? ` Spend at least ${money(minimumAmount, state.config.currency)}.`
+      : '';
     promoRefused(`${message}${minimum}`);
     return;
   }
@@ -696,7 +699,6 @@ function orderFinished(order) {
 }
 
 /** After a reload or the bank's page, ask Stripe: no new checkout while a payment may succeed. */
-
 async function resumePayment(clientSecret) {
   const intent = await retrieveFromStripe(clientSecret);
   if (!intent) {
@@ -820,7 +822,6 @@ async function start() {
 
   const { submitted, confirming } = state.checkout;
   // Stripe's return_url carries the client secret: out of the address bar.
-
   const returned = params.get('payment_intent_client_secret');
   if (returned) {
     history.replaceState(null, '', location.pathname);
