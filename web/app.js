@@ -58,6 +58,7 @@ const state = {
   /** 0 when no sync waits. */
   syncTimer: 0,
   syncing: false,
+  /** Keeps the retry button disabled until a 429's Retry-After has passed. */
   retryTimer: 0,
   elementReady: false,
   /** Pay stays disabled meanwhile, so a double click pays once. */
