@@ -18,7 +18,7 @@ from google.api_core import exceptions
 from google.cloud import firestore
 
 from checkout.mail import delivery, sender
-from checkout.mail.documents import MailSettings, mail_for_change
+from checkout.mail.documents import MailDocument, MailSettings, mail_for_change
 from checkout.mail.sender import SendResult
 from checkout.platform.collections import MAIL
 from checkout.reconcile import mail_retries
@@ -33,6 +33,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.received: list[Envelope] = []
+        self.connections: list[Any] = []  # each message's connection (the client's address)
         self.refuse: str | None = None  # e.g. "451 4.3.0 Try again later"
         self.lock = threading.Lock()
 
@@ -49,6 +50,7 @@ class Inbox:
     ) -> str:
         with self.lock:
             self.received.append(envelope)
+            self.connections.append(session.peer)
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[email.message.EmailMessage]:
@@ -92,6 +94,20 @@ def create_mail(db: firestore.Client, order_id: str, now: datetime) -> list[str]
         batch.create(db.collection(MAIL).document(mail.doc_id), mail.fields)
     batch.commit()
     return plan.doc_ids
+
+
+def create_held_mail(
+    db: firestore.Client, order_id: str, now: datetime
+) -> tuple[list[MailDocument], Any]:
+    """The documents as the ledger's commit creates them with mail on: claimed by the function
+    that commits them. Returns them and the commit's time."""
+    plan = mail_for_change(order_id, {"status": "pending"}, paid_order(order_id), SETTINGS, now)
+    plan = plan.held_by_committer(now)
+    batch = db.batch()
+    for mail in plan.documents:
+        batch.create(db.collection(MAIL).document(mail.doc_id), mail.fields)
+    batch.commit()
+    return plan.documents, batch.commit_time
 
 
 def stored(db: firestore.Client, doc_id: str) -> dict[str, Any]:
@@ -303,3 +319,93 @@ def test_the_stacks_smtp_server_keeps_each_message_in_the_runs_folder(
     for path in kept:
         html = path.with_suffix(".html").read_text()
         assert "Mug" in html and 'style="' in html
+
+
+# --- sent by the function whose commit created them (mail on: created held by it)
+
+
+def test_held_mail_goes_over_one_connection_and_its_outcomes_in_one_commit(
+    firestore_db: firestore.Client, inbox: Inbox
+) -> None:
+    documents, created_at = create_held_mail(firestore_db, "pi_held_sent", datetime.now(UTC))
+    assert [stored(firestore_db, m.doc_id)["delivery"]["state"] for m in documents] == [
+        "PROCESSING"
+    ] * 2
+    assert sender.send_held(documents, created_at) == [SendResult.SENT, SendResult.SENT]
+    assert sorted(e.rcpt_tos[0] for e in inbox.received) == ["ann@example.test", "owner@shop.test"]
+    assert len(set(inbox.connections)) == 1
+    for mail in documents:
+        document = stored(firestore_db, mail.doc_id)
+        assert (document["delivery"]["state"], document["delivery"]["attempts"]) == ("SUCCESS", 1)
+        assert document["nextAttemptAt"] is None
+    # Final: a later pass sends nothing more.
+    assert counts(reconcile_mail(datetime.now(UTC) + timedelta(days=1))) == {}
+    assert len(inbox.received) == 2
+
+
+def test_held_mail_is_not_taken_by_a_pass_while_its_lease_holds_then_it_is(
+    firestore_db: firestore.Client, inbox: Inbox
+) -> None:
+    # The committing function died after its commit, before sending.
+    now = datetime.now(UTC)
+    documents, _ = create_held_mail(firestore_db, "pi_held_died", now)
+    assert counts(reconcile_mail(now + delivery.LEASE - timedelta(seconds=1))) == {}
+    assert counts(reconcile_mail(now + delivery.LEASE)) == {"sent": 2}
+    for mail in documents:
+        assert stored(firestore_db, mail.doc_id)["delivery"]["attempts"] == 2
+    assert len(inbox.received) == 2
+
+
+def test_a_held_message_refused_fails_alone_and_is_retried(
+    firestore_db: firestore.Client, inbox: Inbox
+) -> None:
+    documents, created_at = create_held_mail(firestore_db, "pi_held_refused", datetime.now(UTC))
+    refused = documents[0]  # the shopper's confirmation
+
+    async def refuse_the_shopper(
+        server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address == "ann@example.test":
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    inbox.handle_RCPT = refuse_the_shopper  # type: ignore[method-assign]
+    assert sender.send_held(documents, created_at) == [SendResult.FAILED, SendResult.SENT]
+    assert [e.rcpt_tos for e in inbox.received] == [["owner@shop.test"]]
+    mail = stored(firestore_db, refused.doc_id)
+    assert (mail["delivery"]["state"], mail["delivery"]["attempts"]) == ("ERROR", 1)
+    assert mail["nextAttemptAt"] - mail["delivery"]["endTime"] == delivery.RETRY_AFTER[0]
+
+
+def test_held_mail_with_the_server_down_fails_every_message_for_the_reconciler(
+    firestore_db: firestore.Client, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC)
+    documents, created_at = create_held_mail(firestore_db, "pi_held_down", now)
+    working = os.environ["SMTP_URL"]
+    monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nothing listens there
+    assert sender.send_held(documents, created_at) == [SendResult.FAILED] * 2
+    assert {stored(firestore_db, m.doc_id)["delivery"]["state"] for m in documents} == {"ERROR"}
+
+    monkeypatch.setenv("SMTP_URL", working)
+    assert counts(reconcile_mail(now + timedelta(minutes=5))) == {"sent": 2}
+    assert len(inbox.received) == 2
+
+
+def test_a_held_message_taken_over_after_its_lease_keeps_the_newer_outcome(
+    firestore_db: firestore.Client, inbox: Inbox
+) -> None:
+    # The committing function stalled past the lease, and another sender took the owner's
+    # message. The stalled sender's outcome for it is not written over the other's claim; the
+    # confirmation's, still its own, is recorded.
+    now = datetime.now(UTC)
+    documents, created_at = create_held_mail(firestore_db, "pi_held_stalled", now)
+    confirmation, owner = documents
+    claim = delivery.plan_claim(stored(firestore_db, owner.doc_id), now + delivery.LEASE)
+    assert claim is not None
+    firestore_db.collection(MAIL).document(owner.doc_id).update(claim.fields)
+    taken_over = stored(firestore_db, owner.doc_id)["delivery"]
+    assert sender.send_held(documents, created_at) == [SendResult.SENT, SendResult.SENT]
+    assert stored(firestore_db, owner.doc_id)["delivery"] == taken_over
+    assert stored(firestore_db, confirmation.doc_id)["delivery"]["state"] == "SUCCESS"

@@ -100,6 +100,7 @@ def test_a_payment_delivered_concurrently_by_every_source_mails_once(
     assert {m["delivery"]["attempts"] for m in mail.values()} == {1}
     assert order_of(firestore_db, pi_id)[MAIL_CREATED_FOR] == ["paid"]
     assert recipients(smtp) == [OWNER, "shopper@example.com"]
+    assert len(set(smtp.connections)) == 1  # both sent by the one that committed, together
     # Every path again, one after the other: nothing more is created or sent, and the
     # reconciler's mail step finds nothing to do.
     for path in paths:

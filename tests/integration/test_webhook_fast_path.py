@@ -19,7 +19,7 @@ from google.cloud import firestore
 from checkout.holds import store as holds_store
 from checkout.holds.pool import product_pool
 from checkout.orders.ownership import marked
-from checkout.platform.collections import ORDERS, STRIPE_EVENTS
+from checkout.platform.collections import MAIL, ORDERS, STRIPE_EVENTS
 from checkout.products.live_catalog import current_catalog
 from checkout.stripe_events import ledger, plan
 from tests import stripe_events as se
@@ -28,11 +28,11 @@ from tests.integration.conftest import deliver_to, function_client
 
 Json = dict[str, Any]
 READ, COMMIT = "BatchGetDocuments", "Commit"
-# Sending one mail document after the commit (checkout.mail.sender): read it, claim it (a
-# conditional commit), record the outcome (another). A paid order of the test stack has two:
-# the shopper's confirmation and the owner's message (OWNER_EMAIL is set in the stacks).
-SEND = [READ, COMMIT, COMMIT]
-PAID_MAIL = SEND * 2
+# Sending a paid order's mail after the commit (checkout.mail.sender.send_held): the commit
+# created the documents claimed by this function, so no read and no claim; one more commit
+# records every message's outcome. The test stack's paid orders have two messages (the shopper's
+# confirmation, the owner's: OWNER_EMAIL is set in the stacks), sent over one SMTP connection.
+MAIL_OUTCOMES = [COMMIT]
 
 
 @pytest.fixture
@@ -72,18 +72,21 @@ def test_an_event_that_changes_an_order_costs_a_read_and_a_commit(
     assert calls == [READ, COMMIT]
 
 
-def test_a_payment_with_fulfilment_costs_one_more_commit_and_its_mail_the_sends(
+def test_a_payment_with_fulfilment_costs_one_more_commit_and_its_mail_one_more(
     stripe_webhook: FlaskClient, firestore_db: firestore.Client, rpcs: RpcCounter
 ) -> None:
     pi_id = seed(firestore_db)
     succeeded = se.event("payment_intent.succeeded", se.payment_intent(pi_id))
     with rpcs.counting() as calls:
         assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
-    # The mail documents ride in the one commit; the third call writes fulfilledAt; then each
-    # message is sent.
-    assert calls == [READ, COMMIT, COMMIT, *PAID_MAIL]
+    # The mail documents ride in the one commit; the third call writes fulfilledAt; the fourth
+    # records that both messages were sent.
+    assert calls == [READ, COMMIT, COMMIT, *MAIL_OUTCOMES]
     assert order_of(firestore_db, pi_id)["fulfilledAt"] is not None
     assert order_of(firestore_db, pi_id)["mailCreatedFor"] == ["paid"]
+    for doc_id in (pi_id, f"{pi_id}-owner"):
+        mail = firestore_db.collection(MAIL).document(doc_id).get().to_dict() or {}
+        assert (mail["delivery"]["state"], mail["delivery"]["attempts"]) == ("SUCCESS", 1)
 
 
 def test_a_payment_with_mail_disabled_costs_no_more_than_before_mail(
@@ -137,7 +140,7 @@ def test_a_payment_for_a_missing_order_creates_it_in_the_same_commit(
         assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
     # A rebuilt order has no holdPools: its items' pools are read (none is tracked here). It
     # has no email: only the owner's message.
-    assert calls == [READ, READ, COMMIT, COMMIT, *SEND]
+    assert calls == [READ, READ, COMMIT, COMMIT, *MAIL_OUTCOMES]
     assert order_of(firestore_db, pi_id)["source"] == "webhook"
 
 
@@ -152,7 +155,7 @@ def test_a_payment_that_sells_held_units_costs_one_more_read_and_writes_them_in_
     with rpcs.counting() as calls:
         assert deliver_to(stripe_webhook, succeeded)["status"] == "paid"
     # the shards' read; one commit sells them (and creates the mail)
-    assert calls == [READ, READ, COMMIT, COMMIT, *PAID_MAIL]
+    assert calls == [READ, READ, COMMIT, COMMIT, *MAIL_OUTCOMES]
     read = holds_store.read_pools(firestore_db, [pool]).pools[pool]
     assert (read.sold(), read.held(now)) == (2, 0)
 

@@ -257,6 +257,20 @@ def test_a_held_lease_is_not_taken_and_an_expired_one_is() -> None:
     assert taken is not None and taken.fields["delivery.attempts"] == 2
 
 
+def test_mail_created_held_by_its_committer_is_its_first_attempt_under_a_lease() -> None:
+    plan = mail_for_change("pi_1", None, paid_order(), SETTINGS, NOW).held_by_committer(NOW)
+    assert [mail.doc_id for mail in plan.documents] == ["pi_1", "pi_1-owner"]
+    for mail in plan.documents:
+        assert mail.fields["delivery"]["state"] == "PROCESSING"
+        assert mail.fields["delivery"]["attempts"] == 1
+        assert mail.fields["delivery"]["leaseExpireTime"] == NOW + delivery.LEASE
+        assert mail.fields["to"] and mail.fields["message"]["subject"]
+        # Nobody else takes it before the lease ends; then it is a second attempt.
+        assert delivery.plan_claim(mail.fields, NOW + delivery.LEASE / 2) is None
+        taken = delivery.plan_claim(mail.fields, NOW + delivery.LEASE)
+        assert taken is not None and taken.fields["delivery.attempts"] == 2
+
+
 def test_sent_and_given_up_mail_is_never_claimed() -> None:
     assert delivery.plan_claim(mail_in("SUCCESS", 1, nextAttemptAt=None), NOW) is None
     assert delivery.plan_claim(mail_in("ERROR", 5, nextAttemptAt=None), NOW) is None

@@ -3,15 +3,18 @@
 Pure: the document as read and the time in, the fields to write out (dotted paths, for an
 update). The sender (checkout.mail.sender) commits them under a precondition.
 
-    PENDING     created by the commit that made the order paid (or refunded); never tried
-    PROCESSING  claimed by one sender, for LEASE; its lease expired, another may take it
+    PENDING     created by the commit that made the order paid (or refunded), with mail off
+                or misconfigured then; never tried
+    PROCESSING  claimed by one sender, for LEASE; its lease expired, another may take it. With
+                mail on, the commit creates it so, held by the function that commits it, which
+                sends it right after (`held_at_creation`): no claim to write, no read
     SUCCESS     the SMTP server accepted it (final; expireAt = then + KEEP_DELIVERED)
     ERROR       the last attempt failed: retried at nextAttemptAt, or, with nextAttemptAt null,
                 given up for good (final; expireAt = then + KEEP_GIVEN_UP)
 
 `nextAttemptAt` is when the reconciler should next look at the document (its one query):
-a new one a little after creation (the committing function sends it at once), a claimed one
-when its lease ends (a sender that died), a failed one after its backoff; null once final.
+a PENDING one a little after creation, a claimed one when its lease ends (a sender that died),
+a failed one after its backoff; null once final.
 """
 
 from dataclasses import dataclass
@@ -37,7 +40,8 @@ EXPIRE_AT = "expireAt"
 # The Trigger Email extension's lease: a sender that dies mid-send is replaced after it. One
 # send is bounded well inside it (checkout.mail.smtp.TIMEOUT_SECONDS per SMTP step).
 LEASE = timedelta(seconds=60)
-# The committing function sends a new document at once; the reconciler only after this.
+# When the reconciler first looks at a PENDING document (created while mail was off or
+# misconfigured in the committing instance; a deploy may be fixing it meanwhile).
 FIRST_LOOK_AFTER = timedelta(minutes=2)
 # The wait after the n-th failed attempt (n = 1, 2, ...); after MAX_ATTEMPTS, no more.
 RETRY_AFTER = (
@@ -66,6 +70,24 @@ def new_delivery(now: datetime) -> dict[str, Any]:
             "info": None,
         },
         NEXT_ATTEMPT_AT: now + FIRST_LOOK_AFTER,
+    }
+
+
+def held_at_creation(now: datetime) -> dict[str, Any]:
+    """The fields of a new document that the committing function claims as it creates it:
+    its first attempt starts now, under a lease like any claim's."""
+    return {
+        "delivery": {
+            "state": DeliveryState.PROCESSING.value,
+            "attempts": 1,
+            "startTime": now,
+            "endTime": None,
+            "error": None,
+            "leaseExpireTime": now + LEASE,
+            "info": None,
+        },
+        # The committing function dies before sending: the reconciler takes it after the lease.
+        NEXT_ATTEMPT_AT: now + LEASE,
     }
 
 

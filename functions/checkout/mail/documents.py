@@ -3,11 +3,13 @@
 API (the ledger calls it while planning the commit that changes the order; pure):
 
     plan = documents.mail_for_change(order_id, before, after, documents.mail_settings(), now)
+    if plan.documents and sender.ready():          # mail on: this function sends them
+        plan = plan.held_by_committer(now)         # created PROCESSING, under its lease
     for mail in plan.documents:                    # 0 to 2 MailDocument(doc_id, fields)
         batch.create(db().collection(MAIL).document(mail.doc_id), mail.fields)
     order_update |= plan.order_fields              # {MAIL_CREATED_FOR: [...]}, or {}
     ... commit ...
-    sender.send(plan.doc_ids)                      # right after the commit (checkout.mail.sender)
+    sender.send_held(plan.documents, batch.commit_time)  # right after (checkout.mail.sender)
 
 `before` is the order as read (None if there was none), `after` as the commit writes it. An
 order that becomes `paid` gets `mail/{orderId}` (its confirmation, to the order's email, when it
@@ -37,7 +39,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from checkout.mail.compose import MailKind, compose
-from checkout.mail.delivery import new_delivery
+from checkout.mail.delivery import held_at_creation, new_delivery
 from checkout.orders.status import OrderStatus
 from checkout.orders.view_token import make_view_token
 from checkout.platform import settings
@@ -93,6 +95,15 @@ class MailPlan:
     @property
     def doc_ids(self) -> list[str]:
         return [mail.doc_id for mail in self.documents]
+
+    def held_by_committer(self, now: datetime) -> "MailPlan":
+        """The same documents, created claimed by the function that commits them (it sends
+        them right after, checkout.mail.sender.send_held): PROCESSING, under a lease."""
+        held = [
+            MailDocument(mail.doc_id, mail.fields | held_at_creation(now))
+            for mail in self.documents
+        ]
+        return MailPlan(held, self.order_fields)
 
 
 def mail_id(order_id: str, kind: MailKind) -> str:

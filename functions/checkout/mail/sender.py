@@ -1,15 +1,24 @@
-"""Sending mail documents: claim with a lease, send over SMTP, record the outcome.
+"""Sending mail documents: each sent by one sender under a lease, its outcome recorded.
 
-API: `send(doc_ids)` right after the commit that created the documents (by the function that
-committed it; it never raises: mail must not fail the request), and `send_one(doc_id, now)`,
-which the reconciler calls for each document due again (checkout.reconcile.mail_retries).
+API:
+- `ready()`: whether mail is on and configured; the ledger then creates a paid order's
+  documents already claimed by the committing function (checkout.mail.delivery's
+  held_at_creation), and that function calls
+- `send_held(documents, claimed_at)` right after its commit (claimed_at: the commit's time,
+  each document's update time): all of them over one SMTP connection, and their outcomes in
+  one commit. Never raises: mail must not fail the request; what is not sent, the reconciler
+  sends once the lease has passed.
+- `send(doc_ids)`: documents created PENDING (mail off, or misconfigured): claimed first.
+- `send_one(doc_id, now)`, which the reconciler calls for each document due again
+  (checkout.reconcile.mail_retries).
 
-Each document is claimed before it is sent: read, planned (checkout.mail.delivery) and
-committed with a `last_update_time` precondition, no transaction. Of two senders racing for
-one document, one commits PROCESSING with a 60 s lease; the other's precondition fails, it
-reads again and finds the lease held: it sends nothing. The outcome (SUCCESS, or ERROR with
-the next attempt's time or given up) is written under the claim's own update time, so a
-sender whose lease was taken over after expiry does not overwrite the newer attempt.
+A document not held from its creation is claimed before it is sent: read, planned
+(checkout.mail.delivery) and committed with a `last_update_time` precondition, no
+transaction. Of two senders racing for one document, one commits PROCESSING with a 60 s lease;
+the other's precondition fails, it reads again and finds the lease held: it sends nothing. The
+outcome (SUCCESS, or ERROR with the next attempt's time or given up) is written under the
+claim's own update time, so a sender whose lease was taken over after expiry does not overwrite
+the newer attempt.
 
 SMTP_URL=disabled sends nothing: documents stay PENDING (and are sent once it is set, by the
 reconciler). An SMTP_URL or MAIL_FROM that is missing or malformed is logged at ERROR and also
@@ -17,14 +26,16 @@ leaves the documents as they are: no attempt is spent on a configuration mistake
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
 
 from google.cloud import firestore
 
 from checkout.mail import delivery, smtp
+from checkout.mail.documents import MailDocument
 from checkout.mail.smtp import InvalidSmtpUrl, SmtpServer, parse_smtp_url
 from checkout.platform import firestore_client
 from checkout.platform import structured_log as logger
@@ -87,9 +98,9 @@ def _finish(ref: firestore.DocumentReference, claimed_at: Any, fields: dict[str,
         logger.warn("mail outcome not recorded: the document was taken over", mailId=ref.id)
 
 
-def _deliver(server: SmtpServer, sender_address: str, doc_id: str, mail: dict[str, Any]) -> Any:
+def _message(sender_address: str, doc_id: str, mail: dict[str, Any]) -> EmailMessage:
     message = mail.get("message") or {}
-    built = smtp.build_message(
+    return smtp.build_message(
         sender_address,
         str(mail.get("to") or ""),
         str(message.get("subject") or ""),
@@ -97,7 +108,28 @@ def _deliver(server: SmtpServer, sender_address: str, doc_id: str, mail: dict[st
         str(message.get("html") or ""),
         smtp.message_id(doc_id, sender_address),
     )
-    return smtp.send_message(server, built)
+
+
+def _outcome(
+    doc_id: str, mail: dict[str, Any], attempt: int, sent: dict[str, Any] | smtp.SendFailed,
+    ended: datetime,
+) -> tuple[dict[str, Any], SendResult]:  # fmt: skip
+    """What one attempt's outcome writes to its document, and the result; logged."""
+    if not isinstance(sent, smtp.SendFailed):
+        logger.info("mail sent", mailId=doc_id, kind=mail.get("kind"), attempt=attempt)
+        return delivery.success_fields(ended, sent), SendResult.SENT
+    fields = delivery.failure_fields(attempt, sent.error, ended, sent.permanent)
+    gave_up = delivery.given_up(fields)
+    # Never the recipient or the server's words (they may quote the address).
+    (logger.error if gave_up else logger.warn)(
+        "mail given up" if gave_up else "mail not sent, will retry",
+        mailId=doc_id,
+        kind=mail.get("kind"),
+        attempt=attempt,
+        errorType=sent.kind,
+        smtpCode=sent.code,
+    )
+    return fields, SendResult.GAVE_UP if gave_up else SendResult.FAILED
 
 
 def _send(server: SmtpServer, sender_address: str, doc_id: str, now: datetime) -> SendResult:
@@ -109,29 +141,12 @@ def _send(server: SmtpServer, sender_address: str, doc_id: str, now: datetime) -
     if gave_up:
         logger.error("mail given up", mailId=doc_id, kind=mail.get("kind"), reason="lease")
         return SendResult.GAVE_UP
-    attempt = delivery.attempts(mail) + 1
     started = time.monotonic()
-    try:
-        info = _deliver(server, sender_address, doc_id, mail)
-    except smtp.SendFailed as failed:
-        ended = now + timedelta(seconds=time.monotonic() - started)
-        fields = delivery.failure_fields(attempt, failed.error, ended, failed.permanent)
-        _finish(ref, claimed_at, fields)
-        gave_up = delivery.given_up(fields)
-        # Never the recipient or the server's words (they may quote the address).
-        (logger.error if gave_up else logger.warn)(
-            "mail given up" if gave_up else "mail not sent, will retry",
-            mailId=doc_id,
-            kind=mail.get("kind"),
-            attempt=attempt,
-            errorType=failed.kind,
-            smtpCode=failed.code,
-        )
-        return SendResult.GAVE_UP if gave_up else SendResult.FAILED
+    (sent,) = smtp.send_messages(server, [_message(sender_address, doc_id, mail)])
     ended = now + timedelta(seconds=time.monotonic() - started)
-    _finish(ref, claimed_at, delivery.success_fields(ended, info))
-    logger.info("mail sent", mailId=doc_id, kind=mail.get("kind"), attempt=attempt)
-    return SendResult.SENT
+    fields, result = _outcome(doc_id, mail, delivery.attempts(mail) + 1, sent, ended)
+    _finish(ref, claimed_at, fields)
+    return result
 
 
 def send_one(doc_id: str, now: datetime | None = None) -> SendResult:
@@ -165,3 +180,60 @@ def send(doc_ids: Iterable[str]) -> list[SendResult]:
             logger.error("mail not sent", mailId=doc_id, errorType=type(error).__name__)
             results.append(SendResult.UNSENT)
     return results
+
+
+def ready() -> bool:
+    """Mail is on and configured: a function that creates documents can send them itself."""
+    try:
+        return smtp_server() is not None and bool(mail_from())
+    except MailConfigError:
+        return False
+
+
+def send_held(documents: Sequence[MailDocument], claimed_at: Any) -> list[SendResult]:
+    """Send the documents the caller's commit created held by it (`claimed_at`: that commit's
+    time) over one SMTP connection, and record every outcome in one commit. Never raises:
+    what is not sent or not recorded here, the reconciler takes when the lease ends."""
+    if not documents:
+        return []
+    try:
+        server = smtp_server()
+        sender_address = mail_from()
+        if server is None:
+            raise MailConfigError("SMTP_URL is disabled")  # ready() said otherwise at the commit
+        messages = [_message(sender_address, mail.doc_id, mail.fields) for mail in documents]
+    except Exception as error:  # noqa: BLE001 - the caller's response must not fail
+        logger.error("mail not sent", errorType=type(error).__name__)
+        return [SendResult.UNSENT] * len(documents)
+    started_at, started = datetime.now(UTC), time.monotonic()
+    outcomes = smtp.send_messages(server, messages)
+    ended = started_at + timedelta(seconds=time.monotonic() - started)
+    recorded = [
+        (mail.doc_id, *_outcome(mail.doc_id, mail.fields, 1, sent, ended))
+        for mail, sent in zip(documents, outcomes, strict=True)
+    ]
+    try:
+        _finish_all(claimed_at, [(doc_id, fields) for doc_id, fields, _ in recorded])
+    except Exception as error:  # noqa: BLE001 - the caller's response must not fail
+        # Sent, or not, as logged above; the documents stay PROCESSING, and the reconciler
+        # sends them again when the lease ends (same Message-ID, so a copy is recognisable).
+        logger.error("mail outcome not recorded", errorType=type(error).__name__)
+    return [result for _, _, result in recorded]
+
+
+def _finish_all(claimed_at: Any, outcomes: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every outcome in one commit, each on its document still being the version created."""
+    collection = db().collection(MAIL)
+    batch = db().batch()
+    option = db().write_option(last_update_time=claimed_at)
+    for doc_id, fields in outcomes:
+        batch.update(collection.document(doc_id), fields, option=option)
+    try:
+        firestore_client.commit_conditional(
+            lambda: batch.commit(retry=firestore_client.RPC_RETRY,
+                                 timeout=firestore_client.RPC_TIMEOUT_SECONDS)
+        )  # fmt: skip
+    except firestore_client.WriteConflict:
+        # One was taken over after its lease (a send of over a minute): record the others.
+        for doc_id, fields in outcomes:
+            _finish(collection.document(doc_id), claimed_at, fields)

@@ -1,4 +1,5 @@
-"""SMTP: SMTP_URL parsed and checked, and one message sent as it says (smtplib).
+"""SMTP: SMTP_URL parsed and checked, and messages sent as it says (smtplib), several over one
+connection when there are several.
 
 SMTP_URL:
 
@@ -152,44 +153,77 @@ def _connect(server: SmtpServer) -> smtplib.SMTP:
     return connection
 
 
-def send_message(server: SmtpServer, message: EmailMessage) -> dict[str, Any]:
-    """Send `message` to its To; what the server said (the document's `delivery.info`)."""
-    _, to = email.utils.parseaddr(str(message["To"]))
-    try:
-        connection = _connect(server)
-        try:
-            if server.login:
-                connection.login(server.username, server.password)
-            refused = connection.send_message(message, to_addrs=[to])
-        finally:
-            try:
-                connection.quit()
-            except (smtplib.SMTPException, OSError):
-                connection.close()
-    except SendFailed:
-        raise
-    except smtplib.SMTPRecipientsRefused as error:
+def _failure(error: Exception) -> SendFailed:
+    """What an exception from smtplib (or the network) means for the message it interrupted."""
+    if isinstance(error, SendFailed):
+        return error
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         replies = "; ".join(f"{code} {reply.decode(errors='replace')}" for code, reply in
                             error.recipients.values())  # fmt: skip
-        raise SendFailed(
+        return SendFailed(
             f"recipient refused: {replies}",
             kind=type(error).__name__,
             code=codes[0] if codes else None,
             permanent=bool(codes) and all(500 <= code < 600 for code in codes),
-        ) from None
-    except smtplib.SMTPResponseException as error:
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
         reply = error.smtp_error.decode(errors="replace") if isinstance(
             error.smtp_error, bytes
         ) else str(error.smtp_error)  # fmt: skip
-        raise SendFailed(
+        return SendFailed(
             f"{error.smtp_code} {reply}", kind=type(error).__name__, code=error.smtp_code
-        ) from None
-    except (smtplib.SMTPException, OSError) as error:
-        # Connection refused or lost, a timeout, a TLS failure: the server's side, retried.
-        raise SendFailed(f"{type(error).__name__}: {error}", kind=type(error).__name__) from None
+        )
+    # Connection refused or lost, a timeout, a TLS failure: the server's side, retried.
+    return SendFailed(f"{type(error).__name__}: {error}", kind=type(error).__name__)
+
+
+def _send_one(connection: smtplib.SMTP, message: EmailMessage) -> dict[str, Any]:
+    """One message on an open connection; what the server said (the document's
+    `delivery.info`). smtplib resets the transaction after a refusal, so the connection
+    stays usable for the next message."""
+    _, to = email.utils.parseaddr(str(message["To"]))
+    refused = connection.send_message(message, to_addrs=[to])
     return {
         "messageId": str(message["Message-ID"]),
         "accepted": [to] if to not in refused else [],
         "rejected": sorted(refused),
     }
+
+
+def send_messages(
+    server: SmtpServer, messages: list[EmailMessage]
+) -> list[dict[str, Any] | SendFailed]:
+    """Send each message to its To over one connection: per message, what the server said, or
+    why it was not sent. A refusal fails its own message; a lost connection, the rest."""
+    outcomes: list[dict[str, Any] | SendFailed] = []
+    try:
+        connection = _connect(server)
+        try:
+            if server.login:
+                connection.login(server.username, server.password)
+            for message in messages:
+                try:
+                    outcomes.append(_send_one(connection, message))
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
+                    # The server refused this message (recipient, sender or data): the next
+                    # one may go. A lost connection goes on to fail the rest, below.
+                    outcomes.append(_failure(error))
+        finally:
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+    except (SendFailed, smtplib.SMTPException, OSError) as error:
+        failed = _failure(error)
+        outcomes.extend([failed] * (len(messages) - len(outcomes)))
+    return outcomes
+
+
+def send_message(server: SmtpServer, message: EmailMessage) -> dict[str, Any]:
+    """Send `message` to its To over a connection of its own; what the server said. Raises
+    SendFailed."""
+    (outcome,) = send_messages(server, [message])
+    if isinstance(outcome, SendFailed):
+        raise outcome
+    return outcome

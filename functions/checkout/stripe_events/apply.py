@@ -111,17 +111,21 @@ def apply(event: StripeEvent, source: Source) -> Result:
         attempt_cap.follow_up(applied),
         sold_out.follow_up(applied),
     )
-    _send_mail(applied.mail_ids)
+    _send_mail(applied)
     return result
 
 
-def _send_mail(mail_ids: tuple[str, ...]) -> None:
+def _send_mail(applied: ledger.Applied) -> None:
     """The committed mail, sent now (after Stripe's follow-ups, which matter more). Loaded only
     when there is mail: most events create none."""
-    if mail_ids:
-        from checkout.mail import sender
+    if not applied.mail:
+        return
+    from checkout.mail import sender
 
-        sender.send(mail_ids)
+    if applied.mail_held_at is not None:
+        sender.send_held(applied.mail, applied.mail_held_at)
+    else:
+        sender.send(applied.mail_ids)  # created PENDING: claimed first (or left, mail off)
 
 
 def _apply_catalog_event(event: StripeEvent, source: Source) -> Result:

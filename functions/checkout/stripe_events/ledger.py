@@ -20,8 +20,10 @@ payment exactly once, in the commit that records it.
 When the change moves the order into `paid` (or `refunded`), the same commit creates its mail
 documents with create() (checkout.mail.documents: mail/{id}, mail/{id}-owner, mail/{id}-refund)
 and records them on the order (`mailCreatedFor`): one email per order is a database fact, for
-every source, whatever the duplicates. `Applied.mail_ids` names them; the caller
-(checkout.stripe_events.apply) sends them after the commit. Creating them costs no RPC.
+every source, whatever the duplicates. With mail on, they are created claimed by this
+function (PROCESSING, under a lease): `Applied.mail` holds them and `Applied.mail_held_at` the
+commit's time, their update time, under which the caller (checkout.stripe_events.apply)
+records their outcomes after sending them. Creating and claiming them costs no RPC.
 
 A catalog event (CATALOG_SOURCE=stripe) follows the same rules with other documents:
 `apply_catalog_change` reads its ledger entry with the product and price documents it touches
@@ -72,7 +74,15 @@ class Applied:
     duplicate: bool  # the ledger already had this event: nothing was written
     plan: Plan | None  # what was committed (None for a duplicate)
     order: Json | None  # the order as committed, without server timestamps
-    mail_ids: tuple[str, ...] = ()  # mail/ documents this commit created: send them after it
+    # mail/ documents this commit created: send them after it
+    mail: tuple[mail_documents.MailDocument, ...] = ()
+    # The commit's time when the documents were created held by this function (mail on);
+    # None when they were created PENDING, or when the commit's answer was lost.
+    mail_held_at: Any = None
+
+    @property
+    def mail_ids(self) -> tuple[str, ...]:
+        return tuple(mail.doc_id for mail in self.mail)
 
 
 DUPLICATE = Applied(duplicate=True, plan=None, order=None)
@@ -107,19 +117,30 @@ def add_mail(
     decided: Plan,
     mail: mail_documents.MailSettings,
     now: datetime,
-) -> tuple[Plan, tuple[str, ...]]:
+) -> tuple[Plan, tuple[mail_documents.MailDocument, ...], bool]:
     """Add to `batch` the mail documents the order's change calls for, each created with
-    create() (fails the commit if it exists); the plan gains what the order records of them."""
+    create() (fails the commit if it exists); the plan gains what the order records of them.
+    Also says whether they are created held by this function (mail on: it sends them)."""
     if not decided.writes:
-        return decided, ()
+        return decided, (), False
     planned = mail_documents.mail_for_change(
         decided.order_id, stored, stock.order_after(stored, decided), mail, now
     )
+    held = bool(planned.documents) and _sends_mail()
+    if held:
+        planned = planned.held_by_committer(now)
     for document in planned.documents:
         batch.create(client.collection(MAIL).document(document.doc_id), document.fields)
     if planned.order_fields:
         decided = replace(decided, writes={**decided.writes, **planned.order_fields})
-    return decided, tuple(planned.doc_ids)
+    return decided, tuple(planned.documents), held
+
+
+def _sends_mail() -> bool:
+    # Loaded only when an order is mailed: most events create no mail.
+    from checkout.mail import sender
+
+    return sender.ready()
 
 
 def apply_event(
@@ -165,7 +186,7 @@ def apply_event(
             decided = settled.plan
             for pool, changes in settled.changes.items():
                 holds_store.add_writes(client, batch, read, pool, changes)
-        decided, mail_ids = add_mail(client, batch, stored, decided, mail, now)
+        decided, mail_created, held = add_mail(client, batch, stored, decided, mail, now)
         order = stored
         if decided.creates:
             order = decided.writes
@@ -184,15 +205,17 @@ def apply_event(
                 {**decided.writes, "updatedAt": firestore.SERVER_TIMESTAMP},
                 option=client.write_option(last_update_time=order_snapshot.update_time),
             )
-        applied = Applied(duplicate=False, plan=decided, order=order, mail_ids=mail_ids)
+        applied = Applied(duplicate=False, plan=decided, order=order, mail=mail_created)
         if not decided.recorded:
             # A foreign event leaves no trace (its plan writes nothing); a redelivery is judged
             # anew.
             return applied
         batch.create(ledger_ref, ledger_entry(event, decided, now, token, source))
+        # (A retried commit whose first try landed returns this from the read: without the
+        # commit's time, its held mail waits for the reconciler.)
         committed_by[token] = applied
         commit_conditional(lambda: batch.commit(retry=RPC_RETRY, timeout=RPC_TIMEOUT_SECONDS))
-        return applied
+        return replace(applied, mail_held_at=batch.commit_time) if held else applied
 
     return retry_on_conflict(attempt, max_attempts)
 
