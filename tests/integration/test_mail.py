@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from google.api_core import exceptions
 from google.cloud import firestore
 
-from checkout.mail import delivery, sender
+from checkout.mail import delivery, sender, smtp
 from checkout.mail.documents import MailDocument, MailSettings, mail_for_change
 from checkout.mail.sender import SendResult
 from checkout.platform.collections import MAIL
@@ -409,3 +409,46 @@ def test_a_held_message_taken_over_after_its_lease_keeps_the_newer_outcome(
     assert sender.send_held(documents, created_at) == [SendResult.SENT, SendResult.SENT]
     assert stored(firestore_db, owner.doc_id)["delivery"] == taken_over
     assert stored(firestore_db, confirmation.doc_id)["delivery"]["state"] == "SUCCESS"
+
+
+# --- connections kept between requests
+
+
+def test_an_instance_sends_the_next_orders_mail_over_the_connection_it_kept(
+    firestore_db: firestore.Client, inbox: Inbox
+) -> None:
+    now = datetime.now(UTC)
+    for order_id in ("pi_kept_1", "pi_kept_2"):
+        documents, created_at = create_held_mail(firestore_db, order_id, now)
+        assert sender.send_held(documents, created_at) == [SendResult.SENT, SendResult.SENT]
+    assert len(inbox.received) == 4
+    assert len(set(inbox.connections)) == 1
+
+
+def test_a_kept_connection_the_server_dropped_is_replaced(
+    firestore_db: firestore.Client, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, first, second = free_port(), Inbox(), Inbox()
+    monkeypatch.setenv("SMTP_URL", f"smtp://127.0.0.1:{port}")
+    now = datetime.now(UTC)
+    for order_id, server in (("pi_dropped_1", first), ("pi_dropped_2", second)):
+        # The server restarts on the same port: the kept connection is dead, NOOP finds it so.
+        controller = Controller(server, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            documents, created_at = create_held_mail(firestore_db, order_id, now)
+            assert sender.send_held(documents, created_at) == [SendResult.SENT, SendResult.SENT]
+        finally:
+            controller.stop()
+    assert (len(first.received), len(second.received)) == (2, 2)
+
+
+def test_a_connection_idle_too_long_is_not_used_again(
+    firestore_db: firestore.Client, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smtp, "KEEP_IDLE_SECONDS", 0.0)
+    now = datetime.now(UTC)
+    for order_id in ("pi_idle_1", "pi_idle_2"):
+        documents, created_at = create_held_mail(firestore_db, order_id, now)
+        assert sender.send_held(documents, created_at) == [SendResult.SENT, SendResult.SENT]
+    assert len(set(inbox.connections)) == 2

@@ -1,5 +1,5 @@
-"""SMTP: SMTP_URL parsed and checked, and messages sent as it says (smtplib), several over one
-connection when there are several.
+"""SMTP: SMTP_URL parsed and checked, and messages sent as it says (smtplib), over connections
+an instance keeps open between requests.
 
 SMTP_URL:
 
@@ -20,6 +20,8 @@ logged, and `permanent` says that retrying cannot help (every recipient refused 
 import email.utils
 import smtplib
 import ssl
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -191,17 +193,68 @@ def _send_one(connection: smtplib.SMTP, message: EmailMessage) -> dict[str, Any]
     }
 
 
+# An instance keeps the connections it has finished with, logged in, for its next messages: to a
+# provider, a new connection costs a TCP and a TLS handshake, EHLO twice and a login, before the
+# first message. A kept connection is checked with NOOP before it is used again (one round trip)
+# and closed once idle this long (RFC 5321 servers wait at least 5 minutes; some wait less).
+KEEP_IDLE_SECONDS = 30.0
+
+_idle: dict[SmtpServer, list[tuple[float, smtplib.SMTP]]] = {}
+_idle_lock = threading.Lock()
+
+
+def _close(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        connection.close()
+
+
+def _alive(connection: smtplib.SMTP) -> bool:
+    try:
+        return connection.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
+def _open(server: SmtpServer) -> smtplib.SMTP:
+    """A kept connection that still answers, or a new one, logged in."""
+    while True:
+        with _idle_lock:
+            kept = _idle.get(server, [])
+            idle_since, connection = kept.pop() if kept else (0.0, None)
+        if connection is None:
+            break
+        if time.monotonic() - idle_since < KEEP_IDLE_SECONDS and _alive(connection):
+            return connection
+        _close(connection)
+    connection = _connect(server)
+    try:
+        if server.login:
+            connection.login(server.username, server.password)
+    except BaseException:
+        _close(connection)
+        raise
+    return connection
+
+
+def _keep(server: SmtpServer, connection: smtplib.SMTP) -> None:
+    if connection.sock is None:  # smtplib closed it (a 421: the server is going away)
+        return
+    with _idle_lock:
+        _idle.setdefault(server, []).append((time.monotonic(), connection))
+
+
 def send_messages(
     server: SmtpServer, messages: list[EmailMessage]
 ) -> list[dict[str, Any] | SendFailed]:
-    """Send each message to its To over one connection: per message, what the server said, or
-    why it was not sent. A refusal fails its own message; a lost connection, the rest."""
+    """Send each message to its To over one connection (kept for the next call): per message,
+    what the server said, or why it was not sent. A refusal fails its own message; a lost
+    connection, the rest."""
     outcomes: list[dict[str, Any] | SendFailed] = []
     try:
-        connection = _connect(server)
+        connection = _open(server)
         try:
-            if server.login:
-                connection.login(server.username, server.password)
             for message in messages:
                 try:
                     outcomes.append(_send_one(connection, message))
@@ -209,21 +262,11 @@ def send_messages(
                     # The server refused this message (recipient, sender or data): the next
                     # one may go. A lost connection goes on to fail the rest, below.
                     outcomes.append(_failure(error))
-        finally:
-            try:
-                connection.quit()
-            except (smtplib.SMTPException, OSError):
-                connection.close()
+        except BaseException:
+            _close(connection)
+            raise
+        _keep(server, connection)
     except (SendFailed, smtplib.SMTPException, OSError) as error:
         failed = _failure(error)
         outcomes.extend([failed] * (len(messages) - len(outcomes)))
     return outcomes
-
-
-def send_message(server: SmtpServer, message: EmailMessage) -> dict[str, Any]:
-    """Send `message` to its To over a connection of its own; what the server said. Raises
-    SendFailed."""
-    (outcome,) = send_messages(server, [message])
-    if isinstance(outcome, SendFailed):
-        raise outcome
-    return outcome
