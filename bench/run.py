@@ -124,6 +124,7 @@ def table(cold: dict, overhead: dict, hooks: dict, web: dict, rpcs: dict) -> lis
     rows.append(
         f"| webhook throughput, {ours['deliveries']} deliveries (20% duplicates), 8 senders, "
         f"median of {hooks['rounds']} alternating rounds, each paid order's email sent "
+        "(to an SMTP sink) "
         f"| {ours['events_per_s']:.0f} events/s "
         f"| naive handler {naive['events_per_s']:.0f} events/s "
         f"| {hooks['ratio']:.2f} | |"
