@@ -217,17 +217,26 @@ def _alive(connection: smtplib.SMTP) -> bool:
         return False
 
 
+def _take_kept(server: SmtpServer) -> smtplib.SMTP | None:
+    """The most recently kept connection to `server` not idle too long; the older ones, closed
+    (without QUIT: the server may be gone, and waiting for it helps nobody)."""
+    now = time.monotonic()
+    with _idle_lock:
+        kept = _idle.get(server, [])
+        stale = [connection for since, connection in kept if now - since >= KEEP_IDLE_SECONDS]
+        kept[:] = [(since, c) for since, c in kept if now - since < KEEP_IDLE_SECONDS]
+        connection = kept.pop()[1] if kept else None
+    for old in stale:
+        old.close()
+    return connection
+
+
 def _open(server: SmtpServer) -> smtplib.SMTP:
     """A kept connection that still answers, or a new one, logged in."""
-    while True:
-        with _idle_lock:
-            kept = _idle.get(server, [])
-            idle_since, connection = kept.pop() if kept else (0.0, None)
-        if connection is None:
-            break
-        if time.monotonic() - idle_since < KEEP_IDLE_SECONDS and _alive(connection):
+    while (connection := _take_kept(server)) is not None:
+        if _alive(connection):
             return connection
-        _close(connection)
+        connection.close()
     connection = _connect(server)
     try:
         if server.login:
