@@ -73,19 +73,22 @@ def new_delivery(now: datetime) -> dict[str, Any]:
     }
 
 
+def _lease(attempt: int, now: datetime) -> dict[str, Any]:
+    """What any claim sets in `delivery`: attempt `attempt` starts now, under a lease."""
+    return {
+        "state": DeliveryState.PROCESSING.value,
+        "attempts": attempt,
+        "startTime": now,
+        "endTime": None,
+        "leaseExpireTime": now + LEASE,
+    }
+
+
 def held_at_creation(now: datetime) -> dict[str, Any]:
     """The fields of a new document that the committing function claims as it creates it:
     its first attempt starts now, under a lease like any claim's."""
     return {
-        "delivery": {
-            "state": DeliveryState.PROCESSING.value,
-            "attempts": 1,
-            "startTime": now,
-            "endTime": None,
-            "error": None,
-            "leaseExpireTime": now + LEASE,
-            "info": None,
-        },
+        "delivery": new_delivery(now)["delivery"] | _lease(1, now),
         # The committing function dies before sending: the reconciler takes it after the lease.
         NEXT_ATTEMPT_AT: now + LEASE,
     }
@@ -116,8 +119,8 @@ class Claim:
 
 def plan_claim(mail: dict[str, Any], now: datetime) -> Claim | None:
     """Taking the document to send it now, or None when it is not for us (sent, given up, held
-    by a live lease, or failed and not yet due). A PENDING one is always taken: the committing
-    function sends at once, before its first nextAttemptAt."""
+    by a live lease, or failed and not yet due). A PENDING one is always taken: a sender asked to
+    send it need not wait for its first nextAttemptAt."""
     delivery = _delivery(mail)
     state = delivery.get("state")
     if state == DeliveryState.PENDING.value:
@@ -136,16 +139,11 @@ def plan_claim(mail: dict[str, Any], now: datetime) -> Claim | None:
             )
     else:
         return None
+    lease = _lease(attempts(mail) + 1, now)
     return Claim(
-        {
-            "delivery.state": DeliveryState.PROCESSING.value,
-            "delivery.attempts": attempts(mail) + 1,
-            "delivery.startTime": now,
-            "delivery.endTime": None,
-            "delivery.leaseExpireTime": now + LEASE,
-            # A sender that dies holding it: the reconciler takes it when the lease ends.
-            NEXT_ATTEMPT_AT: now + LEASE,
-        }
+        {f"delivery.{name}": value for name, value in lease.items()}
+        # A sender that dies holding it: the reconciler takes it when the lease ends.
+        | {NEXT_ATTEMPT_AT: now + LEASE}
     )
 
 
