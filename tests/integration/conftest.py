@@ -7,6 +7,7 @@ offline STRIPE_* settings; running pytest any other way fails here with that adv
 import copy
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from checkout.intents import rate_limits
 from checkout.orders import fulfilment
 from checkout.platform.firestore_client import db
 from checkout.products import live_catalog
+from checkout.reconcile import catch_up
 from checkout.shipping import live_rates
 from checkout.stripe_api import payment_intents
 from tests.conftest import FUNCTIONS_DIR
@@ -77,6 +79,15 @@ def sample_catalog(request: pytest.FixtureRequest, empty_firestore: None) -> Non
 @pytest.fixture
 def firestore_db() -> firestore.Client:
     return db()
+
+
+@pytest.fixture
+def fresh_cursor(firestore_db: firestore.Client) -> int:
+    """Start the events catch-up at the next second: this test's events, none of the earlier."""
+    second = int(time.time()) + 1
+    catch_up.store_cursor(firestore_db, second)
+    time.sleep(max(0.0, second - time.time()))
+    return second
 
 
 def function_client(target: str) -> FlaskClient:

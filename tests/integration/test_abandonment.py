@@ -20,13 +20,13 @@ from checkout.platform.collections import ORDERS
 from checkout.reconcile.one_pass import run_pass
 from checkout.reconcile.pass_state import PassSettings, Summary
 from tests.integration.reconcile_support import backdate, later, stripe_says, stripe_status
-from tests.integration.test_reconcile import counts, fresh_cursor, open_checkout, order_of
+from tests.integration.test_reconcile import counts, open_checkout, order_of
 from tests.integration.test_webhook_end_to_end import card, confirm
 from tests.shipping_address import US_ADDRESS
 
 Json = dict[str, Any]
 
-__all__ = ["fresh_cursor", "stripe_says"]  # fixtures, used by name
+__all__ = ["stripe_says"]  # a fixture, used by name
 
 PERIOD = timedelta(days=1)
 # Only the abandonment step has anything to do: nothing is stuck or unfulfilled for weeks.

@@ -118,15 +118,6 @@ def test_the_backfill_is_refused_in_firestore_mode_and_without_stripe(
     assert list(firestore_db.collection(PRODUCTS).stream()) == []
 
 
-@pytest.fixture
-def fresh_cursor(firestore_db: firestore.Client) -> int:
-    """Start the events catch-up at the next second: this test's events, none of the earlier."""
-    second = int(time.time()) + 1
-    catch_up.store_cursor(firestore_db, second)
-    time.sleep(max(0.0, second - time.time()))
-    return second
-
-
 def next_second() -> None:
     """Wait for the next second: Stripe orders a Product's versions by `updated`, in seconds."""
     time.sleep(1 - time.time() % 1)

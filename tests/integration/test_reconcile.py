@@ -41,15 +41,6 @@ QUIET = PassSettings(
 )
 
 
-@pytest.fixture
-def fresh_cursor(firestore_db: firestore.Client) -> int:
-    """Start the events catch-up at the next second: this test's events, none of the earlier."""
-    second = int(time.time()) + 1
-    catch_up.store_cursor(firestore_db, second)
-    time.sleep(max(0.0, second - time.time()))
-    return second
-
-
 def open_checkout(checkout_api: FlaskClient, checkout_id: str | None = None) -> Json:
     response = checkout_api.post(
         "/api/payment-intents",

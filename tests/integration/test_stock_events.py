@@ -35,11 +35,10 @@ from tests import stripe_events as se
 from tests.integration.conftest import Deliver, Fulfilled
 from tests.integration.reconcile_support import backdate, later
 from tests.integration.test_attempt_cap import decline_at_stripe
-from tests.integration.test_reconcile import counts, fresh_cursor, open_checkout
+from tests.integration.test_reconcile import counts, open_checkout
 from tests.integration.test_webhook_end_to_end import card, confirm
 
 Json = dict[str, Any]
-__all__ = ["fresh_cursor"]  # a fixture, used by name
 
 POOL = product_pool("tee-classic")
 HOLD = timedelta(seconds=900)
