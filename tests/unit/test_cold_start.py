@@ -31,7 +31,9 @@ def modules_loaded_by(call: str) -> set[str]:
     return set(loaded)
 
 
-def test_importing_main_loads_no_handler_code() -> None:
+@cache
+def checkout_modules_after_importing_main() -> str:
+    """The checkout modules a fresh interpreter has loaded once it imported main, as printed."""
     result = subprocess.run(
         [
             sys.executable,
@@ -43,8 +45,12 @@ def test_importing_main_loads_no_handler_code() -> None:
         text=True,
         check=True,
     )
-    assert "checkout.intents" not in result.stdout
-    assert "webhook" not in result.stdout
+    return result.stdout
+
+
+def test_importing_main_loads_no_handler_code() -> None:
+    assert "checkout.intents" not in checkout_modules_after_importing_main()
+    assert "webhook" not in checkout_modules_after_importing_main()
 
 
 def test_checkout_api_does_not_load_webhook_code() -> None:
@@ -123,18 +129,7 @@ def test_neither_http_function_loads_the_reconciler() -> None:
 
 
 def test_importing_main_does_not_load_the_reconciler() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, main; print(sorted(m for m in sys.modules if m.startswith('checkout')))",
-        ],
-        cwd=FUNCTIONS_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "checkout.reconcile" not in result.stdout
+    assert "checkout.reconcile" not in checkout_modules_after_importing_main()
 
 
 # The page's first request. It needs the live catalog (Firestore) and the publishable key,
